@@ -1,0 +1,36 @@
+"""The root typer app and the decorator every command module registers with."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import typer
+
+from medtransfer.errors import MedTransferError
+
+app = typer.Typer(
+    name="medtransfer",
+    help="Transfer learning for medicine: carry a model from a source domain to a target domain.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def command(name: str, **kwargs: Any) -> Callable[[Callable], Callable]:
+    """Register ``func`` as ``medtransfer NAME``; user errors become one line and exit code 2."""
+
+    def decorator(func: Callable) -> Callable:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kw: Any) -> Any:
+            try:
+                return func(*args, **kw)
+            except MedTransferError as err:
+                typer.echo(f"error: {err}", err=True)
+                raise typer.Exit(2) from None
+
+        return app.command(name, **kwargs)(wrapper)
+
+    return decorator
