@@ -1,0 +1,1 @@
+"""medtransfer.evaluate."""
