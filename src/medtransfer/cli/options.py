@@ -1,0 +1,70 @@
+"""Options shared by several commands, and loading SOURCE/TARGET with them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+LabelCol = Annotated[
+    str | None, typer.Option("--label-col", help="Table: the label column (default: 'label').")
+]
+IdCol = Annotated[str | None, typer.Option("--id-col", help="Table: a column of sample ids.")]
+SiteCol = Annotated[
+    str | None, typer.Option("--site-col", help="Table: the column naming each row's site.")
+]
+SourceSite = Annotated[
+    str | None, typer.Option("--source-site", help="Keep only this site's rows as SOURCE.")
+]
+TargetSite = Annotated[
+    str | None, typer.Option("--target-site", help="Keep only this site's rows as TARGET.")
+]
+Site = Annotated[str | None, typer.Option("--site", help="Keep only this site's rows.")]
+Split = Annotated[
+    str | None, typer.Option("--split", help=".npz: split to read (train, val, test; default all).")
+]
+Task = Annotated[
+    str, typer.Option("--task", help="classification, or regression for continuous targets.")
+]
+Seed = Annotated[int, typer.Option("--seed", help="Seed of every stochastic step.")]
+Force = Annotated[bool, typer.Option("--force", help="Replace an existing output.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+Strict = Annotated[
+    bool, typer.Option("--strict", help="Fail on an unreadable image instead of skipping it.")
+]
+Format = Annotated[str, typer.Option("--format", help="Output: human or json.")]
+
+
+def data_options(
+    label_col: str | None,
+    id_col: str | None,
+    site_col: str | None,
+    split: str | None,
+    task: str,
+    strict: bool,
+) -> dict[str, Any]:
+    """The loader options common to every domain of one command."""
+    return {
+        "label_col": label_col,
+        "id_col": id_col,
+        "site_col": site_col,
+        "split": split,
+        "task": task,
+        "strict": strict,
+    }
+
+
+def load(path: Path, options: dict[str, Any], site: str | None = None):
+    """Load one domain with the shared options (and an optional site filter)."""
+    from medtransfer.data import load_domain
+
+    return load_domain(path, site=site, **options)
+
+
+def check_format(fmt: str) -> None:
+    """Refuse an unknown --format."""
+    from medtransfer.errors import ConfigError
+
+    if fmt not in ("human", "json"):
+        raise ConfigError(f"--format must be human or json, got {fmt!r}")

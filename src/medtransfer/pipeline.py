@@ -1,0 +1,274 @@
+"""TransferPipeline: featurise → adapt → predict, with its baselines, saved without pickle."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator
+
+from medtransfer import __version__, artifacts
+from medtransfer.adapt import SOURCE, TARGET, get_method
+from medtransfer.data import Domain, harmonize_classes
+from medtransfer.data.sampling import choose_labelled, labelled_from_ids
+from medtransfer.errors import ArtifactError, ConfigError, DataError
+from medtransfer.features import featurize, featurize_pair
+from medtransfer.models import make_classifier
+
+BASELINES = ("source_only", "target_only", "pooled")
+MODEL_DIR = "model"
+SAVED_PARAMS = (
+    "method", "classifier", "backbone", "weights", "image_size", "task", "target_transform",
+    "baselines", "random_state",
+)
+TRANSFORMS = ("none", "sqrt", "log")
+
+
+class TransferPipeline:
+    """Carry a model from a source domain to a target domain.
+
+    Parameters
+    ----------
+    method : str, default="source_only"
+        Registered transfer method (``medtransfer methods`` lists them), or "auto".
+    classifier : str, default="svm"
+        Final predictor: "svm", "logreg" or "boosting".
+    backbone : str, default="efficientnet_lite0"
+        Feature extractor for image domains (ignored for tables).
+    weights : str or Path, optional
+        A safetensors checkpoint for the backbone.
+    image_size : int, optional
+        Input size override for the backbone.
+    task : {"classification", "regression"}
+        What the labels are.
+    target_transform : {"none", "sqrt", "log"}
+        Regression only: fit on the transformed target, invert at prediction.
+    baselines : bool, default=True
+        Also fit the baselines (source-only, and target-only/pooled when labels exist).
+    random_state : int, default=0
+        Seed of every stochastic step.
+    cache_dir : Path, optional
+        Feature cache folder.
+    device : str, optional
+        "cpu" or "cuda"; default picks CUDA when present.
+    progress : bool, default=True
+        Show progress bars.
+    """
+
+    def __init__(
+        self,
+        method: str = "source_only",
+        classifier: str = "svm",
+        backbone: str = "efficientnet_lite0",
+        weights: str | Path | None = None,
+        image_size: int | None = None,
+        task: str = "classification",
+        target_transform: str = "none",
+        baselines: bool = True,
+        random_state: int = 0,
+        cache_dir: Path | None = None,
+        device: str | None = None,
+        progress: bool = True,
+    ) -> None:
+        self.method = method
+        self.classifier = classifier
+        self.backbone = backbone
+        self.weights = weights
+        self.image_size = image_size
+        self.task = task
+        self.target_transform = target_transform
+        self.baselines = baselines
+        self.random_state = random_state
+        self.cache_dir = cache_dir
+        self.device = device
+        self.progress = progress
+
+    def fit(
+        self, source: Domain, target: Domain, target_labels: int | Sequence[str] = 0
+    ) -> TransferPipeline:
+        """Fit on the labelled source, the target's inputs and ``target_labels`` of its labels.
+
+        ``target_labels`` is a number k (k samples drawn stratified by class with
+        ``random_state``) or the ids of the target samples whose labels may be used. No other
+        target label is read.
+        """
+        self._check_options()
+        source, target, self.classes_report_ = self._harmonize(source, target)
+        self.class_names_ = source.class_names
+        labelled = self._labelled_positions(target, target_labels)
+        self.labelled_target_ids_ = [str(i) for i in target.ids[labelled]]
+        Xs, Xt, self.feature_spec_ = featurize_pair(source, target, **self._feature_options())
+        X, y, sample_domain = self._stack(source, target, labelled, Xs, Xt)
+        self.models_ = {
+            name: self._fit_one(name, X, y, sample_domain, len(labelled))
+            for name in self._model_names(len(labelled))
+        }
+        return self
+
+    def _check_options(self) -> None:
+        if self.task not in ("classification", "regression"):
+            raise ConfigError(f"--task must be classification or regression, got {self.task!r}")
+        if self.target_transform not in TRANSFORMS:
+            raise ConfigError(
+                f"--target-transform must be one of {', '.join(TRANSFORMS)}, "
+                f"got {self.target_transform!r}"
+            )
+        if self.target_transform != "none" and self.task != "regression":
+            raise ConfigError("--target-transform applies only with --task regression")
+
+    def _harmonize(self, source: Domain, target: Domain) -> tuple[Domain, Domain, dict]:
+        if source.labels is None or not source.labelled_mask.any():
+            raise DataError(f"source {source.name!r} has no labels; pass its --label-col")
+        if source.is_regression != (self.task == "regression"):
+            raise ConfigError(
+                f"source {source.name!r} labels are "
+                f"{'continuous' if source.is_regression else 'classes'} but --task is {self.task}"
+            )
+        if self.task == "regression":
+            return source, target, {}
+        return harmonize_classes(source, target)
+
+    def _labelled_positions(self, target: Domain, target_labels: int | Sequence[str]) -> np.ndarray:
+        if isinstance(target_labels, int | np.integer):
+            if target_labels and target.labels is None:
+                raise DataError(
+                    f"target {target.name!r} has no labels, so --target-labels "
+                    f"{target_labels} cannot be drawn; pass --label-col or use 0"
+                )
+            return choose_labelled(target, int(target_labels), self.random_state)
+        return labelled_from_ids(target, list(target_labels))
+
+    def _feature_options(self) -> dict[str, Any]:
+        return {
+            "backbone": self.backbone,
+            "weights": self.weights,
+            "image_size": self.image_size,
+            "cache_dir": self.cache_dir,
+            "device": self.device,
+            "progress": self.progress,
+        }
+
+    def _stack(self, source, target, labelled, Xs, Xt):
+        mask = source.labelled_mask
+        ys = self._encode_y(source.labels[mask])
+        yt = np.full(len(target), np.nan if self.task == "regression" else -1)
+        if len(labelled):
+            yt[labelled] = self._encode_y(target.labels[labelled])
+        X = np.vstack([Xs[mask], Xt])
+        y = np.concatenate([ys, yt])
+        if self.task == "classification":
+            y = y.astype(int)
+        sample_domain = np.r_[np.full(mask.sum(), SOURCE), np.full(len(target), TARGET)]
+        return X, y, sample_domain
+
+    def _encode_y(self, y: np.ndarray) -> np.ndarray:
+        if self.task == "classification" or self.target_transform == "none":
+            return y
+        y = y.astype(float)
+        if np.any(y <= 0):
+            raise DataError(
+                f"--target-transform {self.target_transform} needs positive targets; found "
+                f"{int(np.sum(y <= 0))} value(s) <= 0 (e.g. {y[y <= 0][0]}); remove them or use "
+                "--target-transform none"
+            )
+        return np.sqrt(y) if self.target_transform == "sqrt" else np.log(y)
+
+    def _decode_y(self, y: np.ndarray) -> np.ndarray:
+        if self.target_transform == "sqrt":
+            return np.square(y)
+        return np.exp(y) if self.target_transform == "log" else y
+
+    def _model_names(self, k: int) -> list[str]:
+        names = [self.method]
+        if self.baselines:
+            names += [b for b in BASELINES if b != self.method and (k > 0 or b == "source_only")]
+        return names
+
+    def _fit_one(self, name, X, y, sample_domain, k) -> BaseEstimator:
+        method = get_method(name, self.task, k)
+        predictor = make_classifier(self.classifier, self.task, self.random_state)
+        return method.build(predictor, self.random_state).fit(X, y, sample_domain=sample_domain)
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "models_"):
+            raise ConfigError("this TransferPipeline is not fitted yet; call fit() first")
+
+    def features(self, domain: Domain) -> np.ndarray:
+        """Features of a new domain, computed exactly as at fit time."""
+        self._check_fitted()
+        return featurize(domain, self.feature_spec_)
+
+    def predict_proba(self, domain: Domain, model: str | None = None) -> np.ndarray:
+        """Class probabilities of each sample (columns in ``class_names`` order)."""
+        if self.task != "classification":
+            raise ConfigError("predict_proba needs --task classification; use predict")
+        return self._model(model).predict_proba(self.features(domain))
+
+    def predict(self, domain: Domain, model: str | None = None) -> np.ndarray:
+        """Predicted class index (classification) or value (regression) per sample."""
+        prediction = self._model(model).predict(self.features(domain))
+        return self._decode_y(prediction) if self.task == "regression" else prediction
+
+    def _model(self, name: str | None) -> BaseEstimator:
+        self._check_fitted()
+        name = name or self.method
+        if name not in self.models_:
+            raise ConfigError(f"model {name!r} is not in this run; it has {sorted(self.models_)}")
+        return self.models_[name]
+
+    def save(self, path: Path, force: bool = False) -> Path:
+        """Write the fitted pipeline as a directory artifact (manifest + skops files)."""
+        self._check_fitted()
+        with artifacts.atomic_directory(Path(path), force) as tmp:
+            manifest = self.write_to(tmp)
+            manifest["files"] = artifacts.record_files(tmp)
+            artifacts.write_json(tmp / artifacts.MANIFEST, manifest)
+        return Path(path)
+
+    def write_to(self, folder: Path) -> dict[str, Any]:
+        """Write the models under ``folder/model`` and return the manifest entries."""
+        self._check_fitted()
+        (folder / MODEL_DIR).mkdir(parents=True, exist_ok=True)
+        for name, model in self.models_.items():
+            artifacts.dump_estimator(model, folder / MODEL_DIR / f"{name}.skops")
+        return {
+            "medtransfer_version": __version__,
+            "pipeline": {key: getattr(self, key) for key in SAVED_PARAMS},
+            "models": sorted(self.models_),
+            "class_names": self.class_names_,
+            "classes_report": self.classes_report_,
+            "labelled_target_ids": self.labelled_target_ids_,
+            "features": self.feature_spec_,
+        }
+
+    @classmethod
+    def load(cls, path: Path, **runtime: Any) -> TransferPipeline:
+        """Load a pipeline saved by ``save`` (or a run directory), verifying every file's hash.
+
+        ``runtime`` may set ``cache_dir``, ``device`` and ``progress``.
+        """
+        path = Path(path)
+        manifest = artifacts.read_manifest(path)
+        listed = {f"{MODEL_DIR}/{name}.skops" for name in manifest.get("models", [])}
+        on_disk = {p.relative_to(path).as_posix() for p in (path / MODEL_DIR).glob("*")}
+        if on_disk - set(manifest.get("files", {})) or listed - on_disk:
+            raise ArtifactError(
+                f"{path / MODEL_DIR} holds files that the manifest does not list, or lacks "
+                f"listed ones ({sorted(on_disk ^ listed)}); refusing to load an unknown model"
+            )
+        pipeline = cls(**manifest["pipeline"], **runtime)
+        pipeline.class_names_ = _tuple_or_none(manifest["class_names"])
+        pipeline.classes_report_ = manifest["classes_report"]
+        pipeline.labelled_target_ids_ = manifest["labelled_target_ids"]
+        pipeline.feature_spec_ = manifest["features"]
+        pipeline.models_ = {
+            name: artifacts.load_estimator(path / MODEL_DIR / f"{name}.skops")
+            for name in manifest["models"]
+        }
+        return pipeline
+
+
+def _tuple_or_none(names: list[str] | None) -> tuple[str, ...] | None:
+    return None if names is None else tuple(names)

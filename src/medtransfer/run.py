@@ -1,0 +1,144 @@
+"""A run: fit a TransferPipeline, score it and its baselines on held-out target data, write RUN/."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from medtransfer import artifacts
+from medtransfer.data import Domain
+from medtransfer.evaluate import score_predictions
+from medtransfer.pipeline import TransferPipeline
+
+PREDICTIONS = "predictions.csv"
+
+
+@dataclass
+class RunResult:
+    """What a run produced: the fitted pipeline, its folder, metrics and predictions."""
+
+    pipeline: TransferPipeline
+    path: Path
+    manifest: dict[str, Any]
+    predictions: pd.DataFrame
+
+
+def fit_run(
+    source: Domain,
+    target: Domain,
+    out: Path,
+    *,
+    pipeline: TransferPipeline,
+    target_labels: int | Sequence[str] = 0,
+    force: bool = False,
+    n_resamples: int = 1000,
+    data_options: dict[str, Any] | None = None,
+) -> RunResult:
+    """Fit ``pipeline`` and write the run folder ``out`` atomically.
+
+    The target samples whose labels were not given to the fit are the held-out test set:
+    every model (the method and its baselines) is scored on them with 95% bootstrap
+    intervals. Nothing is written if any step fails.
+    """
+    artifacts.check_writable(out, force)
+    pipeline.fit(source, target, target_labels)
+    heldout = _heldout(target, pipeline.labelled_target_ids_)
+    predictions = predict_frame(pipeline, heldout)
+    manifest = {
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": " ".join(sys.argv),
+        "seed": pipeline.random_state,
+        "task": pipeline.task,
+        "method": pipeline.method,
+        "classifier": pipeline.classifier,
+        "backbone": pipeline.backbone if source.kind == "image" else None,
+        "data_options": data_options or {},
+        "source": describe_domain(source),
+        "target": {**describe_domain(target), "n_labelled": len(pipeline.labelled_target_ids_)},
+        "selection": _selection(pipeline),
+        "metrics": score_models(pipeline, heldout, predictions, n_resamples),
+    }
+    with artifacts.atomic_directory(out, force) as tmp:
+        manifest.update(pipeline.write_to(tmp))
+        predictions.to_csv(tmp / PREDICTIONS, index=False)
+        manifest["files"] = artifacts.record_files(tmp)
+        artifacts.write_json(tmp / artifacts.MANIFEST, manifest)
+    return RunResult(pipeline, Path(out), manifest, predictions)
+
+
+def _heldout(target: Domain, labelled_ids: list[str]) -> Domain:
+    """Target samples not used as labelled training data (all of them when unlabelled)."""
+    used = np.isin(target.ids.astype(str), labelled_ids)
+    return target.subset(np.flatnonzero(~used), name=f"{target.name} (held out)")
+
+
+def describe_domain(domain: Domain) -> dict[str, Any]:
+    """Counts, class balance and content hash of a domain, for the manifest."""
+    return {
+        "name": domain.name,
+        "kind": domain.kind,
+        "n": len(domain),
+        "class_counts": domain.class_counts(),
+        "root": str(domain.root) if domain.root else None,
+    }
+
+
+def predict_frame(
+    pipeline: TransferPipeline, domain: Domain, models: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Long table of the predictions of ``models`` (default: all) on ``domain``, one block each."""
+    X = pipeline.features(domain)
+    truth = _label_names(pipeline, domain)
+    blocks = []
+    for name in models or list(pipeline.models_):
+        model = pipeline._model(name)
+        block = pd.DataFrame({"model": name, "id": domain.ids.astype(str), "label": truth})
+        if pipeline.task == "classification":
+            proba = model.predict_proba(X)
+            block["prediction"] = np.asarray(pipeline.class_names_)[model.classes_[proba.argmax(1)]]
+            for column, cls in enumerate(model.classes_):
+                block[f"p_{pipeline.class_names_[cls]}"] = proba[:, column]
+        else:
+            block["prediction"] = pipeline._decode_y(model.predict(X))
+        blocks.append(block)
+    return pd.concat(blocks, ignore_index=True)
+
+
+def _label_names(pipeline: TransferPipeline, domain: Domain) -> list:
+    if domain.labels is None:
+        return [""] * len(domain)
+    if pipeline.task == "regression":
+        return list(domain.labels.astype(float))
+    names = np.asarray(pipeline.class_names_, dtype=object)
+    return [names[c] if c >= 0 else "" for c in domain.labels]
+
+
+def score_models(
+    pipeline: TransferPipeline, domain: Domain, predictions: pd.DataFrame, n_resamples: int
+) -> dict[str, dict]:
+    """Metrics with 95% intervals of every model on the labelled samples of ``domain``."""
+    if domain.labels is None or not domain.labelled_mask.any():
+        return {}
+    return {
+        name: score_predictions(
+            block[block["label"] != ""] if pipeline.task == "classification" else block,
+            task=pipeline.task,
+            class_names=pipeline.class_names_,
+            groups=domain.patient_ids,
+            n_resamples=n_resamples,
+            random_state=pipeline.random_state,
+        )
+        for name, block in predictions.groupby("model", sort=False)
+    }
+
+
+def _selection(pipeline: TransferPipeline) -> dict | None:
+    evidence = getattr(pipeline.models_[pipeline.method], "evidence_", None)
+    return artifacts.to_json(evidence) if evidence is not None else None

@@ -1,0 +1,47 @@
+import numpy as np
+import pytest
+
+from medtransfer.data.domain import Domain
+from medtransfer.data.sampling import choose_labelled, labelled_from_ids, read_id_file
+from medtransfer.errors import ConfigError, DataError
+
+
+def _domain(labels):
+    labels = np.asarray(labels)
+    return Domain(
+        "t", "table", inputs=np.zeros((len(labels), 1)), ids=np.array([f"s{i}" for i in range(len(labels))]),
+        labels=labels, class_names=("a", "b", "c"),
+    )
+
+
+def test_choose_labelled_is_stratified_seeded_and_covers_every_class():
+    domain = _domain([0] * 80 + [1] * 15 + [2] * 5)
+    chosen = choose_labelled(domain, 10, random_state=3)
+    assert len(chosen) == len(set(chosen)) == 10
+    counts = np.bincount(domain.labels[chosen], minlength=3)
+    assert counts.min() >= 1 and counts[0] >= 6
+    assert np.array_equal(chosen, choose_labelled(domain, 10, random_state=3))
+    assert not np.array_equal(chosen, choose_labelled(domain, 10, random_state=4))
+
+
+def test_choose_labelled_skips_unlabelled_rows():
+    domain = _domain([0, -1, 1, -1, 0, 1])
+    chosen = choose_labelled(domain, 4, random_state=0)
+    assert set(chosen) == {0, 2, 4, 5}
+
+
+def test_k_larger_than_target_is_a_clear_error():
+    with pytest.raises(ConfigError, match="larger than the 6 labelled samples.*at most 6"):
+        choose_labelled(_domain([0, 1, 2, 0, 1, 2]), 7)
+
+
+def test_ids_from_file_must_exist(tmp_path):
+    path = tmp_path / "ids.txt"
+    path.write_text("id\ns1\ns3\n")
+    domain = _domain([0, 1, 2, 0, 1, 2])
+    assert list(labelled_from_ids(domain, read_id_file(path))) == [1, 3]
+    with pytest.raises(DataError, match=r"1 id\(s\) not found.*'nope'"):
+        labelled_from_ids(domain, ["s1", "nope"])
+    (tmp_path / "empty.txt").write_text("\n")
+    with pytest.raises(DataError, match="lists no ids"):
+        read_id_file(tmp_path / "empty.txt")
