@@ -21,9 +21,11 @@ def test_existing_output_needs_force(tmp_path):
     out = tmp_path / "run"
     with artifacts.atomic_directory(out) as tmp:
         (tmp / "a.txt").write_text("first")
-    with pytest.raises(ArtifactError, match="already exists.*--force"):
-        with artifacts.atomic_directory(out):
-            pass
+    with (
+        pytest.raises(ArtifactError, match=r"already exists.*--force"),
+        artifacts.atomic_directory(out),
+    ):
+        pass
     with artifacts.atomic_directory(out, force=True) as tmp:
         (tmp / "b.txt").write_text("second")
     assert sorted(p.name for p in out.iterdir()) == ["b.txt"]

@@ -8,7 +8,9 @@ def test_unknown_name_suggests_close_match_and_listing_command():
     registry: Registry[int] = Registry("widget", "medtransfer widgets")
     registry.add("coral", 1)
     registry.add("kmm", 2)
-    with pytest.raises(ConfigError, match=r"unknown widget 'corall'.*Did you mean 'coral'.*medtransfer widgets"):
+    with pytest.raises(
+        ConfigError, match=r"unknown widget 'corall'.*Did you mean 'coral'.*medtransfer widgets"
+    ):
         registry.get("corall")
 
 

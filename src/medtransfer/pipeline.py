@@ -14,14 +14,21 @@ from medtransfer.adapt import SOURCE, TARGET, get_method
 from medtransfer.data import Domain, harmonize_classes
 from medtransfer.data.sampling import choose_labelled, labelled_from_ids
 from medtransfer.errors import ArtifactError, ConfigError, DataError
-from medtransfer.features import featurize, featurize_pair
+from medtransfer.features import TabularEncoder, featurize, featurize_pair
 from medtransfer.models import make_classifier
 
 BASELINES = ("source_only", "target_only", "pooled")
 MODEL_DIR = "model"
 SAVED_PARAMS = (
-    "method", "classifier", "backbone", "weights", "image_size", "task", "target_transform",
-    "baselines", "random_state",
+    "method",
+    "classifier",
+    "backbone",
+    "weights",
+    "image_size",
+    "task",
+    "target_transform",
+    "baselines",
+    "random_state",
 )
 TRANSFORMS = ("none", "sqrt", "log")
 
@@ -45,6 +52,8 @@ class TransferPipeline:
         What the labels are.
     target_transform : {"none", "sqrt", "log"}
         Regression only: fit on the transformed target, invert at prediction.
+    encoder : TabularEncoder, optional
+        Unfitted encoder for table domains (default: ``TabularEncoder()``).
     baselines : bool, default=True
         Also fit the baselines (source-only, and target-only/pooled when labels exist).
     random_state : int, default=0
@@ -66,6 +75,7 @@ class TransferPipeline:
         image_size: int | None = None,
         task: str = "classification",
         target_transform: str = "none",
+        encoder: TabularEncoder | None = None,
         baselines: bool = True,
         random_state: int = 0,
         cache_dir: Path | None = None,
@@ -79,6 +89,7 @@ class TransferPipeline:
         self.image_size = image_size
         self.task = task
         self.target_transform = target_transform
+        self.encoder = encoder
         self.baselines = baselines
         self.random_state = random_state
         self.cache_dir = cache_dir
@@ -148,6 +159,7 @@ class TransferPipeline:
             "cache_dir": self.cache_dir,
             "device": self.device,
             "progress": self.progress,
+            "encoder": self.encoder,
         }
 
     def _stack(self, source, target, labelled, Xs, Xt):
@@ -195,10 +207,22 @@ class TransferPipeline:
         if not hasattr(self, "models_"):
             raise ConfigError("this TransferPipeline is not fitted yet; call fit() first")
 
+    @property
+    def chosen_method(self) -> str:
+        """The method that was fitted: ``method``, or what "auto" chose."""
+        self._check_fitted()
+        return getattr(self.models_[self.method], "choice_", self.method)
+
     def features(self, domain: Domain) -> np.ndarray:
         """Features of a new domain, computed exactly as at fit time."""
         self._check_fitted()
-        return featurize(domain, self.feature_spec_)
+        return featurize(
+            domain,
+            self.feature_spec_,
+            cache_dir=self.cache_dir,
+            device=self.device,
+            progress=self.progress,
+        )
 
     def predict_proba(self, domain: Domain, model: str | None = None) -> np.ndarray:
         """Class probabilities of each sample (columns in ``class_names`` order)."""

@@ -14,7 +14,8 @@ import pandas as pd
 
 from medtransfer import artifacts
 from medtransfer.data import Domain
-from medtransfer.evaluate import score_predictions
+from medtransfer.evaluate.bootstrap import evaluate_predictions
+from medtransfer.evaluate.dosing import dosing_metrics
 from medtransfer.pipeline import TransferPipeline
 
 PREDICTIONS = "predictions.csv"
@@ -62,6 +63,7 @@ def fit_run(
         "data_options": data_options or {},
         "source": describe_domain(source),
         "target": {**describe_domain(target), "n_labelled": len(pipeline.labelled_target_ids_)},
+        "chosen_method": pipeline.chosen_method,
         "selection": _selection(pipeline),
         "metrics": score_models(pipeline, heldout, predictions, n_resamples),
     }
@@ -101,14 +103,21 @@ def predict_frame(
         model = pipeline._model(name)
         block = pd.DataFrame({"model": name, "id": domain.ids.astype(str), "label": truth})
         if pipeline.task == "classification":
-            proba = model.predict_proba(X)
-            block["prediction"] = np.asarray(pipeline.class_names_)[model.classes_[proba.argmax(1)]]
-            for column, cls in enumerate(model.classes_):
-                block[f"p_{pipeline.class_names_[cls]}"] = proba[:, column]
+            proba = _full_proba(model, X, len(pipeline.class_names_))
+            block["prediction"] = np.asarray(pipeline.class_names_)[proba.argmax(1)]
+            for column, name in enumerate(pipeline.class_names_):
+                block[f"p_{name}"] = proba[:, column]
         else:
             block["prediction"] = pipeline._decode_y(model.predict(X))
         blocks.append(block)
     return pd.concat(blocks, ignore_index=True)
+
+
+def _full_proba(model, X: np.ndarray, n_classes: int) -> np.ndarray:
+    """Probabilities over every class code (0 for classes the model never saw)."""
+    proba = np.zeros((len(X), n_classes))
+    proba[:, model.classes_.astype(int)] = model.predict_proba(X)
+    return proba
 
 
 def _label_names(pipeline: TransferPipeline, domain: Domain) -> list:
@@ -124,19 +133,36 @@ def score_models(
     pipeline: TransferPipeline, domain: Domain, predictions: pd.DataFrame, n_resamples: int
 ) -> dict[str, dict]:
     """Metrics with 95% intervals of every model on the labelled samples of ``domain``."""
-    if domain.labels is None or not domain.labelled_mask.any():
+    labelled = domain.labelled_mask
+    if not labelled.any():
         return {}
-    return {
-        name: score_predictions(
-            block[block["label"] != ""] if pipeline.task == "classification" else block,
-            task=pipeline.task,
-            class_names=pipeline.class_names_,
-            groups=domain.patient_ids,
-            n_resamples=n_resamples,
-            random_state=pipeline.random_state,
-        )
-        for name, block in predictions.groupby("model", sort=False)
-    }
+    groups = domain.patient_ids
+    groups = None if groups is None else groups[labelled]
+    scores = {}
+    for name, block in predictions.groupby("model", sort=False):
+        block = block[labelled]
+        if pipeline.task == "regression":
+            table = dosing_metrics(
+                block["label"].to_numpy(float),
+                block["prediction"].to_numpy(float),
+                n_bootstrap=n_resamples,
+                random_state=pipeline.random_state,
+            )
+            scores[name] = {
+                row.metric: {"value": row.value, "low": row.ci_low, "high": row.ci_high}
+                for row in table.itertuples()
+            }
+        else:
+            proba = block[[f"p_{c}" for c in pipeline.class_names_]].to_numpy()
+            scores[name] = evaluate_predictions(
+                domain.labels[labelled],
+                proba,
+                class_names=pipeline.class_names_,
+                groups=groups,
+                n_resamples=n_resamples,
+                random_state=pipeline.random_state,
+            )
+    return scores
 
 
 def _selection(pipeline: TransferPipeline) -> dict | None:

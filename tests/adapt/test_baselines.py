@@ -9,7 +9,7 @@ from medtransfer.models import make_classifier
 def _problem(seed=0):
     rng = np.random.default_rng(seed)
     Xs = rng.normal(size=(80, 2))
-    Xt = rng.normal(size=(40, 2)) + [0.0, 2.0]
+    Xt = rng.normal(size=(40, 2)) + np.array([0.0, 2.0])
     ys = (Xs[:, 0] > 0).astype(int)
     yt = (Xt[:, 1] > 2).astype(int)  # the target's label depends on another feature
     y = np.r_[ys, np.full(40, -1)]
@@ -35,7 +35,7 @@ def test_target_only_beats_source_only_when_the_concept_differs():
 
 
 def test_pooled_gives_the_target_half_the_weight():
-    X, y, sd, _ = _problem()
+    _, y, sd, _ = _problem()
     model = METHODS.get("pooled").build(make_classifier("logreg"), 0)
     rows, weight = model._rows(y, sd)
     target = sd[rows] < 0

@@ -9,8 +9,12 @@ from medtransfer.errors import ConfigError, DataError
 def _domain(labels):
     labels = np.asarray(labels)
     return Domain(
-        "t", "table", inputs=np.zeros((len(labels), 1)), ids=np.array([f"s{i}" for i in range(len(labels))]),
-        labels=labels, class_names=("a", "b", "c"),
+        "t",
+        "table",
+        inputs=np.zeros((len(labels), 1)),
+        ids=np.array([f"s{i}" for i in range(len(labels))]),
+        labels=labels,
+        class_names=("a", "b", "c"),
     )
 
 
@@ -31,7 +35,7 @@ def test_choose_labelled_skips_unlabelled_rows():
 
 
 def test_k_larger_than_target_is_a_clear_error():
-    with pytest.raises(ConfigError, match="larger than the 6 labelled samples.*at most 6"):
+    with pytest.raises(ConfigError, match=r"larger than the 6 labelled samples.*at most 6"):
         choose_labelled(_domain([0, 1, 2, 0, 1, 2]), 7)
 
 

@@ -8,7 +8,9 @@ from medtransfer.models import CLASSIFIERS, fit_weighted, make_classifier
 
 @pytest.mark.parametrize("name", list(CLASSIFIERS))
 def test_every_classifier_fits_both_tasks_reproducibly(name):
-    X, y = make_classification(n_samples=120, n_features=6, n_classes=3, n_informative=4, random_state=0)
+    X, y = make_classification(
+        n_samples=120, n_features=6, n_classes=3, n_informative=4, random_state=0
+    )
     a = make_classifier(name, "classification", random_state=1).fit(X, y).predict_proba(X)
     b = make_classifier(name, "classification", random_state=1).fit(X, y).predict_proba(X)
     assert a.shape == (120, 3) and np.allclose(a, b)
@@ -27,5 +29,5 @@ def test_sample_weights_reach_the_last_pipeline_step():
 
 
 def test_unknown_classifier_is_named():
-    with pytest.raises(ConfigError, match="unknown classifier 'svn'.*Did you mean 'svm'"):
+    with pytest.raises(ConfigError, match=r"unknown classifier 'svn'.*Did you mean 'svm'"):
         make_classifier("svn")

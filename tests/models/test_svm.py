@@ -13,7 +13,9 @@ EXPECTED_FAILURES = {
 }
 
 
-@parametrize_with_checks([PlattSVC(random_state=0)], expected_failed_checks=lambda e: EXPECTED_FAILURES)
+@parametrize_with_checks(
+    [PlattSVC(random_state=0)], expected_failed_checks=lambda e: EXPECTED_FAILURES
+)
 def test_sklearn_contract(estimator, check):
     check(estimator)
 

@@ -1,6 +1,15 @@
 """Transfer methods: baselines, alignment, mapping, reweighting, label-shift correction."""
 
-from medtransfer.adapt import baselines
+from medtransfer.adapt import (
+    alignment,
+    baselines,
+    harmonize,
+    kernel_embedding,
+    label_shift,
+    mapping_network,
+    parameter_transfer,
+    reweight,
+)
 from medtransfer.adapt.base import (
     METHODS,
     SOURCE,
@@ -20,8 +29,15 @@ __all__ = [
     "Pooled",
     "SourceOnly",
     "TargetOnly",
+    "alignment",
     "baselines",
     "domain_masks",
     "get_method",
+    "harmonize",
+    "kernel_embedding",
+    "label_shift",
+    "mapping_network",
+    "parameter_transfer",
     "register_method",
+    "reweight",
 ]

@@ -21,7 +21,9 @@ class _SubsetEstimator(BaseEstimator):
     def __init__(self, estimator: BaseEstimator) -> None:
         self.estimator = estimator
 
-    def _rows(self, y: np.ndarray, sample_domain: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    def _rows(
+        self, y: np.ndarray, sample_domain: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         raise NotImplementedError  # each baseline says which rows it learns from
 
     def fit(self, X, y, *, sample_domain) -> _SubsetEstimator:

@@ -1,5 +1,9 @@
-"""The ``medtransfer`` command line: one module per command, registered on one app."""
+"""The ``medtransfer`` command line: one module per command, registered on one app.
 
+Command modules import the library lazily inside each command, so ``--help`` stays instant.
+"""
+
+from medtransfer.cli import demo, evaluate, fit, listing, predict
 from medtransfer.cli.app import app
 
-__all__ = ["app"]
+__all__ = ["app", "demo", "evaluate", "fit", "listing", "predict"]

@@ -23,7 +23,9 @@ from medtransfer.cli.render import print_metrics
     ),
 )
 def fit(
-    source: Annotated[Path, typer.Argument(help="Source data: table, image folder, manifest, .npz.")],
+    source: Annotated[
+        Path, typer.Argument(help="Source data: table, image folder, manifest, .npz.")
+    ],
     target: Annotated[Path, typer.Argument(help="Target data, same kinds.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder to write.")],
     target_labels: Annotated[
@@ -33,7 +35,9 @@ def fit(
         ),
     ] = "0",
     method: Annotated[str, typer.Option("--method", help="Transfer method or 'auto'.")] = "auto",
-    classifier: Annotated[str, typer.Option("--classifier", help="svm, logreg or boosting.")] = "svm",
+    classifier: Annotated[
+        str, typer.Option("--classifier", help="svm, logreg or boosting.")
+    ] = "svm",
     backbone: Annotated[
         str, typer.Option("--backbone", help="Image feature extractor.")
     ] = "efficientnet_lite0",
@@ -90,5 +94,7 @@ def fit(
     if fmt == "json":
         typer.echo(json.dumps(result.manifest["metrics"], indent=2))
         return
-    print_metrics(result.manifest["metrics"], title=f"{result.manifest['target']['name']} (held out)")
+    print_metrics(
+        result.manifest["metrics"], title=f"{result.manifest['target']['name']} (held out)"
+    )
     typer.echo(f"method: {result.pipeline.method}; run written to {result.path}")

@@ -31,23 +31,18 @@ def predict(
     quiet: opt.Quiet = False,
     strict: opt.Strict = False,
 ) -> None:
-    """Write one row per input: id, prediction and p_<class> per class."""
+    """Write one row per input: id, prediction and p_<class> per class.
+
+    Labels are not needed; a table's label column is ignored unless named with --label-col.
+    """
     from medtransfer import artifacts
     from medtransfer.pipeline import TransferPipeline
     from medtransfer.run import predict_frame
 
     artifacts.check_writable(out, force)
     pipeline = TransferPipeline.load(run, progress=not quiet)
-    saved = artifacts.read_manifest(run, verify=False).get("data_options", {})
-    options = opt.data_options(
-        label_col or saved.get("label_col"),
-        id_col or saved.get("id_col"),
-        site_col or saved.get("site_col"),
-        split,
-        pipeline.task,
-        strict,
-    )
-    domain = opt.load(inputs, {**options, "require_labels": False}, site)
+    options = opt.data_options(label_col, id_col, site_col, split, pipeline.task, strict)
+    domain = opt.load(inputs, options, site)
     frame = predict_frame(pipeline, domain.without_labels(), models=[model or pipeline.method])
     frame = frame.drop(columns=["model", "label"])
     artifacts.write_csv(out, frame)

@@ -5,7 +5,16 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-HEADLINE = ("auroc", "balanced_accuracy", "sensitivity", "specificity", "brier", "mae", "pw20", "r2")
+HEADLINE = (
+    "auroc",
+    "balanced_accuracy",
+    "sensitivity",
+    "specificity",
+    "brier",
+    "mae",
+    "pw20",
+    "r2",
+)
 
 
 def format_interval(entry: dict) -> str:

@@ -96,7 +96,9 @@ class Domain:
             inputs = self.inputs[idx]
         else:
             inputs = [self.inputs[i] for i in idx]
-        metadata = self.metadata.iloc[idx].reset_index(drop=True) if len(self.metadata) else self.metadata
+        metadata = self.metadata
+        if len(metadata):
+            metadata = metadata.iloc[idx].reset_index(drop=True)
         return replace(
             self,
             name=name or self.name,

@@ -53,7 +53,9 @@ def _allocate(k: int, counts: np.ndarray) -> np.ndarray:
     return np.minimum(quota, counts)
 
 
-def labelled_from_ids(domain: Domain, ids: Sequence[str], source: str = "the id list") -> np.ndarray:
+def labelled_from_ids(
+    domain: Domain, ids: Sequence[str], source: str = "the id list"
+) -> np.ndarray:
     """Positions in ``domain`` of the samples named by ``ids`` (each must exist and be labelled)."""
     position = {str(i): n for n, i in enumerate(domain.ids)}
     missing = [i for i in ids if str(i) not in position]

@@ -1,9 +1,10 @@
-"""Registry of the final predictors a transfer method trains (SVM first, as in the classic recipe)."""
+"""Registry of the final predictors a transfer method trains (SVM first, as in the recipe)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from sklearn import config_context
 from sklearn.base import BaseEstimator
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.linear_model import LogisticRegression, Ridge
@@ -36,7 +37,9 @@ def logreg(task: str = "classification", random_state: int | None = None) -> Bas
         return make_pipeline(StandardScaler(), Ridge(alpha=1.0))
     return make_pipeline(
         StandardScaler(),
-        LogisticRegression(C=1.0, max_iter=2000, class_weight="balanced", random_state=random_state),
+        LogisticRegression(
+            C=1.0, max_iter=2000, class_weight="balanced", random_state=random_state
+        ),
     )
 
 
@@ -58,10 +61,15 @@ def make_classifier(
 
 
 def fit_weighted(estimator: BaseEstimator, X, y, sample_weight=None) -> BaseEstimator:
-    """Fit ``estimator`` with per-sample weights, routed to the last step of a Pipeline."""
+    """Fit ``estimator`` with per-sample weights, routed to the last step of a Pipeline.
+
+    Metadata routing is switched off for the fit: skada turns it on process-wide when imported,
+    and a Pipeline then refuses ``step__sample_weight``.
+    """
     if sample_weight is None:
         return estimator.fit(X, y)
-    if hasattr(estimator, "steps"):
-        last = estimator.steps[-1][0]
-        return estimator.fit(X, y, **{f"{last}__sample_weight": sample_weight})
-    return estimator.fit(X, y, sample_weight=sample_weight)
+    with config_context(enable_metadata_routing=False):
+        if hasattr(estimator, "steps"):
+            last = estimator.steps[-1][0]
+            return estimator.fit(X, y, **{f"{last}__sample_weight": sample_weight})
+        return estimator.fit(X, y, sample_weight=sample_weight)

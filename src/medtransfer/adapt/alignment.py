@@ -1,0 +1,152 @@
+"""Feature alignment and optimal-transport mapping, wrapping skada's adapters.
+
+CORAL and subspace alignment map both domains into a common space; the OT mappings move the
+source rows onto the target distribution (labelled target rows constrain the exact and
+entropic plans so that classes are matched). The final predictor then learns from the mapped
+source rows plus the labelled target rows.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, clone
+from sklearn.preprocessing import StandardScaler
+
+from medtransfer.adapt.base import register_method
+from medtransfer.adapt.domain_estimator import (
+    AdaptedEstimator,
+    DomainRows,
+    is_regression_target,
+    subsample_rows,
+)
+from medtransfer.adapt.skada_adapters import (
+    CORALAdapter,
+    EntropicOTMappingAdapter,
+    LinearOTMappingAdapter,
+    OTMappingAdapter,
+    SubspaceAlignmentAdapter,
+)
+
+
+class AlignedEstimator(AdaptedEstimator):
+    """Fit a skada feature adapter on source + target, then the final predictor.
+
+    Features are standardised (on all rows) before the adapter so that distances and
+    covariances do not depend on the units of each column.
+
+    Parameters
+    ----------
+    estimator : estimator
+        Final predictor.
+    adapter : skada BaseAdapter
+        Feature adapter (``CORALAdapter()``, ``OTMappingAdapter()``...), cloned at fit.
+    max_samples : int or None, default=None
+        Cap on the source and on the target rows the adapter is fitted on (subsampled with a
+        warning when exceeded). Set it for adapters whose cost grows with n_source x n_target.
+    random_state : int or None
+        Seed of the subsampling.
+
+    Attributes
+    ----------
+    adapter_ : fitted adapter
+    scaler_ : StandardScaler
+    """
+
+    def __init__(
+        self,
+        estimator: BaseEstimator,
+        adapter: BaseEstimator,
+        max_samples: int | None = None,
+        random_state: int | None = None,
+    ) -> None:
+        super().__init__(estimator)
+        self.adapter = adapter
+        self.max_samples = max_samples
+        self.random_state = random_state
+
+    def _fit_rows(self, rows: DomainRows) -> np.ndarray:
+        if self.max_samples is None:
+            return np.flatnonzero(rows.source | rows.target)
+        rng = np.random.default_rng(self.random_state)
+        source = subsample_rows(rows.source, self.max_samples, rng)
+        target = subsample_rows(rows.target, self.max_samples, rng)
+        if len(source) < rows.source.sum() or len(target) < rows.target.sum():
+            warnings.warn(
+                f"{type(self.adapter).__name__} costs n_source x n_target memory; fitted on a "
+                f"random subsample of {len(source)} source and {len(target)} target rows "
+                f"(max_samples={self.max_samples}); all rows are still mapped",
+                stacklevel=3,
+            )
+        return np.concatenate([source, target])
+
+    def _adapt(self, X, y, rows):
+        self.scaler_ = StandardScaler().fit(X)
+        Z = self.scaler_.transform(X)
+        fit = self._fit_rows(rows)
+        domain = np.where(rows.source[fit], 1, -2)
+        # Labels only help class-aware plans; regression targets would be read as classes.
+        labels = None if is_regression_target(y) else y[fit]
+        adapter = self._configured_adapter(Z[fit], domain)
+        self.adapter_ = adapter.fit(Z[fit], labels, sample_domain=domain)
+        out = np.empty((len(X), self._width(Z)))
+        for mask, code in ((rows.source, 1), (rows.target, -2)):
+            out[mask] = self.adapter_.transform(
+                Z[mask], sample_domain=np.full(mask.sum(), code), allow_source=code > 0
+            )
+        return out, None
+
+    def _configured_adapter(self, Z: np.ndarray, domain: np.ndarray) -> BaseEstimator:
+        adapter = clone(self.adapter)
+        if "n_components" in adapter.get_params() and adapter.n_components is None:
+            # PCA per domain cannot keep more components than the smaller domain has rows.
+            smaller = min((domain > 0).sum(), (domain < 0).sum())
+            adapter.set_params(n_components=int(min(smaller, Z.shape[1])))
+        return adapter
+
+    def _width(self, Z: np.ndarray) -> int:
+        return self.adapter_.transform(Z[:1], sample_domain=np.array([-2])).shape[1]
+
+    def _map_target(self, X):
+        Z = self.scaler_.transform(X)
+        return self.adapter_.transform(Z, sample_domain=np.full(len(Z), -2))
+
+
+@register_method("coral", "CORAL: re-colour source features with the target covariance")
+def _coral(estimator: BaseEstimator, random_state: int | None = None) -> BaseEstimator:
+    return AlignedEstimator(estimator, CORALAdapter(reg="auto"), random_state=random_state)
+
+
+@register_method(
+    "subspace_alignment", "align the source PCA subspace with the target's (Fernando 2013)"
+)
+def _subspace_alignment(estimator: BaseEstimator, random_state: int | None = None):
+    adapter = SubspaceAlignmentAdapter(n_components=None, random_state=random_state)
+    return AlignedEstimator(estimator, adapter, random_state=random_state)
+
+
+@register_method(
+    "ot_exact",
+    "exact optimal transport (EMD) of source onto target; n_s x n_t cost, max 2000 per side",
+)
+def _ot_exact(estimator: BaseEstimator, random_state: int | None = None) -> BaseEstimator:
+    return AlignedEstimator(
+        estimator, OTMappingAdapter(), max_samples=2000, random_state=random_state
+    )
+
+
+@register_method(
+    "ot_entropic",
+    "entropic (Sinkhorn) optimal transport of source onto target; max 2000 rows per side",
+)
+def _ot_entropic(estimator: BaseEstimator, random_state: int | None = None) -> BaseEstimator:
+    adapter = EntropicOTMappingAdapter(reg_e=1.0, norm="median")
+    return AlignedEstimator(estimator, adapter, max_samples=2000, random_state=random_state)
+
+
+@register_method(
+    "ot_linear", "linear (Gaussian) Monge mapping of source onto target; O(d^3), any n"
+)
+def _ot_linear(estimator: BaseEstimator, random_state: int | None = None) -> BaseEstimator:
+    return AlignedEstimator(estimator, LinearOTMappingAdapter(reg=1e-3), random_state=random_state)

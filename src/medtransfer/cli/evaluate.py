@@ -1,0 +1,63 @@
+"""``medtransfer evaluate``: metrics with 95% intervals of a saved run on labelled test data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from medtransfer.cli import options as opt
+from medtransfer.cli.app import command
+from medtransfer.cli.render import print_metrics
+
+
+@command(
+    "evaluate",
+    epilog="Example:\n\n  medtransfer evaluate runs/hungary hungary_test.csv --out metrics.json",
+)
+def evaluate(
+    run: Annotated[Path, typer.Argument(help="Run folder written by `medtransfer fit`.")],
+    test: Annotated[Path, typer.Argument(help="Labelled test data (same kinds as fit).")],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Also write the metrics as JSON here.")
+    ] = None,
+    n_resamples: Annotated[
+        int, typer.Option("--n-resamples", help="Bootstrap resamples for the intervals.")
+    ] = 1000,
+    label_col: opt.LabelCol = None,
+    id_col: opt.IdCol = None,
+    site_col: opt.SiteCol = None,
+    site: opt.Site = None,
+    split: opt.Split = None,
+    force: opt.Force = False,
+    quiet: opt.Quiet = False,
+    strict: opt.Strict = False,
+    fmt: opt.Format = "human",
+) -> None:
+    """Score the run's method and baselines on TEST (every label of TEST is used for scoring)."""
+    from medtransfer import artifacts
+    from medtransfer.pipeline import TransferPipeline
+    from medtransfer.run import evaluate_run
+
+    opt.check_format(fmt)
+    if out is not None:
+        artifacts.check_writable(out, force)
+    pipeline = TransferPipeline.load(run, progress=not quiet)
+    saved = artifacts.read_manifest(run, verify=False).get("data_options", {})
+    options = opt.data_options(
+        label_col or saved.get("label_col"),
+        id_col or saved.get("id_col"),
+        site_col or saved.get("site_col"),
+        split,
+        pipeline.task,
+        strict,
+    )
+    metrics = evaluate_run(pipeline, opt.load(test, options, site), n_resamples=n_resamples)
+    if out is not None:
+        artifacts.write_json(out, metrics)
+    if fmt == "json":
+        typer.echo(json.dumps(metrics, indent=2))
+    else:
+        print_metrics(metrics, title=f"{test.name}")
