@@ -12,11 +12,11 @@ class MedTransferError(Exception):
     """Base class of every error caused by user input or configuration."""
 
 
-class DataError(MedTransferError):
-    """A file, folder, column or value cannot be used as a domain."""
+class DataError(MedTransferError, ValueError):
+    """A file, folder, column or value cannot be used (a ValueError, as scikit-learn expects)."""
 
 
-class ConfigError(MedTransferError):
+class ConfigError(MedTransferError, ValueError):
     """An option, name or combination of options is invalid."""
 
 

@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from medtransfer import artifacts
-from medtransfer.data import Domain
+from medtransfer.data import Domain, harmonize_classes
+from medtransfer.errors import DataError
 from medtransfer.evaluate.bootstrap import evaluate_predictions
 from medtransfer.evaluate.dosing import dosing_metrics
 from medtransfer.pipeline import TransferPipeline
@@ -73,6 +74,20 @@ def fit_run(
         manifest["files"] = artifacts.record_files(tmp)
         artifacts.write_json(tmp / artifacts.MANIFEST, manifest)
     return RunResult(pipeline, Path(out), manifest, predictions)
+
+
+def evaluate_run(
+    pipeline: TransferPipeline, test: Domain, *, n_resamples: int = 1000
+) -> dict[str, dict]:
+    """Metrics with 95% intervals of every model of a fitted pipeline on a labelled ``test``."""
+    if test.labels is None or not test.labelled_mask.any():
+        raise DataError(f"test data {test.name!r} has no labels to score against; pass --label-col")
+    if pipeline.task == "classification":
+        reference = Domain(
+            "the run", test.kind, inputs=[], ids=np.array([]), class_names=pipeline.class_names_
+        )
+        _, test, _ = harmonize_classes(reference, test)
+    return score_models(pipeline, test, predict_frame(pipeline, test), n_resamples)
 
 
 def _heldout(target: Domain, labelled_ids: list[str]) -> Domain:

@@ -19,17 +19,6 @@ from medtransfer.features.backbones import (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _private_cache_one_thread(tmp_path_factory):
-    # One intra-op thread: on a shared CPU, spinning OpenMP threads make tiny models crawl.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MEDTRANSFER_CACHE", str(tmp_path_factory.mktemp("cache")))
-        yield
-    torch.set_num_threads(threads)
-
-
 def _batch(image: np.ndarray, size: int, mean: float = 0.5, std: float = 0.5) -> torch.Tensor:
     resized = Image.fromarray(image).resize((size, size), Image.Resampling.BICUBIC)
     pixels = torch.from_numpy(np.asarray(resized, dtype=np.float32) / 255).permute(2, 0, 1)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 import medtransfer.features.extract as extract_module
@@ -12,17 +11,6 @@ from medtransfer.data.domain import Domain
 from medtransfer.features.cache import FeatureCache, atomic_write_bytes, input_digest
 
 SIZE = 32
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _private_cache_one_thread(tmp_path_factory):
-    # One intra-op thread: on a shared CPU, spinning OpenMP threads make tiny models crawl.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MEDTRANSFER_CACHE", str(tmp_path_factory.mktemp("cache")))
-        yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from PIL import Image
 
 from medtransfer.data.domain import Domain
@@ -13,17 +12,6 @@ from medtransfer.errors import ConfigError, DataError
 from medtransfer.features.extract import extract_features
 
 SIZE = 32  # images are tiny; the backbone sees them at 32 px to keep tests fast
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _private_cache_one_thread(tmp_path_factory):
-    # One intra-op thread: on a shared CPU, spinning OpenMP threads make tiny models crawl.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MEDTRANSFER_CACHE", str(tmp_path_factory.mktemp("cache")))
-        yield
-    torch.set_num_threads(threads)
 
 
 def _images(n: int, channels: int | None = None, seed: int = 0) -> np.ndarray:

@@ -19,17 +19,6 @@ from medtransfer.features.tabular import TabularEncoder
 HEART = "/work/shared/data/heart_disease_uci.csv"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _private_cache_one_thread(tmp_path_factory):
-    # One intra-op thread: on a shared CPU, spinning OpenMP threads make tiny models crawl.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MEDTRANSFER_CACHE", str(tmp_path_factory.mktemp("cache")))
-        yield
-    torch.set_num_threads(threads)
-
-
 def _site(heart: pd.DataFrame, site: str) -> Domain:
     rows = heart[heart["dataset"] == site].reset_index(drop=True)
     return Domain(

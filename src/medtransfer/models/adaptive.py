@@ -24,10 +24,6 @@ from medtransfer.errors import ConfigError, DataError
 from medtransfer.models.classifiers import fit_weighted
 
 
-class TrainingDataError(DataError, ValueError):
-    """Labels or weights a classifier cannot learn from (a ValueError too, as sklearn expects)."""
-
-
 class _SourceRegularizedLinear(ClassifierMixin, BaseEstimator):
     """Shared fit/predict of the linear models regularised toward source weights."""
 
@@ -52,12 +48,12 @@ class _SourceRegularizedLinear(ClassifierMixin, BaseEstimator):
         self.classes_ = np.unique(y) if self.classes is None else np.unique(self.classes)
         unknown = np.setdiff1d(y, self.classes_)
         if unknown.size:
-            raise TrainingDataError(
+            raise DataError(
                 f"labels {unknown.tolist()} are not among classes {self.classes_.tolist()}; "
                 "pass every class of the source model in `classes`"
             )
         if len(self.classes_) < 2:
-            raise TrainingDataError(
+            raise DataError(
                 f"only one class ({self.classes_.tolist()}) is present; a classifier needs at "
                 "least two classes, pass `classes` or label samples of another class"
             )
@@ -80,11 +76,11 @@ class _SourceRegularizedLinear(ClassifierMixin, BaseEstimator):
     def _weights(self, X, y, sample_weight) -> np.ndarray:
         weight = np.ones(len(X)) if sample_weight is None else np.asarray(sample_weight, float)
         if weight.shape != (len(X),):
-            raise TrainingDataError(
+            raise DataError(
                 f"sample_weight has shape {weight.shape}, expected ({len(X)},): one weight per row"
             )
         if not weight.any():
-            raise TrainingDataError(
+            raise DataError(
                 "sample_weight is all zero: no row would count; give some rows a positive weight"
             )
         if self.class_weight is not None:

@@ -1,0 +1,57 @@
+import json
+
+import pandas as pd
+
+from medtransfer.cli import app
+
+HEART = [
+    "--label-col", "diagnosis", "--site-col", "dataset",
+    "--source-site", "Cleveland", "--target-site", "Hungary",
+]  # fmt: skip
+
+
+def test_fit_writes_a_run_with_metrics_and_the_labelled_ids(runner, heart_csv, tmp_path):
+    run = tmp_path / "run"
+    args = ["fit", str(heart_csv), str(heart_csv), *HEART, "--target-labels", "10"]
+    result = runner.invoke(app, [*args, "--method", "pooled", "--seed", "3", "-o", str(run)])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["method"] == "pooled" and len(manifest["labelled_target_ids"]) == 10
+    assert set(manifest["metrics"]) == {"pooled", "source_only", "target_only"}
+    assert 0.7 < manifest["metrics"]["pooled"]["auroc"]["value"] < 1
+    predictions = pd.read_csv(run / "predictions.csv")
+    heldout = predictions[predictions.model == "pooled"]
+    assert len(heldout) == 293 - 10
+    assert not set(heldout["id"].astype(str)) & set(manifest["labelled_target_ids"])
+
+
+def test_predict_and_evaluate_a_saved_run(runner, heart_csv, tmp_path):
+    run, out = tmp_path / "run", tmp_path / "p.csv"
+    fit = ["fit", str(heart_csv), str(heart_csv), *HEART, "--method", "source_only", "-o", str(run)]
+    assert runner.invoke(app, fit).exit_code == 0
+    site = ["--site-col", "dataset", "--site", "VA Long Beach"]
+    result = runner.invoke(app, ["predict", str(run), str(heart_csv), *site, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out)
+    assert list(frame.columns) == ["id", "prediction", "p_disease", "p_no disease"]
+    assert len(frame) == 200 and frame["prediction"].isin(["disease", "no disease"]).all()
+    evaluate = ["evaluate", str(run), str(heart_csv), "--label-col", "diagnosis", *site]
+    result = runner.invoke(app, [*evaluate, "--format", "json", "--n-resamples", "50"])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.output)
+    assert metrics["source_only"]["auroc"]["low"] <= metrics["source_only"]["auroc"]["value"]
+
+
+def test_image_folders_fit_and_predict_by_relative_path(runner, image_folders, tmp_path):
+    source, target = image_folders
+    run, out = tmp_path / "run", tmp_path / "p.csv"
+    args = ["fit", str(source), str(target), "--image-size", "32", "--target-labels", "4"]
+    result = runner.invoke(app, [*args, "--method", "pooled", "--quiet", "-o", str(run)])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["class_names"] == ["horizontal", "vertical"]
+    assert manifest["metrics"]["pooled"]["auroc"]["value"] > 0.8
+    result = runner.invoke(app, ["predict", str(run), str(target), "--quiet", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out)
+    assert len(frame) == 16 and frame["id"].str.match(r"(HORIZONTAL|Vertical)/\d{3}\.png").all()
