@@ -38,15 +38,9 @@ def fit(
     classifier: Annotated[
         str, typer.Option("--classifier", help="svm, logreg or boosting.")
     ] = "svm",
-    backbone: Annotated[
-        str, typer.Option("--backbone", help="Image feature extractor.")
-    ] = "efficientnet_lite0",
-    weights: Annotated[
-        Path | None, typer.Option("--weights", help="Backbone checkpoint (.safetensors).")
-    ] = None,
-    image_size: Annotated[
-        int | None, typer.Option("--image-size", help="Backbone input size override.")
-    ] = None,
+    backbone: opt.Backbone = "efficientnet_lite0",
+    weights: opt.Weights = None,
+    image_size: opt.ImageSize = None,
     target_transform: Annotated[
         str, typer.Option("--target-transform", help="Regression: none, sqrt or log.")
     ] = "none",

@@ -33,6 +33,15 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 Strict = Annotated[
     bool, typer.Option("--strict", help="Fail on an unreadable image instead of skipping it.")
 ]
+Backbone = Annotated[
+    str, typer.Option("--backbone", help="Image feature extractor (`medtransfer backbones`).")
+]
+Weights = Annotated[
+    Path | None, typer.Option("--weights", help="Backbone checkpoint (.safetensors).")
+]
+ImageSize = Annotated[
+    int | None, typer.Option("--image-size", help="Backbone input size override.")
+]
 Format = Annotated[str, typer.Option("--format", help="Output: human or json.")]
 
 
