@@ -21,6 +21,7 @@ def _print_table(title: str, columns: tuple[str, ...], rows: list[tuple[str, ...
 def methods() -> None:
     """List every transfer method with what it needs, and the final classifiers."""
     from medtransfer.adapt import METHODS
+    from medtransfer.finetune import TRANSFER_LOSSES
     from medtransfer.models import CLASSIFIERS
     from medtransfer.registry import describe
 
@@ -33,6 +34,10 @@ def methods() -> None:
     )
     rows = [(name, describe(factory)) for name, factory in CLASSIFIERS.items()]
     _print_table("final predictors (--classifier)", ("name", "description"), rows)
+    rows = [(name, describe(factory)) for name, factory in TRANSFER_LOSSES.items()]
+    _print_table(
+        "fine-tuning transfer losses (FineTuner(transfer_loss=...))", ("name", "description"), rows
+    )
 
 
 @command("backbones", epilog="Example:\n\n  medtransfer backbones")

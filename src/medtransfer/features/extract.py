@@ -49,7 +49,7 @@ def _to_pil(item: ImageItem) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(item))
 
 
-class _ImageDataset(Dataset):
+class ImageDataset(Dataset):
     """Images prepared for one backbone: channels, size, then mean/std normalisation."""
 
     def __init__(self, items: Sequence[ImageItem], config: BackboneConfig, size: int) -> None:
@@ -72,7 +72,8 @@ class _ImageDataset(Dataset):
         return (pixels - self.mean) / self.std
 
 
-def _image_items(domain: Domain) -> Sequence[ImageItem]:
+def image_items(domain: Domain) -> Sequence[ImageItem]:
+    """The images of an image domain (paths or arrays); ConfigError for a table."""
     if domain.kind != "image":
         raise ConfigError(
             f"domain {domain.name!r} holds {domain.kind} data, not images; tables are encoded "
@@ -106,7 +107,7 @@ def _check_settings(batch_size: int, image_size: int | None) -> None:
 
 def _run_model(
     backbone: Backbone,
-    dataset: _ImageDataset,
+    dataset: ImageDataset,
     *,
     batch_size: int,
     num_workers: int,
@@ -191,7 +192,7 @@ def extract_features(
     ndarray of float32, shape (n, feature_dim)
     """
     _check_settings(batch_size, image_size)
-    items = _image_items(domain)
+    items = image_items(domain)
     config = backbone_config(backbone)
     target_device = resolve_device(device)
     _, weights_sha = weights_fingerprint(config, weights)
@@ -202,7 +203,7 @@ def extract_features(
     todo = {d: i for i, d in enumerate(digests) if d not in found}
     if todo:
         model = create_backbone(backbone, weights=weights, device=target_device)
-        dataset = _ImageDataset([items[i] for i in todo.values()], config, size)
+        dataset = ImageDataset([items[i] for i in todo.values()], config, size)
         label = f"features {domain.name} ({config.name}, {size}px)"
         computed = _run_model(
             model,

@@ -1,0 +1,192 @@
+"""Deep transfer benchmark: frozen features vs fine-tuning with each transfer loss vs SHOT.
+
+Two real image pairs:
+
+* ``pneumonia`` — PneumoniaMNIST train (source) -> test with an acquisition shift
+  (MedMNIST-C gaussian noise, severity 3, then contrast x0.6), binary.
+* ``wbc`` — white blood cells, PBC lab (source) -> BCCD lab (target), 5 classes matched
+  case-insensitively; basophil is nearly absent from the target.
+
+For each k (labelled target images per class) and seed, the k images are drawn per class,
+every other target image is the test set; its images are seen unlabelled during training
+(transductive adaptation), its labels only by the metrics. Early stopping uses labelled
+images only. Methods: frozen ImageNet features + logistic regression, fine-tuning without a
+transfer loss, fine-tuning with each transfer loss, and source-free SHOT / AdaBN started
+from the fine-tuned source model. Metrics: balanced accuracy and macro one-vs-rest AUROC
+over the classes present in the test set, plus wall time.
+
+    python benchmarks/finetune.py --out bench-finetune --seeds 1 --epochs 1 --source-n 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import balanced_accuracy_score, roc_auc_score
+
+from medtransfer.data.acquisition import shift_images
+from medtransfer.data.classes import harmonize_classes
+from medtransfer.data.domain import UNLABELLED, Domain
+from medtransfer.data.folders import load_image_folder
+from medtransfer.data.npz import load_npz
+from medtransfer.features.extract import extract_features
+from medtransfer.finetune.source_free import adapt_batch_norm, shot_adapt
+from medtransfer.finetune.trainer import FineTuner
+
+LOSSES = ("mmd", "coral", "dann", "cdan", "mcc", "entropy", "l2sp")
+
+
+def per_class_subset(domain: Domain, n: int, seed: int) -> np.ndarray:
+    """Up to ``n`` positions per class, seeded, sorted."""
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for c in np.unique(domain.labels[domain.labelled_mask]):
+        members = np.flatnonzero(domain.labels == c)
+        chosen.append(rng.choice(members, size=min(n, len(members)), replace=False))
+    return np.sort(np.concatenate(chosen)) if chosen else np.array([], dtype=int)
+
+
+def pneumonia_pair(data: Path, source_n: int, seed: int) -> tuple[Domain, Domain]:
+    path = data / "pneumoniamnist.npz"
+    names = ("normal", "pneumonia")
+    source = load_npz(path, split="train", class_names=names)
+    source = source.subset(per_class_subset(source, source_n // 2, seed), name="pneumonia/train")
+    target = load_npz(path, split="test", class_names=names)
+    target = shift_images(target, "gaussian_noise", severity=3, seed=seed)
+    target = shift_images(target, "contrast_down", severity=3, seed=seed)
+    return source, target
+
+
+def wbc_pair(data: Path, source_n: int, seed: int) -> tuple[Domain, Domain]:
+    source = load_image_folder(data / "wbc" / "pbc", name="pbc")
+    target = load_image_folder(data / "wbc" / "bccd", name="bccd")
+    source, target, _ = harmonize_classes(source, target)
+    n_classes = len(source.class_names)
+    return source.subset(per_class_subset(source, source_n // n_classes, seed)), target
+
+
+def split_target(target: Domain, k: int, seed: int) -> tuple[Domain, np.ndarray]:
+    """The target as seen in training (only k per class labelled) and the test positions."""
+    labelled = per_class_subset(target, k, seed) if k > 0 else np.array([], dtype=int)
+    seen = np.full(len(target), UNLABELLED)
+    seen[labelled] = target.labels[labelled]
+    test = np.setdiff1d(np.arange(len(target)), labelled)
+    return Domain(
+        name=target.name, kind="image", inputs=target.inputs, ids=target.ids, labels=seen,
+        class_names=target.class_names,
+    ), test
+
+
+def scores(y: np.ndarray, proba: np.ndarray) -> dict[str, float]:
+    """Balanced accuracy and macro one-vs-rest AUROC over the classes present in ``y``."""
+    present = [c for c in np.unique(y) if 0 < np.sum(y == c) < len(y)]
+    auroc = np.mean([roc_auc_score(y == c, proba[:, c]) for c in present])
+    return {
+        "balanced_accuracy": float(balanced_accuracy_score(y, proba.argmax(axis=1))),
+        "auroc": float(auroc) if present else float("nan"),
+    }
+
+
+def frozen_logreg(source, target_seen, test, args, seed):
+    opts = dict(image_size=args.image_size, progress=False, device=args.device)
+    xs = extract_features(source, **opts)
+    xt = extract_features(target_seen, **opts)
+    known = target_seen.labelled_mask
+    X = np.vstack([xs, xt[known]])
+    y = np.concatenate([source.labels, target_seen.labels[known]])
+    model = LogisticRegression(max_iter=2000, C=0.1, random_state=seed).fit(X, y)
+    return model.predict_proba(xt[test])
+
+
+def run_methods(suite, source, target, k, seed, args) -> list[dict]:
+    seen, test = split_target(target, k, seed)
+    truth = target.labels[test]
+    test_domain = target.subset(test)
+    base = dict(
+        image_size=args.image_size, epochs=args.epochs,
+        batch_size=args.batch_size, lr=args.lr, device=args.device, progress=False,
+        random_state=seed,
+    )
+    records, plain = [], None
+    plan = [
+        ("frozen+logreg", None),
+        ("finetune", "none"),
+        *[(f"finetune+{loss}", loss) for loss in args.losses],
+        ("shot", "shot"),
+        ("adabn", "adabn"),
+    ]
+    for method, loss in plan:
+        started = time.perf_counter()
+        if loss is None:
+            proba = frozen_logreg(source, seen, test, args, seed)
+        elif loss == "shot":
+            proba = shot_adapt(plain, seen, epochs=args.epochs, batch_size=args.batch_size,
+                               random_state=seed, progress=False).predict_proba(test_domain)
+        elif loss == "adabn":
+            proba = adapt_batch_norm(plain, seen, progress=False).predict_proba(test_domain)
+        else:
+            model = FineTuner(transfer_loss=loss, **base).fit(source, seen)
+            plain = model if loss == "none" else plain
+            proba = model.predict_proba(test_domain)
+        seconds = time.perf_counter() - started
+        unit = dict(suite=suite, source=source.name, target=target.name, k=k, seed=seed,
+                    method=method)
+        metrics = {**scores(truth, proba), "seconds": seconds}
+        records += [{**unit, "metric": m, "value": v} for m, v in metrics.items()]
+        print(f"{suite} k={k} seed={seed} {method:18s} " + "  ".join(
+            f"{m} {v:.3f}" for m, v in metrics.items()), flush=True)
+    return records
+
+
+def markdown(frame: pd.DataFrame) -> str:
+    wide = frame.pivot_table(index=["suite", "k", "method"], columns="metric", values="value",
+                             aggfunc="mean", sort=False)
+    lines = [
+        "| suite | k | method | balanced acc. | AUROC | seconds |",
+        "|---|---|---|---|---|---|",
+    ]
+    for (suite, k, method), row in wide.iterrows():
+        lines.append(f"| {suite} | {k} | {method} | {row['balanced_accuracy']:.3f} | "
+                     f"{row['auroc']:.3f} | {row['seconds']:.0f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("/work/shared/data"))
+    parser.add_argument("--out", type=Path, default=Path("bench-finetune"))
+    parser.add_argument("--suite", choices=("pneumonia", "wbc", "all"), default="all")
+    parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--ks", default="0,5,20", help="labelled target images per class")
+    parser.add_argument("--losses", default=",".join(LOSSES))
+    parser.add_argument("--source-n", type=int, default=1000)
+    parser.add_argument("--image-size", type=int, default=64)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--device", default=None)
+    args = parser.parse_args(argv)
+    args.losses = [x for x in args.losses.split(",") if x]
+    suites = {"pneumonia": pneumonia_pair, "wbc": wbc_pair}
+    chosen = list(suites) if args.suite == "all" else [args.suite]
+    records = []
+    for suite in chosen:
+        for seed in range(args.seeds):
+            source, target = suites[suite](args.data, args.source_n, seed)
+            for k in (int(x) for x in args.ks.split(",")):
+                records += run_methods(suite, source, target, k, seed, args)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "finetune.json").write_text(json.dumps(records, indent=1))
+    table = markdown(pd.DataFrame(records))
+    (args.out / "finetune.md").write_text(table + "\n")
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
