@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator
 
+import medtransfer.select  # noqa: F401  (registers the "auto" method)
 from medtransfer import __version__, artifacts
 from medtransfer.adapt import SOURCE, TARGET, get_method
 from medtransfer.data import Domain, harmonize_classes

@@ -1,0 +1,272 @@
+"""Honest validation of transfer methods on the k labelled target samples.
+
+Each candidate is fitted, fold after fold, on the source, the unlabelled target and the
+training part of the k labelled target samples, and scored on the held-out part of the k
+(AUROC, macro one-vs-rest for several classes; negative MAE for regression). Every candidate
+sees the same folds, so scores are paired and differences between methods can be tested.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Mapping
+
+import numpy as np
+from scipy import stats
+from sklearn.base import BaseEstimator, clone
+from sklearn.metrics import mean_absolute_error, roc_auc_score
+from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
+
+from medtransfer.adapt.base import domain_masks
+from medtransfer.errors import DataError
+
+Fold = tuple[np.ndarray, np.ndarray]
+MIN_PER_CLASS = 2
+
+
+def infer_task(y: np.ndarray) -> str:
+    """"regression" when ``y`` holds non-integer floats or NaN masks, else "classification"."""
+    y = np.asarray(y)
+    if y.dtype.kind != "f":
+        return "classification"
+    finite = y[~np.isnan(y)]
+    integral = np.all(finite == np.round(finite))
+    return "classification" if integral and not np.isnan(y).any() else "regression"
+
+
+def masked_label(task: str) -> float:
+    """The value that marks an unlabelled row under skada's convention."""
+    return np.nan if task == "regression" else -1
+
+
+def target_folds(
+    y: np.ndarray,
+    *,
+    sample_domain: np.ndarray,
+    task: str,
+    groups: np.ndarray | None = None,
+    n_splits: int = 5,
+    n_repeats: int = 3,
+    random_state: int | None = None,
+) -> list[Fold]:
+    """Repeated (stratified, patient-grouped) folds over the labelled target rows only.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_samples,)
+        Stacked labels; unlabelled rows are ``-1`` (classification) or NaN (regression).
+    sample_domain : ndarray of shape (n_samples,)
+        Positive for source rows, negative for target rows.
+    task : {"classification", "regression"}
+        Decides stratification and the masking value.
+    groups : ndarray of shape (n_samples,), optional
+        Patient ids; when given, all rows of a patient fall in the same fold.
+    n_splits, n_repeats : int
+        Folds per repetition (reduced to what the smallest class allows) and repetitions.
+    random_state : int or None
+        Seed; repetition ``r`` shuffles with ``random_state + r``.
+
+    Returns
+    -------
+    list of (train, test)
+        Absolute row indices into ``y``; every index is a labelled target row.
+    """
+    _, target = domain_masks(y, sample_domain)
+    rows = np.flatnonzero(target)
+    y_t = np.asarray(y)[rows]
+    g_t = None if groups is None else np.asarray(groups)[rows]
+    n_splits = _feasible_splits(y, sample_domain, task, g_t, n_splits)
+    folds: list[Fold] = []
+    for r in range(n_repeats):
+        seed = None if random_state is None else random_state + r
+        splitter = _splitter(task, g_t is not None, n_splits, seed)
+        for train, test in splitter.split(rows, y_t, g_t):
+            folds.append((rows[train], rows[test]))
+    return folds
+
+
+def _splitter(task: str, grouped: bool, n_splits: int, seed: int | None):
+    if task == "regression":
+        cls = GroupKFold if grouped else KFold
+    else:
+        cls = StratifiedGroupKFold if grouped else StratifiedKFold
+    return cls(n_splits=n_splits, shuffle=True, random_state=seed)
+
+
+def _feasible_splits(y, sample_domain, task, g_t, n_splits: int) -> int:
+    """The number of folds the labelled target rows allow; raise when they allow none."""
+    source, target = domain_masks(y, sample_domain)
+    y_t = np.asarray(y)[target]
+    limit = len(y_t) if g_t is None else len(np.unique(g_t))
+    if task == "classification":
+        counts = {c: int(np.sum(y_t == c)) for c in np.unique(np.asarray(y)[source | target])}
+        _check_class_counts(counts)
+        limit = min(limit, *counts.values())
+    if limit < MIN_PER_CLASS:
+        raise DataError(
+            f"only {limit} labelled target sample(s) or patient(s): cross-validation needs at "
+            f"least {MIN_PER_CLASS}; label more target samples or use --target-labels 0"
+        )
+    return min(n_splits, limit)
+
+
+def _check_class_counts(counts: Mapping) -> None:
+    short = {c: n for c, n in counts.items() if n < MIN_PER_CLASS}
+    if short:
+        detail = ", ".join(f"class {np.asarray(c).item()!r} has {n}" for c, n in short.items())
+        raise DataError(
+            f"the labelled target samples are too few per class to validate ({detail}; "
+            f"need at least {MIN_PER_CLASS} of every class); label more target samples of "
+            "those classes, or use --target-labels 0 for unsupervised selection"
+        )
+
+
+def score_predictions(
+    y_true: np.ndarray, model: BaseEstimator, X, task: str, sample_weight=None
+) -> float:
+    """AUROC (macro one-vs-rest for several classes) or negative MAE of ``model`` on ``X``."""
+    if task == "regression":
+        return -float(mean_absolute_error(y_true, model.predict(X), sample_weight=sample_weight))
+    proba = np.asarray(model.predict_proba(X))
+    return metric(np.asarray(y_true), _align(proba, model, np.unique(y_true)), task, sample_weight)
+
+
+def metric(y_true: np.ndarray, pred: np.ndarray, task: str, sample_weight=None) -> float:
+    """The validation metric of predictions ``pred`` (probabilities, or values for regression).
+
+    NaN when ``y_true`` holds a single class, where AUROC is undefined.
+    """
+    if task == "regression":
+        return -float(mean_absolute_error(y_true, pred.ravel(), sample_weight=sample_weight))
+    if len(np.unique(y_true)) < 2:
+        return float("nan")
+    if pred.shape[1] == 2:
+        positive = y_true == np.max(y_true)
+        return float(roc_auc_score(positive, pred[:, 1], sample_weight=sample_weight))
+    return float(roc_auc_score(y_true, pred, multi_class="ovr", sample_weight=sample_weight))
+
+
+def _align(proba: np.ndarray, model: BaseEstimator, classes: np.ndarray) -> np.ndarray:
+    """Probability columns reordered to ``classes`` (renormalised over them)."""
+    known = list(np.asarray(getattr(model, "classes_", classes)))
+    out = np.column_stack([proba[:, known.index(c)] if c in known else np.zeros(len(proba))
+                           for c in classes])
+    return out / np.clip(out.sum(axis=1, keepdims=True), 1e-12, None)
+
+
+def out_of_fold(
+    method: BaseEstimator, X, y, *, sample_domain, folds: list[Fold], task: str
+) -> tuple[np.ndarray, str | None]:
+    """Out-of-fold predictions on the labelled target rows, averaged over repetitions.
+
+    Each fold fits a clone of ``method`` with the fold's test labels hidden (those rows stay
+    in as unlabelled target rows) and predicts them.
+
+    Returns
+    -------
+    pred : ndarray of shape (k, n_classes) or (k, 1)
+        Rows in the order of ``np.unique`` of the test indices; NaN if the method failed.
+    error : str or None
+        The first failure, if any.
+    """
+    X, y = np.asarray(X), np.asarray(y)
+    rows = np.unique(np.concatenate([test for _, test in folds]))
+    classes = None if task == "regression" else np.unique(y[rows])
+    total = np.zeros((len(rows), 1 if classes is None else len(classes)))
+    count = np.zeros(len(rows))
+    for fold in folds:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                pred = _fold_predictions(method, X, y, sample_domain, fold, task, classes)
+        except Exception as err:  # a candidate that breaks must not stop the selection
+            return np.full_like(total, np.nan), f"{type(err).__name__}: {err}"
+        where = np.searchsorted(rows, fold[1])
+        total[where] += pred
+        count[where] += 1
+    return total / count[:, None], None
+
+
+def _fold_predictions(method, X, y, sample_domain, fold: Fold, task, classes) -> np.ndarray:
+    _, test = fold  # every row outside ``test`` keeps its label
+    y_fit = np.array(y, dtype=float if task == "regression" else None, copy=True)
+    y_fit[test] = masked_label(task)
+    model = clone(method).fit(X, y_fit, sample_domain=sample_domain)
+    if task == "regression":
+        return np.asarray(model.predict(X[test]), dtype=float).reshape(-1, 1)
+    return _align(np.asarray(model.predict_proba(X[test])), model, classes)
+
+
+def validate_methods(
+    methods: Mapping[str, BaseEstimator], X, y, *, sample_domain, folds: list[Fold], task: str
+) -> dict[str, dict]:
+    """Out-of-fold predictions of every method on the same folds, with score, time and error."""
+    rows = np.unique(np.concatenate([test for _, test in folds]))
+    y_k = np.asarray(y)[rows]
+    results = {}
+    for name, method in methods.items():
+        start = time.perf_counter()
+        pred, error = out_of_fold(method, X, y, sample_domain=sample_domain, folds=folds, task=task)
+        score = float("nan") if error else metric(y_k, pred, task)
+        results[name] = {"score": score, "oof": pred, "time_s": time.perf_counter() - start,
+                         "error": error}
+    return results
+
+
+def paired_bootstrap(
+    y_true: np.ndarray,
+    pred_a: np.ndarray,
+    pred_b: np.ndarray,
+    *,
+    task: str,
+    confidence: float = 0.95,
+    n_boot: int = 2000,
+    random_state: int | None = None,
+) -> dict[str, float]:
+    """Difference of the metric of ``pred_a`` minus ``pred_b`` on the same samples.
+
+    Samples are resampled with replacement within each class (all samples for regression),
+    the same resamples for both methods, so the interval reflects how few the k samples are.
+
+    Returns
+    -------
+    dict
+        ``mean`` (difference on all samples), one-sided ``lower`` bound at ``confidence``,
+        ``p_value`` (share of resamples where a is not better) and ``n`` (samples).
+    """
+    rng = np.random.default_rng(random_state)
+    idx = _resamples(y_true, task, n_boot, rng)
+    diff = _batch_metric(y_true, pred_a, idx, task) - _batch_metric(y_true, pred_b, idx, task)
+    return {
+        "mean": metric(y_true, pred_a, task) - metric(y_true, pred_b, task),
+        "lower": float(np.quantile(diff, 1 - confidence)),
+        "p_value": float(np.mean(diff <= 0)),
+        "n": len(y_true),
+    }
+
+
+def _resamples(y_true, task, n_boot, rng) -> np.ndarray:
+    """(n_boot, n) indices; within each class for classification, so AUROC stays defined."""
+    if task == "regression":
+        return rng.integers(0, len(y_true), size=(n_boot, len(y_true)))
+    parts = [rng.choice(np.flatnonzero(y_true == c), size=(n_boot, int(np.sum(y_true == c))))
+             for c in np.unique(y_true)]
+    return np.concatenate(parts, axis=1)
+
+
+def _batch_metric(y_true, pred, idx, task) -> np.ndarray:
+    """The metric on every resample at once (Mann-Whitney form of the AUROC)."""
+    if task == "regression":
+        return -np.mean(np.abs(y_true[idx] - pred[idx, 0]), axis=1)
+    classes = np.unique(y_true)
+    columns = [1] if len(classes) == 2 else range(len(classes))
+    return np.mean([_batch_auroc(y_true[idx] == classes[c], pred[idx, c]) for c in columns],
+                   axis=0)
+
+
+def _batch_auroc(positive: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    ranks = stats.rankdata(scores, axis=1)
+    n_pos = positive.sum(axis=1)
+    n_neg = positive.shape[1] - n_pos
+    return (np.sum(ranks * positive, axis=1) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
