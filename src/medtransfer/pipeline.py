@@ -11,8 +11,9 @@ from sklearn.base import BaseEstimator
 
 import medtransfer.select  # noqa: F401  (registers the "auto" method)
 from medtransfer import __version__, artifacts
-from medtransfer.adapt import SOURCE, TARGET, get_method
+from medtransfer.adapt import get_method
 from medtransfer.data import Domain, harmonize_classes
+from medtransfer.data.sample_domain import SOURCE, TARGET
 from medtransfer.data.sampling import choose_labelled, labelled_from_ids
 from medtransfer.errors import ArtifactError, ConfigError, DataError
 from medtransfer.features import TabularEncoder, featurize, featurize_pair
@@ -22,6 +23,7 @@ BASELINES = ("source_only", "target_only", "pooled")
 MODEL_DIR = "model"
 SAVED_PARAMS = (
     "method",
+    "method_params",
     "classifier",
     "backbone",
     "weights",
@@ -41,6 +43,8 @@ class TransferPipeline:
     ----------
     method : str, default="source_only"
         Registered transfer method (``medtransfer methods`` lists them), or "auto".
+    method_params : dict, optional
+        Parameters set on the method's estimator (e.g. ``{"time_budget": 60}`` for "auto").
     classifier : str, default="svm"
         Final predictor: "svm", "logreg" or "boosting".
     backbone : str, default="efficientnet_lite0"
@@ -70,6 +74,7 @@ class TransferPipeline:
     def __init__(
         self,
         method: str = "source_only",
+        method_params: dict | None = None,
         classifier: str = "svm",
         backbone: str = "efficientnet_lite0",
         weights: str | Path | None = None,
@@ -84,6 +89,7 @@ class TransferPipeline:
         progress: bool = True,
     ) -> None:
         self.method = method
+        self.method_params = method_params
         self.classifier = classifier
         self.backbone = backbone
         self.weights = weights
@@ -202,7 +208,10 @@ class TransferPipeline:
     def _fit_one(self, name, X, y, sample_domain, k) -> BaseEstimator:
         method = get_method(name, self.task, k)
         predictor = make_classifier(self.classifier, self.task, self.random_state)
-        return method.build(predictor, self.random_state).fit(X, y, sample_domain=sample_domain)
+        estimator = method.build(predictor, self.random_state)
+        if name == self.method and self.method_params:
+            estimator.set_params(**self.method_params)
+        return estimator.fit(X, y, sample_domain=sample_domain)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "models_"):

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from medtransfer.adapt import METHODS, SOURCE, TARGET, get_method
+from medtransfer.adapt import METHODS, get_method
+from medtransfer.data.sample_domain import SOURCE, TARGET
 from medtransfer.errors import ConfigError
 from medtransfer.models import make_classifier
 

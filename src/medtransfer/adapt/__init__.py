@@ -8,30 +8,20 @@ from medtransfer.adapt import (
     label_shift,
     mapping_network,
     parameter_transfer,
+    regression_transfer,
     reweight,
 )
-from medtransfer.adapt.base import (
-    METHODS,
-    SOURCE,
-    TARGET,
-    Method,
-    domain_masks,
-    get_method,
-    register_method,
-)
+from medtransfer.adapt.base import METHODS, Method, get_method, register_method
 from medtransfer.adapt.baselines import Pooled, SourceOnly, TargetOnly
 
 __all__ = [
     "METHODS",
-    "SOURCE",
-    "TARGET",
     "Method",
     "Pooled",
     "SourceOnly",
     "TargetOnly",
     "alignment",
     "baselines",
-    "domain_masks",
     "get_method",
     "harmonize",
     "kernel_embedding",
@@ -39,5 +29,6 @@ __all__ = [
     "mapping_network",
     "parameter_transfer",
     "register_method",
+    "regression_transfer",
     "reweight",
 ]

@@ -10,13 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 from sklearn.base import BaseEstimator
 
 from medtransfer.errors import ConfigError
 from medtransfer.registry import Registry
-
-SOURCE, TARGET = 1, -2
 
 
 @dataclass(frozen=True)
@@ -77,11 +74,3 @@ def get_method(name: str, task: str = "classification", n_labelled_target: int =
             "or choose a method that works without them (see `medtransfer methods`)"
         )
     return method
-
-
-def domain_masks(y: np.ndarray, sample_domain: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Masks of (labelled source rows, labelled target rows) under skada's convention."""
-    sample_domain = np.asarray(sample_domain)
-    y = np.asarray(y)
-    labelled = ~np.isnan(y) if y.dtype.kind == "f" else y != -1
-    return (sample_domain > 0) & labelled, (sample_domain < 0) & labelled

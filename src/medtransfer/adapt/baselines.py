@@ -10,7 +10,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
-from medtransfer.adapt.base import domain_masks, register_method
+from medtransfer.adapt.base import register_method
+from medtransfer.data.sample_domain import domain_masks
 from medtransfer.errors import ConfigError
 from medtransfer.models.classifiers import fit_weighted
 

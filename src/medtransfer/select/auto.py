@@ -17,7 +17,8 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
 import medtransfer.adapt  # noqa: F401  (fills the METHODS registry before discovery)
-from medtransfer.adapt.base import METHODS, domain_masks, get_method, register_method
+from medtransfer.adapt.base import METHODS, get_method, register_method
+from medtransfer.data.sample_domain import domain_masks
 from medtransfer.errors import ConfigError
 from medtransfer.models.classifiers import make_classifier
 from medtransfer.select.unsupervised import agreement_choice, score_without_labels

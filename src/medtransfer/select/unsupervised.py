@@ -18,7 +18,7 @@ from sklearn.metrics import mean_absolute_error
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 from sklearn.pipeline import Pipeline
 
-from medtransfer.adapt.base import domain_masks
+from medtransfer.data.sample_domain import domain_masks
 from medtransfer.select.validation import masked_label, score_predictions
 
 # ``import skada`` switches metadata routing on for the whole process; medtransfer runs with

@@ -18,7 +18,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.metrics import mean_absolute_error, roc_auc_score
 from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
 
-from medtransfer.adapt.base import domain_masks
+from medtransfer.data.sample_domain import domain_masks
 from medtransfer.errors import DataError
 
 Fold = tuple[np.ndarray, np.ndarray]
