@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from medtransfer import artifacts
 from medtransfer.data import Domain, choose_labelled, shift_images
 from medtransfer.datasets import heart_disease, pneumonia, warfarin
 from medtransfer.features import TabularEncoder
+from medtransfer.models import IWPCClinical, IWPCPharmacogenetic
 from medtransfer.pipeline import TransferPipeline
 from medtransfer.run import RunResult, fit_run
 
@@ -26,6 +29,7 @@ class Scenario:
     domains: Callable[[], tuple[Domain, Domain]]
     target_labels: int
     pipeline: dict
+    references: dict = field(default_factory=dict)
 
 
 def _heart() -> tuple[Domain, Domain]:
@@ -40,7 +44,10 @@ def _pneumonia() -> tuple[Domain, Domain]:
 
 def _warfarin() -> tuple[Domain, Domain]:
     sites = [s for s in range(1, 23) if s not in (*EAST_ASIAN_SITES, SELECTED_LOW_DOSE_SITE)]
-    return warfarin(site=sites), warfarin(site=list(EAST_ASIAN_SITES))
+    target = warfarin(site=list(EAST_ASIAN_SITES))
+    # the published formula needs age, height and weight: score everyone on the same patients
+    measured = target.inputs[["age_decades", "height_cm", "weight_kg"]].notna().all(axis=1)
+    return warfarin(site=sites), target.subset(np.flatnonzero(measured.to_numpy()))
 
 
 SCENARIOS = (
@@ -56,14 +63,30 @@ SCENARIOS = (
         "paediatric pneumonia: clean X-rays → noisy device (images, 20 labelled)",
         _pneumonia,
         20,
-        {"classifier": "svm", "image_size": 128},
+        {
+            "classifier": "svm",
+            "image_size": 128,
+            "method_params": {
+                "time_budget": 20,
+                "candidates": ["coral", "subspace_alignment", "adaptive_logreg", "label_shift"],
+            },
+        },
     ),
     Scenario(
         "warfarin",
         "warfarin dose: non-East-Asian sites → East-Asian sites 3, 4, 8, 18 (100 labelled)",
         _warfarin,
         100,
-        {"classifier": "logreg", "task": "regression", "target_transform": "sqrt"},
+        {
+            "classifier": "logreg",
+            "task": "regression",
+            "target_transform": "sqrt",
+            "method_params": {
+                "time_budget": 20,
+                "candidates": ["transfer_ridge", "kmm", "kliep", "density_ratio"],
+            },
+        },
+        {"iwpc_pharmacogenetic": IWPCPharmacogenetic(), "iwpc_clinical": IWPCClinical()},
     ),
 )
 
@@ -94,5 +117,6 @@ def run_demo(
             target_labels=scenario.target_labels,
             force=True,
             n_resamples=n_resamples,
+            references=scenario.references,
         )
         yield scenario, result

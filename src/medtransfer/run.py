@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +14,7 @@ import pandas as pd
 
 from medtransfer import artifacts
 from medtransfer.data import Domain, harmonize_classes
-from medtransfer.errors import DataError
+from medtransfer.errors import ConfigError, DataError
 from medtransfer.evaluate.bootstrap import evaluate_predictions
 from medtransfer.evaluate.dosing import dosing_metrics
 from medtransfer.pipeline import TransferPipeline
@@ -42,17 +42,25 @@ def fit_run(
     force: bool = False,
     n_resamples: int = 1000,
     data_options: dict[str, Any] | None = None,
+    references: Mapping[str, Any] | None = None,
 ) -> RunResult:
     """Fit ``pipeline`` and write the run folder ``out`` atomically.
 
     The target samples whose labels were not given to the fit are the held-out test set:
     every model (the method and its baselines) is scored on them with 95% bootstrap
-    intervals. Nothing is written if any step fails.
+    intervals. ``references`` are fixed, already-fitted regressors (a published dosing
+    formula, say) scored on the same samples, from the target's raw inputs. Nothing is
+    written if any step fails.
     """
     artifacts.check_writable(out, force)
     pipeline.fit(source, target, target_labels)
     heldout = _heldout(target, pipeline.labelled_target_ids_)
     predictions = predict_frame(pipeline, heldout)
+    if references:
+        predictions = pd.concat(
+            [predictions, *(_reference_block(n, r, heldout) for n, r in references.items())],
+            ignore_index=True,
+        )
     manifest = {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": " ".join(sys.argv),
@@ -126,6 +134,20 @@ def predict_frame(
             block["prediction"] = pipeline._decode_y(model.predict(X))
         blocks.append(block)
     return pd.concat(blocks, ignore_index=True)
+
+
+def _reference_block(name: str, reference: Any, domain: Domain) -> pd.DataFrame:
+    """Predictions of a fixed regressor on a table domain's raw inputs."""
+    if domain.kind != "table" or not domain.is_regression:
+        raise ConfigError("reference predictors apply to regression on tables only")
+    return pd.DataFrame(
+        {
+            "model": name,
+            "id": domain.ids.astype(str),
+            "label": domain.labels.astype(float),
+            "prediction": reference.predict(domain.inputs),
+        }
+    )
 
 
 def _full_proba(model, X: np.ndarray, n_classes: int) -> np.ndarray:

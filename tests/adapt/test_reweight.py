@@ -65,3 +65,22 @@ def test_clipping_and_effective_sample_size():
     assert effective_sample_size(np.ones(10)) == pytest.approx(10)
     assert effective_sample_size(np.r_[1.0, np.zeros(9)]) == pytest.approx(1)
     np.testing.assert_array_equal(clip_weights(np.zeros(3), 5.0), np.ones(3))
+
+
+def test_diverged_weights_are_a_clear_error():
+    from medtransfer.adapt.reweight import ReweightedEstimator
+    from medtransfer.errors import DataError
+    from medtransfer.models import make_classifier
+
+    class Diverging(ReweightedEstimator):
+        def _source_weights(self, Z, rows):
+            weights = np.ones(int(rows.source.sum()))
+            weights[0] = np.inf  # what an overflowing density-ratio fit returns
+            return weights
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    y = np.r_[(X[:30, 0] > 0).astype(int), np.full(10, -1)]
+    domains = np.r_[np.ones(30), -2 * np.ones(10)]
+    with pytest.raises(DataError, match=r"diverged \(1 non-finite weights of 30\)"):
+        Diverging(make_classifier("logreg")).fit(X, y, sample_domain=domains)

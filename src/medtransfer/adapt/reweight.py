@@ -19,6 +19,7 @@ from sklearn.preprocessing import StandardScaler
 from medtransfer.adapt.base import register_method
 from medtransfer.adapt.domain_estimator import AdaptedEstimator, DomainRows, subsample_rows
 from medtransfer.adapt.skada_adapters import KLIEPReweightAdapter, KMMReweightAdapter
+from medtransfer.errors import DataError
 
 TINY_ESS_FRACTION = 0.1
 
@@ -80,6 +81,13 @@ class ReweightedEstimator(AdaptedEstimator):
     def _adapt(self, X, y, rows):
         Z = StandardScaler().fit(X).transform(X)
         raw = self._source_weights(Z, rows)
+        if not np.all(np.isfinite(raw)):
+            raise DataError(
+                f"{type(self).__name__}: the density-ratio estimate diverged "
+                f"({int(np.sum(~np.isfinite(raw)))} non-finite weights of {len(raw)}); the domains "
+                "barely overlap in these features: use density_ratio, kmm or a feature-alignment "
+                "method instead"
+            )
         source_weights = clip_weights(raw, self.max_weight)
         self.source_weights_ = source_weights
         self.ess_ = effective_sample_size(source_weights)

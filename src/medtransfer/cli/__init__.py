@@ -3,7 +3,7 @@
 Command modules import the library lazily inside each command, so ``--help`` stays instant.
 """
 
-from medtransfer.cli import demo, evaluate, fit, listing, predict, rank, shift
+from medtransfer.cli import demo, evaluate, fit, listing, predict, rank, report, shift
 from medtransfer.cli.app import app
 
-__all__ = ["app", "demo", "evaluate", "fit", "listing", "predict", "rank", "shift"]
+__all__ = ["app", "demo", "evaluate", "fit", "listing", "predict", "rank", "report", "shift"]
