@@ -111,8 +111,18 @@ def describe_domain(domain: Domain) -> dict[str, Any]:
         "kind": domain.kind,
         "n": len(domain),
         "class_counts": domain.class_counts(),
+        "label_summary": _label_summary(domain),
         "root": str(domain.root) if domain.root else None,
     }
+
+
+def _label_summary(domain: Domain) -> dict[str, float] | None:
+    """Mean, median and quartiles of a continuous label (None for classes)."""
+    if not domain.is_regression or not domain.labelled_mask.any():
+        return None
+    y = domain.labels[domain.labelled_mask].astype(float)
+    q1, median, q3 = np.percentile(y, [25, 50, 75])
+    return {"mean": float(y.mean()), "median": float(median), "q1": float(q1), "q3": float(q3)}
 
 
 def predict_frame(
@@ -179,6 +189,8 @@ def score_models(
     for name, block in predictions.groupby("model", sort=False):
         block = block[labelled]
         if pipeline.task == "regression":
+            # a fixed reference (a dosing formula) has no prediction where its inputs are missing
+            block = block[np.isfinite(block["prediction"].to_numpy(float))]
             table = dosing_metrics(
                 block["label"].to_numpy(float),
                 block["prediction"].to_numpy(float),

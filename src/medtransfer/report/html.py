@@ -1,0 +1,86 @@
+"""Write a run's self-contained HTML report (inline CSS, figures as base64 PNG)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+from importlib.resources import files
+from pathlib import Path
+from string import Template
+
+from medtransfer.report import sections
+from medtransfer.report.markup import fmt
+from medtransfer.report.model_card import model_card_section
+from medtransfer.report.run import RunData, load_run
+
+REPORT = "report.html"
+
+
+def build_html(run: RunData) -> str:
+    """The whole report as one HTML string."""
+    perf = sections.performance(run)
+    if run.is_regression:
+        task_parts = [sections.prediction_section(run, perf), sections.error_section(run, perf)]
+    else:
+        task_parts = [sections.roc_section(run), sections.calibration_section(run),
+                      sections.confusion_section(run)]
+    parts = [
+        sections.data_section(run), sections.shift_section(run),
+        sections.selection_section(run), sections.metrics_section(run, perf),
+        *task_parts, sections.embedding_section(run),
+        sections.explain_section(run), model_card_section(run, perf),
+    ]
+    body = "\n".join(p for p in parts if p)
+    m = run.manifest
+    src, tgt = (m.get("source") or {}), (m.get("target") or {})
+    facts = {"Method": run.chosen, **({"Selected": run.selected} if run.selected != run.chosen
+                                      else {}),
+             "Estimator" if run.is_regression else "Classifier": m.get("classifier"),
+             "Seed": m.get("seed"), "Created": m.get("created"),
+             "medtransfer": m.get("medtransfer_version")}
+    outcome = ("a continuous outcome" if run.is_regression
+               else ", ".join(fmt(c) for c in run.class_names))
+    template = Template(files("medtransfer.report").joinpath("templates/report.html").read_text())
+    return template.substitute(
+        title="Transfer report: " + fmt(src.get("name")) + " &rarr; " + fmt(tgt.get("name")),
+        subtitle=f"{fmt(run.task).capitalize()} of {outcome}",
+        facts="".join(f"<div><dt>{k}</dt><dd>{fmt(v)}</dd></div>" for k, v in facts.items()),
+        toc=table_of_contents(body), body=body, version=fmt(m.get("medtransfer_version")),
+    )
+
+
+def table_of_contents(body: str) -> str:
+    """Links to every section present in ``body``."""
+    found = re.findall(r"<section id='([a-z]+)'><h2>(.*?)</h2>", body)
+    return "".join(f"<a href='#{anchor}'>{title}</a>" for anchor, title in found)
+
+
+def write_report(run_dir: Path) -> Path:
+    """Write ``run_dir/report.html``, one self-contained file, atomically.
+
+    Parameters
+    ----------
+    run_dir : Path
+        A run directory holding ``manifest.json`` and ``predictions.csv``; optional
+        ``shift.json``, ``embedding.npz`` and ``explain/*.png`` are shown when present.
+
+    Returns
+    -------
+    Path
+        The report's path.
+    """
+    run = load_run(Path(run_dir))
+    text = build_html(run)
+    target = run.path / REPORT
+    fd, tmp = tempfile.mkstemp(dir=run.path, prefix=f".{REPORT}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return target

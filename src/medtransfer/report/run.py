@@ -1,0 +1,217 @@
+"""Read what the report needs from a run directory (manifest, predictions, optional extras).
+
+Every file is read with a safe parser (JSON, CSV, ``np.load(allow_pickle=False)``, PNG bytes);
+nothing a user hands us is unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from medtransfer.artifacts import read_manifest
+from medtransfer.errors import ArtifactError
+
+PREDICTIONS = "predictions.csv"
+TASKS = ("classification", "regression")
+BASELINE_ORDER = ("source_only", "target_only", "pooled")
+RECALIBRATED = "+recalibrated"
+EMBEDDING_KEYS = ("source", "target", "source_adapted", "target_adapted")
+# keys that may carry a direct patient identifier: never rendered from free-form JSON
+IDENTIFYING = re.compile(
+    r"patient|person|subject|mrn|ssn|birth|dob|(^|_)ids?$|(^|_)(first|last|full|given|family)?"
+    r"_?names?$",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class ModelPredictions:
+    """One model's held-out predictions.
+
+    Classification: ``y`` holds class codes (-1 unknown), ``proba`` the probabilities and
+    ``predicted`` the called class names. Regression: ``y`` and ``predicted`` are floats
+    (NaN unknown or not predicted) and ``proba`` has no columns.
+    """
+
+    name: str
+    ids: np.ndarray
+    y: np.ndarray
+    proba: np.ndarray
+    predicted: np.ndarray
+
+    @property
+    def labelled(self) -> np.ndarray:
+        """Mask of the cases whose true label is known."""
+        if self.y.dtype.kind == "f":
+            return np.isfinite(self.y)
+        return self.y >= 0
+
+    @property
+    def scored(self) -> np.ndarray:
+        """Mask of the cases that can be scored: label known and, for regression, a finite
+        prediction (a reference formula gives none when an input it needs is missing)."""
+        if self.predicted.dtype.kind == "f":
+            return self.labelled & np.isfinite(self.predicted)
+        return self.labelled
+
+
+@dataclass
+class RunData:
+    """Everything a report shows, read from one run directory."""
+
+    path: Path
+    manifest: dict
+    class_names: list[str]
+    models: dict[str, ModelPredictions]
+    shift: dict | None = None
+    embedding: dict[str, np.ndarray] | None = None
+    explain: list[Path] = field(default_factory=list)
+
+    @property
+    def chosen(self) -> str:
+        """Name of the model the run selected (its predictions block)."""
+        return str(self.manifest.get("method"))
+
+    @property
+    def selected(self) -> str:
+        """The method behind the chosen model (``auto`` resolves to the one it picked)."""
+        return str(self.manifest.get("chosen_method") or self.chosen)
+
+    @property
+    def task(self) -> str:
+        """"classification" or "regression"."""
+        return str(self.manifest.get("task") or "classification")
+
+    @property
+    def is_regression(self) -> bool:
+        """Whether the outcome is a continuous value rather than a class."""
+        return self.task == "regression"
+
+
+def load_run(run_dir: Path) -> RunData:
+    """Read and check ``run_dir``'s manifest (sha256-verified) and predictions.
+
+    Parameters
+    ----------
+    run_dir : Path
+        A run directory written by ``medtransfer fit``.
+
+    Returns
+    -------
+    RunData
+    """
+    run = Path(run_dir)
+    manifest = read_manifest(run, verify=True)
+    task = str(manifest.get("task") or "classification")
+    if task not in TASKS:
+        raise ArtifactError(
+            f"{run / 'manifest.json'}: 'task' is {task!r}; expected one of {list(TASKS)}"
+        )
+    class_names = [str(c) for c in manifest.get("class_names") or []]
+    if task == "classification" and len(class_names) < 2:
+        raise ArtifactError(
+            f"{run / 'manifest.json'}: 'class_names' lists {class_names}; a classification run "
+            "needs at least two classes; refit the run"
+        )
+    models = read_predictions(run / PREDICTIONS, class_names, task)
+    if str(manifest.get("method")) not in models:
+        raise ArtifactError(
+            f"{run / PREDICTIONS} has no rows for the chosen method {manifest.get('method')!r} "
+            f"(models found: {sorted(models)}); refit the run"
+        )
+    shift = json.loads((run / "shift.json").read_text()) if (run / "shift.json").is_file() else None
+    return RunData(
+        path=run, manifest=manifest, class_names=class_names,
+        models=order_models(models, str(manifest.get("method"))), shift=shift,
+        embedding=read_embedding(run / "embedding.npz"),
+        explain=sorted((run / "explain").glob("*.png")),
+    )
+
+
+def read_predictions(
+    path: Path, class_names: list[str], task: str = "classification"
+) -> dict[str, ModelPredictions]:
+    """Parse the long-format predictions file into one block per model."""
+    if not path.is_file():
+        raise ArtifactError(f"{path} is missing; the run is incomplete, refit it")
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    regression = task == "regression"
+    needed = ["model", "id", "label", "prediction",
+              *([] if regression else [f"p_{c}" for c in class_names])]
+    missing = [c for c in needed if c not in table.columns]
+    if missing:
+        raise ArtifactError(
+            f"{path} lacks columns {missing}; expected {needed}"
+            + ("" if regression else " (one p_<class> per class name)")
+        )
+    if regression:
+        return read_values(path, table)
+    codes = {name: i for i, name in enumerate(class_names)}
+    unknown = sorted(set(table["label"]) - set(codes) - {""})
+    if unknown:
+        raise ArtifactError(
+            f"{path}: column 'label' holds {unknown[:5]}, not among class_names {class_names}; "
+            "leave unknown labels empty"
+        )
+    models = {}
+    for name, block in table.groupby("model", sort=False):
+        proba = block[[f"p_{c}" for c in class_names]].astype(float).to_numpy()
+        models[str(name)] = ModelPredictions(
+            name=str(name), ids=block["id"].to_numpy(dtype=str),
+            y=block["label"].map(lambda v: codes.get(v, -1)).to_numpy(dtype=int),
+            proba=proba, predicted=block["prediction"].to_numpy(dtype=str),
+        )
+    return models
+
+
+def numbers(path: Path, table: pd.DataFrame, column: str) -> np.ndarray:
+    """A column of numbers; empty cells (and "nan") are missing, anything else is refused."""
+    values = pd.to_numeric(table[column].str.strip(), errors="coerce").to_numpy(dtype=float)
+    bad = sorted(set(table[column][np.isnan(values)]) - {"", "nan", "NaN"})
+    if bad:
+        raise ArtifactError(
+            f"{path}: column {column!r} holds {bad[:5]}, not numbers; a regression run writes "
+            "numeric values and leaves unknown ones empty"
+        )
+    return values
+
+
+def read_values(path: Path, table: pd.DataFrame) -> dict[str, ModelPredictions]:
+    """A regression run's blocks: true and predicted values per model."""
+    y, predicted = numbers(path, table, "label"), numbers(path, table, "prediction")
+    models = {}
+    for name, block in table.groupby("model", sort=False):
+        rows = block.index.to_numpy()  # positions: the table keeps its default index
+        models[str(name)] = ModelPredictions(
+            name=str(name), ids=table["id"].to_numpy(dtype=str)[rows], y=y[rows],
+            proba=np.empty((len(rows), 0)), predicted=predicted[rows],
+        )
+    return models
+
+
+def order_models(models: dict[str, ModelPredictions], chosen: str) -> dict[str, ModelPredictions]:
+    """Chosen model first, then the baselines in their usual order, then any others."""
+    first = [chosen, *[b for b in BASELINE_ORDER if b != chosen]]
+    names = [n for n in first if n in models] + [n for n in models if n not in first]
+    return {n: models[n] for n in names}
+
+
+def read_embedding(path: Path) -> dict[str, np.ndarray] | None:
+    """The 2-D embeddings of source and target before/after adaptation, if saved."""
+    if not path.is_file():
+        return None
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {k: np.asarray(data[k], dtype=float) for k in EMBEDDING_KEYS if k in data}
+    bad = [k for k, a in arrays.items() if a.ndim != 2 or a.shape[1] != 2]
+    if bad or set(arrays) != set(EMBEDDING_KEYS):
+        raise ArtifactError(
+            f"{path} must hold 2-D arrays {list(EMBEDDING_KEYS)} of shape (n, 2); "
+            f"found {sorted(arrays)} with bad shapes for {bad}"
+        )
+    return arrays
