@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,10 @@ app = typer.Typer(
 )
 
 
+def _one_line_warning(message: Warning | str, *args: Any, **kwargs: Any) -> None:
+    typer.echo(f"warning: {message}", err=True)
+
+
 def command(name: str, **kwargs: Any) -> Callable[[Callable], Callable]:
     """Register ``func`` as ``medtransfer NAME``; user errors become one line and exit code 2."""
 
@@ -26,7 +31,9 @@ def command(name: str, **kwargs: Any) -> Callable[[Callable], Callable]:
         @functools.wraps(func)
         def wrapper(*args: Any, **kw: Any) -> Any:
             try:
-                return func(*args, **kw)
+                with warnings.catch_warnings():
+                    warnings.showwarning = _one_line_warning
+                    return func(*args, **kw)
             except MedTransferError as err:
                 typer.echo(f"error: {err}", err=True)
                 raise typer.Exit(2) from None
