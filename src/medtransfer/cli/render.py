@@ -17,8 +17,8 @@ HEADLINE = {
 
 
 def format_interval(entry: dict) -> str:
-    """'0.812 (0.77-0.85)' from a {value, low, high} dict."""
-    return f"{entry['value']:.3f} ({entry['low']:.2f}-{entry['high']:.2f})"
+    """'0.812 [0.77, 0.85]' from a {value, low, high} dict."""
+    return f"{entry['value']:.3f} [{entry['low']:.2f}, {entry['high']:.2f}]"
 
 
 def print_metrics(metrics: dict[str, dict], title: str, console: Console | None = None) -> None:
