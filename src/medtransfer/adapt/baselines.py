@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
@@ -16,16 +18,17 @@ from medtransfer.errors import ConfigError
 from medtransfer.models.classifiers import fit_weighted
 
 
-class _SubsetEstimator(BaseEstimator):
+class _SubsetEstimator(BaseEstimator, ABC):
     """Fit a clone of ``estimator`` on a subset of rows chosen from ``sample_domain``."""
 
     def __init__(self, estimator: BaseEstimator) -> None:
         self.estimator = estimator
 
+    @abstractmethod
     def _rows(
         self, y: np.ndarray, sample_domain: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        raise NotImplementedError  # each baseline says which rows it learns from
+        """Rows to learn from, and their weights (None for equal weights)."""
 
     def fit(self, X, y, *, sample_domain) -> _SubsetEstimator:
         """Fit on the rows this baseline learns from."""

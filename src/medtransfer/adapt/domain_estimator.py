@@ -9,6 +9,7 @@ rows with ``y = -1`` (or NaN for regression) only ever contribute their features
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,7 +100,7 @@ def _final_has(attr: str):
     return check
 
 
-class AdaptedEstimator(BaseEstimator):
+class AdaptedEstimator(BaseEstimator, ABC):
     """Base class: an adaptation step, then ``estimator`` fitted on the labelled rows.
 
     Subclasses implement ``_adapt(X, y, rows) -> (features, weights or None)`` for the
@@ -114,8 +115,9 @@ class AdaptedEstimator(BaseEstimator):
     def __init__(self, estimator: BaseEstimator) -> None:
         self.estimator = estimator
 
+    @abstractmethod
     def _adapt(self, X, y, rows: DomainRows) -> tuple[np.ndarray, np.ndarray | None]:
-        raise NotImplementedError  # each method says how it adapts
+        """Features the final predictor learns from, and per-row weights (or None)."""
 
     def _map_target(self, X: np.ndarray) -> np.ndarray:
         return X

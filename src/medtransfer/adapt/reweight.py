@@ -9,6 +9,7 @@ sample size of the source weights, (sum w)^2 / sum w^2; a warning says when it i
 from __future__ import annotations
 
 import warnings
+from abc import abstractmethod
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -75,8 +76,9 @@ class ReweightedEstimator(AdaptedEstimator):
         self.max_weight = max_weight
         self.random_state = random_state
 
+    @abstractmethod
     def _source_weights(self, Z: np.ndarray, rows: DomainRows) -> np.ndarray:
-        raise NotImplementedError  # each estimator of p_target / p_source
+        """Estimated p_target / p_source of each source row."""
 
     def _adapt(self, X, y, rows):
         Z = StandardScaler().fit(X).transform(X)
