@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 from skada import CORALAdapter, make_da_pipeline
+from sklearn import config_context
 from sklearn.decomposition import PCA
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
@@ -55,15 +56,17 @@ def fit_models(Xs, ys, Xl, yl, Xt) -> tuple[dict[str, np.ndarray], list[dict]]:
     X_all = np.vstack([Xs, Xl, Xt])
     y_all = np.r_[ys, yl, -np.ones(len(Xt), int)]
     domain = np.r_[np.ones(len(Xs), int), -np.ones(len(Xl) + len(Xt), int)]
-    coral.fit(X_all, y_all, sample_domain=domain)
+    with config_context(enable_metadata_routing=True):  # skada routes sample_domain
+        coral.fit(X_all, y_all, sample_domain=domain)
+        p_coral = coral.predict_proba(Xt, sample_domain=-np.ones(len(Xt), int))
+        p_lab = coral.predict_proba(Xl, sample_domain=-np.ones(len(Xl), int))
     source_only = logreg().fit(Xs, ys)
     proba = {
         "source_only": source_only.predict_proba(Xt),
         "target_only": logreg().fit(Xl, yl).predict_proba(Xt),
         "pooled": logreg().fit(np.vstack([Xs, Xl]), np.r_[ys, yl]).predict_proba(Xt),
-        "coral": coral.predict_proba(Xt, sample_domain=-np.ones(len(Xt), int)),
+        "coral": p_coral,
     }
-    p_lab = coral.predict_proba(Xl, sample_domain=-np.ones(len(Xl), int))
     proba["coral+recalibrated"] = Recalibrator("temperature").fit(p_lab, yl).transform(
         proba["coral"])
     evidence = [
@@ -96,7 +99,9 @@ def write_extras(run: Path, Xs, Xt) -> None:
     pca = PCA(2, random_state=0).fit(imp.transform(np.vstack([Xs, Xt])))
     zs, zt = imp.transform(Xs), imp.transform(Xt)
     domain = np.r_[np.ones(len(zs), int), -np.ones(len(zt), int)]
-    aligned = CORALAdapter().fit_transform(np.vstack([zs, zt]), sample_domain=domain)[: len(zs)]
+    with config_context(enable_metadata_routing=True):
+        aligned = CORALAdapter().fit_transform(np.vstack([zs, zt]), sample_domain=domain)
+    aligned = aligned[: len(zs)]
     np.savez(run / "embedding.npz", source=pca.transform(zs), target=pca.transform(zt),
              source_adapted=pca.transform(aligned), target_adapted=pca.transform(zt))
     (run / "explain").mkdir()
