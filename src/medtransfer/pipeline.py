@@ -16,11 +16,14 @@ from medtransfer.data import Domain, harmonize_classes
 from medtransfer.data.sample_domain import SOURCE, TARGET
 from medtransfer.data.sampling import choose_labelled, labelled_from_ids
 from medtransfer.errors import ArtifactError, ConfigError, DataError
+from medtransfer.evaluate.calibration import RECALIBRATION_METHODS, Recalibrator
 from medtransfer.features import TabularEncoder, featurize, featurize_pair
 from medtransfer.models import make_classifier
 
 BASELINES = ("source_only", "target_only", "pooled")
 MODEL_DIR = "model"
+RECALIBRATOR_FILE = f"{MODEL_DIR}/recalibrator.skops"
+RECALIBRATED = "+recalibrated"
 SAVED_PARAMS = (
     "method",
     "method_params",
@@ -32,6 +35,7 @@ SAVED_PARAMS = (
     "target_transform",
     "baselines",
     "random_state",
+    "recalibrate",
 )
 TRANSFORMS = ("none", "sqrt", "log")
 
@@ -63,6 +67,10 @@ class TransferPipeline:
         Also fit the baselines (source-only, and target-only/pooled when labels exist).
     random_state : int, default=0
         Seed of every stochastic step.
+    recalibrate : {None, "temperature", "platt", "isotonic"}, default=None
+        Classification only: recalibrate the chosen model's probabilities on the k labelled
+        target samples. ``predict_proba`` then returns the recalibrated probabilities; the raw
+        model stays available under its own name (``model=method``).
     cache_dir : Path, optional
         Feature cache folder.
     device : str, optional
@@ -87,6 +95,7 @@ class TransferPipeline:
         cache_dir: Path | None = None,
         device: str | None = None,
         progress: bool = True,
+        recalibrate: str | None = None,
     ) -> None:
         self.method = method
         self.method_params = method_params
@@ -102,6 +111,7 @@ class TransferPipeline:
         self.cache_dir = cache_dir
         self.device = device
         self.progress = progress
+        self.recalibrate = recalibrate
 
     def fit(
         self, source: Domain, target: Domain, target_labels: int | Sequence[str] = 0
@@ -117,12 +127,14 @@ class TransferPipeline:
         self.class_names_ = source.class_names
         labelled = self._labelled_positions(target, target_labels)
         self.labelled_target_ids_ = [str(i) for i in target.ids[labelled]]
+        y_recalibrate = self._recalibration_labels(target.labels, labelled)
         Xs, Xt, self.feature_spec_ = featurize_pair(source, target, **self._feature_options())
         X, y, sample_domain = self._stack(source, target, labelled, Xs, Xt)
         self.models_ = {
             name: self._fit_one(name, X, y, sample_domain, len(labelled))
             for name in self._model_names(len(labelled))
         }
+        self.recalibrator_ = self._fit_recalibrator(Xt[labelled], y_recalibrate)
         return self
 
     def _check_options(self) -> None:
@@ -135,6 +147,13 @@ class TransferPipeline:
             )
         if self.target_transform != "none" and self.task != "regression":
             raise ConfigError("--target-transform applies only with --task regression")
+        if self.recalibrate is not None and self.recalibrate not in RECALIBRATION_METHODS:
+            raise ConfigError(
+                f"--recalibrate must be one of {', '.join(RECALIBRATION_METHODS)}, "
+                f"got {self.recalibrate!r}"
+            )
+        if self.recalibrate is not None and self.task != "classification":
+            raise ConfigError("--recalibrate applies only with --task classification")
 
     def _harmonize(self, source: Domain, target: Domain) -> tuple[Domain, Domain, dict]:
         if source.labels is None or not source.labelled_mask.any():
@@ -213,6 +232,51 @@ class TransferPipeline:
             estimator.set_params(**self.method_params)
         return estimator.fit(X, y, sample_domain=sample_domain)
 
+    def _recalibration_labels(
+        self, labels: np.ndarray | None, labelled: np.ndarray
+    ) -> np.ndarray | None:
+        """Class codes of the labelled target samples, checked before any fitting."""
+        if self.recalibrate is None:
+            return None
+        y = np.asarray([] if labels is None else labels[labelled], dtype=int)
+        if np.unique(y).size < 2:
+            raise ConfigError(
+                f"--recalibrate {self.recalibrate} needs labelled target samples of at least two "
+                f"classes; got {len(y)} labelled sample(s) of {np.unique(y).size} class(es); "
+                "pass a larger --target-labels K"
+            )
+        return y
+
+    def _fit_recalibrator(self, X: np.ndarray, y: np.ndarray | None) -> Recalibrator | None:
+        """Recalibrate the chosen model on the labelled target rows ``X`` (None if not asked)."""
+        if y is None:
+            return None
+        proba = full_proba(self.models_[self.method], X, len(self.class_names_))
+        return Recalibrator(self.recalibrate).fit(proba, y)
+
+    @property
+    def default_model(self) -> str:
+        """The model ``predict`` uses by default: the chosen one, recalibrated if it was."""
+        self._check_fitted()
+        if getattr(self, "recalibrator_", None) is None:
+            return self.method
+        return self.method + RECALIBRATED
+
+    @property
+    def model_names(self) -> list[str]:
+        """Every model that can predict: the fitted ones, then the recalibrated one if any."""
+        self._check_fitted()
+        extra = [self.default_model] if self.default_model != self.method else []
+        return [*self.models_, *extra]
+
+    def proba_from_features(self, X: np.ndarray, model: str | None = None) -> np.ndarray:
+        """Probabilities over every class (columns in ``class_names`` order) from features."""
+        name = model or self.default_model
+        recalibrated = name == self.method + RECALIBRATED and name == self.default_model
+        raw = self._model(self.method if recalibrated else name)
+        proba = full_proba(raw, X, len(self.class_names_))
+        return self.recalibrator_.transform(proba) if recalibrated else proba
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "models_"):
             raise ConfigError("this TransferPipeline is not fitted yet; call fit() first")
@@ -238,18 +302,20 @@ class TransferPipeline:
         """Class probabilities of each sample (columns in ``class_names`` order)."""
         if self.task != "classification":
             raise ConfigError("predict_proba needs --task classification; use predict")
-        return self._model(model).predict_proba(self.features(domain))
+        return self.proba_from_features(self.features(domain), model)
 
     def predict(self, domain: Domain, model: str | None = None) -> np.ndarray:
         """Predicted class index (classification) or value (regression) per sample."""
-        prediction = self._model(model).predict(self.features(domain))
-        return self._decode_y(prediction) if self.task == "regression" else prediction
+        if not (model or self.default_model).endswith(RECALIBRATED):
+            prediction = self._model(model).predict(self.features(domain))
+            return self._decode_y(prediction) if self.task == "regression" else prediction
+        return self.predict_proba(domain, model).argmax(axis=1)
 
     def _model(self, name: str | None) -> BaseEstimator:
         self._check_fitted()
         name = name or self.method
         if name not in self.models_:
-            raise ConfigError(f"model {name!r} is not in this run; it has {sorted(self.models_)}")
+            raise ConfigError(f"model {name!r} is not in this run; it has {self.model_names}")
         return self.models_[name]
 
     def save(self, path: Path, force: bool = False) -> Path:
@@ -267,10 +333,13 @@ class TransferPipeline:
         (folder / MODEL_DIR).mkdir(parents=True, exist_ok=True)
         for name, model in self.models_.items():
             artifacts.dump_estimator(model, folder / MODEL_DIR / f"{name}.skops")
+        if self.recalibrator_ is not None:
+            artifacts.dump_estimator(self.recalibrator_, folder / RECALIBRATOR_FILE)
         return {
             "medtransfer_version": __version__,
             "pipeline": {key: getattr(self, key) for key in SAVED_PARAMS},
             "models": sorted(self.models_),
+            "recalibrator": RECALIBRATOR_FILE if self.recalibrator_ is not None else None,
             "class_names": self.class_names_,
             "classes_report": self.classes_report_,
             "labelled_target_ids": self.labelled_target_ids_,
@@ -286,6 +355,7 @@ class TransferPipeline:
         path = Path(path)
         manifest = artifacts.read_manifest(path)
         listed = {f"{MODEL_DIR}/{name}.skops" for name in manifest.get("models", [])}
+        listed |= {manifest["recalibrator"]} if manifest.get("recalibrator") else set()
         on_disk = {p.relative_to(path).as_posix() for p in (path / MODEL_DIR).glob("*")}
         if on_disk - set(manifest.get("files", {})) or listed - on_disk:
             raise ArtifactError(
@@ -301,7 +371,16 @@ class TransferPipeline:
             name: artifacts.load_estimator(path / MODEL_DIR / f"{name}.skops")
             for name in manifest["models"]
         }
+        recalibrator = manifest.get("recalibrator")
+        pipeline.recalibrator_ = recalibrator and artifacts.load_estimator(path / recalibrator)
         return pipeline
+
+
+def full_proba(model: BaseEstimator, X: np.ndarray, n_classes: int) -> np.ndarray:
+    """Probabilities over every class code (0 for classes the model never saw)."""
+    proba = np.zeros((len(X), n_classes))
+    proba[:, model.classes_.astype(int)] = model.predict_proba(X)
+    return proba
 
 
 def _tuple_or_none(names: list[str] | None) -> tuple[str, ...] | None:

@@ -132,16 +132,15 @@ def predict_frame(
     X = pipeline.features(domain)
     truth = _label_names(pipeline, domain)
     blocks = []
-    for name in models or list(pipeline.models_):
-        model = pipeline._model(name)
+    for name in models or pipeline.model_names:
         block = pd.DataFrame({"model": name, "id": domain.ids.astype(str), "label": truth})
         if pipeline.task == "classification":
-            proba = _full_proba(model, X, len(pipeline.class_names_))
+            proba = pipeline.proba_from_features(X, name)
             block["prediction"] = np.asarray(pipeline.class_names_)[proba.argmax(1)]
             for column, name in enumerate(pipeline.class_names_):
                 block[f"p_{name}"] = proba[:, column]
         else:
-            block["prediction"] = pipeline._decode_y(model.predict(X))
+            block["prediction"] = pipeline._decode_y(pipeline._model(name).predict(X))
         blocks.append(block)
     return pd.concat(blocks, ignore_index=True)
 
@@ -158,13 +157,6 @@ def _reference_block(name: str, reference: Any, domain: Domain) -> pd.DataFrame:
             "prediction": reference.predict(domain.inputs),
         }
     )
-
-
-def _full_proba(model, X: np.ndarray, n_classes: int) -> np.ndarray:
-    """Probabilities over every class code (0 for classes the model never saw)."""
-    proba = np.zeros((len(X), n_classes))
-    proba[:, model.classes_.astype(int)] = model.predict_proba(X)
-    return proba
 
 
 def _label_names(pipeline: TransferPipeline, domain: Domain) -> list:

@@ -55,3 +55,28 @@ def test_image_folders_fit_and_predict_by_relative_path(runner, image_folders, t
     assert result.exit_code == 0, result.output
     frame = pd.read_csv(out)
     assert len(frame) == 16 and frame["id"].str.match(r"(HORIZONTAL|Vertical)/\d{3}\.png").all()
+
+
+def test_fit_recalibrates_and_predict_uses_the_recalibrated_model(runner, heart_csv, tmp_path):
+    run, out = tmp_path / "run", tmp_path / "p.csv"
+    fit = ["fit", str(heart_csv), str(heart_csv), *HEART, "--target-labels", "20", "--method",
+           "source_only", "--classifier", "logreg", "--recalibrate", "temperature", "-o", str(run)]
+    result = runner.invoke(app, fit)
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert "source_only+recalibrated" in manifest["metrics"]
+    site = ["--site-col", "dataset", "--site", "Hungary"]
+    result = runner.invoke(app, ["predict", str(run), str(heart_csv), *site, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    recalibrated = pd.read_csv(run / "predictions.csv").query("model == 'source_only+recalibrated'")
+    predicted = pd.read_csv(out).set_index("id").loc[recalibrated["id"]]
+    gap = predicted["p_disease"].to_numpy() - recalibrated["p_disease"].to_numpy()
+    assert abs(gap).max() < 1e-9
+
+
+def test_fit_refuses_recalibration_without_target_labels(runner, heart_csv, tmp_path):
+    fit = ["fit", str(heart_csv), str(heart_csv), *HEART, "--recalibrate", "platt",
+           "--method", "source_only", "-o", str(tmp_path / "run")]
+    result = runner.invoke(app, fit)
+    assert result.exit_code == 2
+    assert "at least two classes" in result.output

@@ -41,6 +41,14 @@ def fit(
     backbone: opt.Backbone = "efficientnet_lite0",
     weights: opt.Weights = None,
     image_size: opt.ImageSize = None,
+    recalibrate: Annotated[
+        str | None,
+        typer.Option(
+            "--recalibrate",
+            help="Recalibrate the chosen model on the labelled target samples: temperature, "
+            "platt or isotonic.",
+        ),
+    ] = None,
     target_transform: Annotated[
         str, typer.Option("--target-transform", help="Regression: none, sqrt or log.")
     ] = "none",
@@ -75,6 +83,7 @@ def fit(
         target_transform=target_transform,
         random_state=seed,
         progress=not quiet,
+        recalibrate=recalibrate,
     )
     result = fit_run(
         opt.load(source, options, source_site),

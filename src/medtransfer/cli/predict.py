@@ -43,7 +43,8 @@ def predict(
     pipeline = TransferPipeline.load(run, progress=not quiet)
     options = opt.data_options(label_col, id_col, site_col, split, pipeline.task, strict)
     domain = opt.load(inputs, options, site)
-    frame = predict_frame(pipeline, domain.without_labels(), models=[model or pipeline.method])
+    chosen = model or pipeline.default_model
+    frame = predict_frame(pipeline, domain.without_labels(), models=[chosen])
     frame = frame.drop(columns=["model", "label"])
     artifacts.write_csv(out, frame)
     typer.echo(f"{len(frame)} predictions written to {out}")
