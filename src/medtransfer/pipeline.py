@@ -277,6 +277,10 @@ class TransferPipeline:
         proba = full_proba(raw, X, len(self.class_names_))
         return self.recalibrator_.transform(proba) if recalibrated else proba
 
+    def values_from_features(self, X: np.ndarray, model: str | None = None) -> np.ndarray:
+        """Regression predictions from features, back on the label's scale."""
+        return self._decode_y(self._model(model).predict(X))
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "models_"):
             raise ConfigError("this TransferPipeline is not fitted yet; call fit() first")
@@ -306,9 +310,10 @@ class TransferPipeline:
 
     def predict(self, domain: Domain, model: str | None = None) -> np.ndarray:
         """Predicted class index (classification) or value (regression) per sample."""
+        if self.task == "regression":
+            return self.values_from_features(self.features(domain), model)
         if not (model or self.default_model).endswith(RECALIBRATED):
-            prediction = self._model(model).predict(self.features(domain))
-            return self._decode_y(prediction) if self.task == "regression" else prediction
+            return self._model(model).predict(self.features(domain))
         return self.predict_proba(domain, model).argmax(axis=1)
 
     def _model(self, name: str | None) -> BaseEstimator:

@@ -105,7 +105,7 @@ def _heldout(target: Domain, labelled_ids: list[str]) -> Domain:
 
 
 def describe_domain(domain: Domain) -> dict[str, Any]:
-    """Counts, class balance and content hash of a domain, for the manifest."""
+    """Counts and label distribution of a domain, for the manifest."""
     return {
         "name": domain.name,
         "kind": domain.kind,
@@ -137,10 +137,10 @@ def predict_frame(
         if pipeline.task == "classification":
             proba = pipeline.proba_from_features(X, name)
             block["prediction"] = np.asarray(pipeline.class_names_)[proba.argmax(1)]
-            for column, name in enumerate(pipeline.class_names_):
-                block[f"p_{name}"] = proba[:, column]
+            for column, class_name in enumerate(pipeline.class_names_):
+                block[f"p_{class_name}"] = proba[:, column]
         else:
-            block["prediction"] = pipeline._decode_y(pipeline._model(name).predict(X))
+            block["prediction"] = pipeline.values_from_features(X, name)
         blocks.append(block)
     return pd.concat(blocks, ignore_index=True)
 
