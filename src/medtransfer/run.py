@@ -17,6 +17,7 @@ from medtransfer.data import Domain, harmonize_classes
 from medtransfer.errors import ConfigError, DataError
 from medtransfer.evaluate.bootstrap import evaluate_predictions
 from medtransfer.evaluate.dosing import dosing_metrics
+from medtransfer.evaluate.subgroups import age_bands
 from medtransfer.pipeline import TransferPipeline
 
 PREDICTIONS = "predictions.csv"
@@ -61,6 +62,7 @@ def fit_run(
             [predictions, *(_reference_block(n, r, heldout) for n, r in references.items())],
             ignore_index=True,
         )
+    predictions = _with_subgroups(predictions, heldout)
     manifest = {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": " ".join(sys.argv),
@@ -143,6 +145,33 @@ def predict_frame(
             block["prediction"] = pipeline.values_from_features(X, name)
         blocks.append(block)
     return pd.concat(blocks, ignore_index=True)
+
+
+def subgroup_columns(domain: Domain) -> pd.DataFrame:
+    """Subgroup attributes of each sample: ``subgroup_site`` from the metadata, and for
+    tables ``subgroup_sex`` and ``subgroup_age`` (age bands) from raw ``sex`` / ``age``
+    columns (matched case-insensitively). Absent attributes are skipped; never patient ids."""
+    columns: dict[str, np.ndarray] = {}
+    if "site" in domain.metadata:
+        columns["subgroup_site"] = domain.metadata["site"].to_numpy(dtype=object)
+    if domain.kind == "table" and isinstance(domain.inputs, pd.DataFrame):
+        raw = {str(c).lower(): c for c in domain.inputs.columns}
+        if "sex" in raw:
+            columns["subgroup_sex"] = domain.inputs[raw["sex"]].to_numpy(dtype=object)
+        if "age" in raw:
+            columns["subgroup_age"] = age_bands(domain.inputs[raw["age"]].to_numpy()).to_numpy(
+                dtype=object, na_value=None)
+    return pd.DataFrame(columns, index=range(len(domain)))
+
+
+def _with_subgroups(predictions: pd.DataFrame, domain: Domain) -> pd.DataFrame:
+    """``predictions`` (blocks of ``domain``'s samples, in order) with subgroup columns."""
+    sub = subgroup_columns(domain)
+    n_blocks, rest = divmod(len(predictions), max(len(domain), 1))
+    if sub.empty or rest or not len(domain):
+        return predictions
+    tiled = pd.concat([sub] * n_blocks, ignore_index=True)
+    return pd.concat([predictions.reset_index(drop=True), tiled], axis=1)
 
 
 def _reference_block(name: str, reference: Any, domain: Domain) -> pd.DataFrame:

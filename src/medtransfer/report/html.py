@@ -25,7 +25,7 @@ def build_html(run: RunData) -> str:
         task_parts = [sections.prediction_section(run, perf), sections.error_section(run, perf)]
     else:
         task_parts = [sections.roc_section(run), sections.calibration_section(run),
-                      sections.confusion_section(run)]
+                      sections.confusion_section(run), sections.subgroup_section(run)]
     parts = [
         sections.data_section(run), sections.shift_section(run),
         sections.selection_section(run), sections.metrics_section(run, perf),

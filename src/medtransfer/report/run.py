@@ -22,6 +22,7 @@ TASKS = ("classification", "regression")
 BASELINE_ORDER = ("source_only", "target_only", "pooled")
 RECALIBRATED = "+recalibrated"
 EMBEDDING_KEYS = ("source", "target", "source_adapted", "target_adapted")
+SUBGROUP_PREFIX = "subgroup_"
 # keys that may carry a direct patient identifier: never rendered from free-form JSON
 IDENTIFYING = re.compile(
     r"patient|person|subject|mrn|ssn|birth|dob|(^|_)ids?$|(^|_)(first|last|full|given|family)?"
@@ -36,7 +37,9 @@ class ModelPredictions:
 
     Classification: ``y`` holds class codes (-1 unknown), ``proba`` the probabilities and
     ``predicted`` the called class names. Regression: ``y`` and ``predicted`` are floats
-    (NaN unknown or not predicted) and ``proba`` has no columns.
+    (NaN unknown or not predicted) and ``proba`` has no columns. ``subgroups`` holds the
+    run's ``subgroup_<attribute>`` columns (site, sex, age band), one column per attribute
+    named without the prefix, NA where unknown; no columns when the run wrote none.
     """
 
     name: str
@@ -44,6 +47,7 @@ class ModelPredictions:
     y: np.ndarray
     proba: np.ndarray
     predicted: np.ndarray
+    subgroups: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def labelled(self) -> np.ndarray:
@@ -166,8 +170,19 @@ def read_predictions(
             name=str(name), ids=block["id"].to_numpy(dtype=str),
             y=block["label"].map(lambda v: codes.get(v, -1)).to_numpy(dtype=int),
             proba=proba, predicted=block["prediction"].to_numpy(dtype=str),
+            subgroups=subgroup_table(block),
         )
     return models
+
+
+def subgroup_table(block: pd.DataFrame) -> pd.DataFrame:
+    """The ``subgroup_*`` columns of a block (strings, empty cells NA), named by attribute;
+    a column whose name suggests a patient identifier is never read."""
+    names = [c for c in block.columns if str(c).startswith(SUBGROUP_PREFIX)
+             and not IDENTIFYING.search(str(c)[len(SUBGROUP_PREFIX):])]
+    table = block[names].astype("string").reset_index(drop=True)
+    table = table.mask(table.apply(lambda col: col.str.strip() == ""))
+    return table.rename(columns=lambda c: str(c)[len(SUBGROUP_PREFIX):])
 
 
 def numbers(path: Path, table: pd.DataFrame, column: str) -> np.ndarray:
@@ -191,6 +206,7 @@ def read_values(path: Path, table: pd.DataFrame) -> dict[str, ModelPredictions]:
         models[str(name)] = ModelPredictions(
             name=str(name), ids=table["id"].to_numpy(dtype=str)[rows], y=y[rows],
             proba=np.empty((len(rows), 0)), predicted=predicted[rows],
+            subgroups=subgroup_table(block),
         )
     return models
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 
 import numpy as np
 
@@ -11,6 +12,7 @@ from medtransfer.evaluate.bootstrap import evaluate_predictions, percentile_inte
 from medtransfer.evaluate.compare import compare_models, paired_p_value
 from medtransfer.evaluate.dosing import METRICS as VALUE_METRICS
 from medtransfer.evaluate.dosing import dosing_metrics
+from medtransfer.evaluate.subgroups import subgroup_metrics
 from medtransfer.report import figures
 from medtransfer.report.markup import (
     figure,
@@ -31,6 +33,10 @@ LABELS = {
 REGRESSION_LABELS = {"mae": "MAE", "pw20": "PW20", "r2": "R²"}
 MAX_EXAMPLES = 8
 N_RESAMPLES = 500
+SUBGROUP_RESAMPLES = 200
+SUBGROUP_MIN_SIZE = 10
+SUBGROUP_METRICS = ("auroc", "sensitivity", "specificity")
+SUBGROUP_TITLES = {"site": "Site", "sex": "Sex", "age": "Age band"}
 # per-case selection records (fold indices, out-of-fold predictions): bulky, shown as counts
 PER_CASE_KEYS = ("folds", "oof")
 
@@ -389,3 +395,52 @@ def explain_section(run: RunData) -> str:
         items.append(figure(uri, f"Example {i}"))
     return section("explain", "Where the model looks (Grad-CAM)",
                    "<div class=gallery>" + "".join(items) + "</div>")
+
+
+def subgroup_order(value: str) -> tuple:
+    """Sort key of a subgroup value: numeric bands by their bound ("<40" first), then text."""
+    match = re.match(r"\s*(<|>=|>)?\s*(-?\d+(?:\.\d+)?)", value)
+    if not match:
+        return (1, 0.0, value)
+    shift = {"<": -0.5, ">=": 0.5, ">": 0.5}.get(match.group(1) or "", 0.0)
+    return (0, float(match.group(2)) + shift, value)
+
+
+def subgroup_section(run: RunData) -> str:
+    """The chosen model's AUROC, sensitivity and specificity within each subgroup (site,
+    sex, age band) with 95% bootstrap intervals; classification runs with subgroup columns."""
+    model = run.models[run.chosen]
+    if run.is_regression or model.subgroups.empty or len(model.subgroups) != len(model.y):
+        return ""
+    mask = model.labelled
+    if not mask.any():
+        return ""
+    groups = model.subgroups[mask].reset_index(drop=True)
+    result = subgroup_metrics(
+        model.y[mask], model.proba[mask], class_names=run.class_names, subgroups=groups,
+        n_resamples=SUBGROUP_RESAMPLES, threshold=run.manifest.get("threshold"),
+        random_state=seed(run), min_size=SUBGROUP_MIN_SIZE,
+    )
+    parts = []
+    for attribute, rows in result.groupby("attribute", sort=False):
+        body = []
+        ordered = sorted(rows.groupby(["subgroup", "n"]), key=lambda g: subgroup_order(g[0][0]))
+        for (value, n), cells in ordered:
+            found = {r.metric: {"value": r.value, "low": r.low, "high": r.high}
+                     for r in cells.itertuples()}
+            small = (" <span class=badge>fewer than "
+                     f"{SUBGROUP_MIN_SIZE}: not scored</span>" if n < SUBGROUP_MIN_SIZE else "")
+            body.append([fmt(value), fmt(int(n)) + small,
+                         *[interval(found.get(m)) for m in SUBGROUP_METRICS]])
+        title = SUBGROUP_TITLES.get(str(attribute), str(attribute).replace("_", " ").capitalize())
+        parts.append(f"<h3>{fmt(title)}</h3>" + table(
+            [title, "n", *[LABELS[m] for m in SUBGROUP_METRICS]], body, "metrics"))
+    if not parts:
+        return ""
+    note = (f"<p class=note>Chosen model ({fmt(run.chosen)}) on the held-out labelled target "
+            f"cases, per subgroup: point estimate with its 95% bootstrap interval "
+            f"({SUBGROUP_RESAMPLES} resamples). Subgroups of fewer than {SUBGROUP_MIN_SIZE} "
+            "cases are listed with their size only; cases with an unknown value are in no "
+            "subgroup. A metric that a subgroup cannot define (a single class) shows "
+            "&mdash;.</p>")
+    return section("subgroups", "Subgroups", "".join(parts) + note)
