@@ -25,8 +25,9 @@ PATIENT_ID = re.compile(r"PA\d{6,}")  # PharmGKB subject ids of the IWPC data
 
 def metric_row(text: str, model: str) -> str:
     """The cells of ``model``'s row in the metrics table."""
+    metrics = text[text.index("<section id='metrics'>"):]
     return re.search(rf"<tr><td>{re.escape(model)}( <span class=badge>\w+</span>)?</td>(.*?)</tr>",
-                     text).group(2)
+                     metrics).group(2)
 
 
 @pytest.fixture(scope="module")

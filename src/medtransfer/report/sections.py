@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
+from html import escape
 
 import numpy as np
 
@@ -180,10 +181,32 @@ def selection_section(run: RunData) -> str:
                if run.manifest.get("backbone") else "") + ".</p>")
     if evidence:
         text += ("<p>Evidence from the labelled target cases only (the held-out test cases "
-                 "were not used):</p>" + render_data(without_per_case(evidence)))
+                 "were not used):</p>" + selection_summary(evidence)
+                 + "<details><summary>Full selection evidence</summary>"
+                 + render_data(without_per_case(evidence)) + "</details>")
     else:
         text += "<p class=note>The method was fixed by the user; no selection was run.</p>"
     return section("selection", "Method and why", text)
+
+
+def selection_summary(evidence: dict) -> str:
+    """The decision in one sentence, then one row per candidate against the baseline."""
+    text = f"<p><strong>{escape(str(evidence.get('reason', '')))}</strong></p>"
+    methods = evidence.get("methods")
+    if not isinstance(methods, dict):
+        return text
+    compared = {**evidence.get("baseline_comparisons", {}), **evidence.get("comparisons", {})}
+    rows = []
+    for name, result in methods.items():
+        diff = compared.get(name, {})
+        rows.append([
+            escape(name), fmt(result.get("score")), fmt(diff.get("mean")),
+            fmt(diff.get("lower")), pvalue(diff.get("p_value")), fmt(result.get("time_s"), 1),
+            escape(str(result.get("error") or "")),
+        ])
+    headers = ("method", "validation score", "difference vs baseline", "lower bound", "p",
+               "seconds", "error")
+    return text + table(headers, rows)
 
 
 def without_per_case(value):
