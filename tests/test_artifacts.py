@@ -64,3 +64,17 @@ def test_untrusted_types_are_refused(tmp_path):
 def test_write_json_converts_numpy(tmp_path):
     artifacts.write_json(tmp_path / "x.json", {"a": np.float32(0.5), "b": np.arange(2)})
     assert json.loads((tmp_path / "x.json").read_text()) == {"a": 0.5, "b": [0, 1]}
+
+
+def test_atomic_write_leaves_nothing_on_failure(tmp_path, monkeypatch):
+    target = tmp_path / "entry.bin"
+    target.write_bytes(b"old")
+
+    def fail(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("medtransfer.artifacts.os.replace", fail)
+    with pytest.raises(OSError, match="disk full"):
+        artifacts.write_bytes(target, b"new")
+    assert target.read_bytes() == b"old"
+    assert list(tmp_path.iterdir()) == [target]

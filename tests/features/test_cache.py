@@ -8,7 +8,7 @@ from PIL import Image
 
 import medtransfer.features.extract as extract_module
 from medtransfer.data.domain import Domain
-from medtransfer.features.cache import FeatureCache, atomic_write_bytes, input_digest
+from medtransfer.features.cache import FeatureCache, input_digest
 
 SIZE = 32
 
@@ -121,20 +121,6 @@ def test_leftover_temp_file_is_never_read(tmp_path):
     assert store.get("d") is None
     store.put("d", np.array([1.0, 2.0], dtype=np.float32))
     np.testing.assert_array_equal(store.get("d"), [1.0, 2.0])
-
-
-def test_atomic_write_leaves_nothing_on_failure(tmp_path, monkeypatch):
-    target = tmp_path / "entry.bin"
-    target.write_bytes(b"old")
-
-    def fail(*args):
-        raise OSError("disk full")
-
-    monkeypatch.setattr("medtransfer.features.cache.os.replace", fail)
-    with pytest.raises(OSError, match="disk full"):
-        atomic_write_bytes(target, b"new")
-    assert target.read_bytes() == b"old"
-    assert list(tmp_path.iterdir()) == [target]
 
 
 def test_array_digest_depends_on_shape_and_bytes():

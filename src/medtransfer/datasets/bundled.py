@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 from importlib.resources import files
 from pathlib import Path
 
+from medtransfer.artifacts import sha256_file
 from medtransfer.errors import ConfigError, DataError
 
 # sha256 of each vendored file, as published in files/README.md; checked once per process.
@@ -51,12 +51,9 @@ def files_path(name: str) -> Path:
 
 def verify_sha256(path: Path, expected: str) -> None:
     """Raise a DataError unless the file's sha256 is ``expected``."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    if digest.hexdigest() != expected:
+    found = sha256_file(path)
+    if found != expected:
         raise DataError(
-            f"{path}: sha256 {digest.hexdigest()} does not match the published {expected}; "
+            f"{path}: sha256 {found} does not match the published {expected}; "
             "the file was modified or damaged, reinstall medtransfer"
         )

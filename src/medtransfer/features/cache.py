@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -21,10 +20,10 @@ from safetensors import SafetensorError
 from safetensors.numpy import load as load_tensors
 from safetensors.numpy import save as save_tensors
 
+from medtransfer.artifacts import sha256_file, write_bytes
 from medtransfer.errors import DataError
 
 CACHE_FORMAT = 1
-_CHUNK = 1 << 20
 
 
 def user_cache_dir() -> Path:
@@ -33,35 +32,14 @@ def user_cache_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "medtransfer"
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see either nothing or all of it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        # mkstemp creates 0600 files; cache entries are ordinary readable files.
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def file_sha256(path: Path) -> str:
     """The sha256 hex digest of a file's bytes, read in chunks."""
-    digest = hashlib.sha256()
     try:
-        with open(path, "rb") as handle:
-            while chunk := handle.read(_CHUNK):
-                digest.update(chunk)
+        return sha256_file(path)
     except FileNotFoundError:
         raise DataError(f"input file {str(path)!r} does not exist; check the path") from None
     except IsADirectoryError:
         raise DataError(f"input {str(path)!r} is a folder, expected an image file") from None
-    return digest.hexdigest()
 
 
 def input_digest(item: Path | str | np.ndarray) -> str:
@@ -119,7 +97,7 @@ class FeatureCache:
         row = np.ascontiguousarray(row, dtype=np.float32)
         checksum = hashlib.sha256(row.tobytes()).hexdigest()
         data = save_tensors({"features": row}, metadata={"sha256": checksum})
-        atomic_write_bytes(self.path(digest), data)
+        write_bytes(self.path(digest), data)
 
     def get_many(self, digests: list[str]) -> Mapping[str, np.ndarray]:
         """Rows found for the distinct digests in ``digests``."""

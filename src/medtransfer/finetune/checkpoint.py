@@ -16,8 +16,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save
 from torch import nn
 
+from medtransfer.artifacts import write_bytes
 from medtransfer.errors import ArtifactError
-from medtransfer.features.cache import atomic_write_bytes
 
 LAST = "last.safetensors"
 BEST_BACKBONE = "best_backbone.safetensors"
@@ -32,7 +32,7 @@ def cpu_state(module: nn.Module) -> dict[str, torch.Tensor]:
 
 def save_weights(path: Path, state: dict[str, torch.Tensor]) -> None:
     """Write a state dict to a safetensors file atomically."""
-    atomic_write_bytes(Path(path), save({k: v.contiguous() for k, v in state.items()}))
+    write_bytes(Path(path), save({k: v.contiguous() for k, v in state.items()}))
 
 
 def save_training_state(
@@ -66,7 +66,7 @@ def save_training_state(
     tensors["rng.torch"] = torch.get_rng_state()
     tensors["rng.generator"] = generator.get_state()
     payload = {**meta, "optimizer": optim_meta}
-    atomic_write_bytes(Path(path), save(tensors, metadata={_META: json.dumps(payload)}))
+    write_bytes(Path(path), save(tensors, metadata={_META: json.dumps(payload)}))
 
 
 def load_training_state(

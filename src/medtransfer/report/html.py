@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import tempfile
 from importlib.resources import files
 from pathlib import Path
 from string import Template
 
+from medtransfer.artifacts import write_bytes
 from medtransfer.report import sections
 from medtransfer.report.markup import fmt
 from medtransfer.report.model_card import model_card_section
@@ -74,13 +72,5 @@ def write_report(run_dir: Path) -> Path:
     run = load_run(Path(run_dir))
     text = build_html(run)
     target = run.path / REPORT
-    fd, tmp = tempfile.mkstemp(dir=run.path, prefix=f".{REPORT}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    write_bytes(target, text.encode("utf-8"))
     return target
