@@ -3,7 +3,9 @@
 Command modules import the library lazily inside each command, so ``--help`` stays instant.
 """
 
-from medtransfer.cli import demo, evaluate, fit, listing, predict, rank, report, shift
+from medtransfer.cli import bench, demo, evaluate, fit, listing, predict, rank, report, shift
 from medtransfer.cli.app import app
 
-__all__ = ["app", "demo", "evaluate", "fit", "listing", "predict", "rank", "report", "shift"]
+__all__ = [
+    "app", "bench", "demo", "evaluate", "fit", "listing", "predict", "rank", "report", "shift",
+]

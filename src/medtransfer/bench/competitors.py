@@ -1,0 +1,137 @@
+"""Who competes in a suite: medtransfer's methods and ``auto``, and skada's own pipelines.
+
+skada's pipelines are run the way skada documents them:
+``make_da_pipeline(StandardScaler(), <Adapter>, LogisticRegression())`` with the adapter's
+main hyper-parameter chosen by ``GridSearchCV`` under skada's importance-weighted
+cross-validation scorer (its unsupervised selection; no target label is used).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from sklearn import config_context
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, ShuffleSplit
+from sklearn.preprocessing import StandardScaler
+
+import medtransfer.adapt  # noqa: F401  (registers every method)
+from medtransfer.adapt.base import METHODS
+from medtransfer.models.classifiers import make_classifier
+from medtransfer.select.auto import AutoTransfer
+
+# name -> (skada adapter class, pipeline step, grid of its main hyper-parameter)
+SKADA = {
+    "skada_coral": ("CORALAdapter", "reg", ["auto", 0.01, 1.0]),
+    "skada_subspace": ("SubspaceAlignmentAdapter", "n_components", [2, 5, 10, 20]),
+    "skada_entropic_ot": ("EntropicOTMappingAdapter", "reg_e", [0.1, 1.0, 10.0]),
+    "skada_density": ("DensityReweightAdapter", "weight_estimator__bandwidth", [0.5, 1.0, 2.0]),
+    "skada_kmm": ("KMMReweightAdapter", "gamma", [None, 0.1, 1.0]),
+}
+
+
+class SkadaSelected(ClassifierMixin, BaseEstimator):
+    """A skada pipeline whose adapter hyper-parameter skada's own scorer selects.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`SKADA`.
+    n_splits : int
+        ``ShuffleSplit`` repetitions of the grid search.
+    random_state : int
+        Seed of the splits.
+
+    Notes
+    -----
+    skada needs scikit-learn's metadata routing, which medtransfer keeps off; it is switched
+    on around each call only.
+    """
+
+    def __init__(self, name: str = "skada_coral", n_splits: int = 3,
+                 random_state: int = 0) -> None:
+        self.name = name
+        self.n_splits = n_splits
+        self.random_state = random_state
+
+    def fit(self, X, y, *, sample_domain) -> SkadaSelected:
+        """Grid-search the adapter's hyper-parameter with skada's scorer, refit the best."""
+        import skada
+        from skada.metrics import ImportanceWeightedScorer
+
+        adapter_name, param, values = SKADA[self.name]
+        X = np.asarray(X)
+        if param == "n_components":
+            values = [v for v in values if v <= X.shape[1]] or [X.shape[1]]
+        with config_context(enable_metadata_routing=True):
+            final = (LogisticRegression(max_iter=2000).set_fit_request(sample_weight=True)
+                     .set_score_request(sample_weight=True))
+            pipeline = skada.make_da_pipeline(
+                StandardScaler(), getattr(skada, adapter_name)(), final
+            )
+            step = pipeline.steps[1][0]
+            search = GridSearchCV(
+                pipeline, {f"{step}__{param}": values},
+                cv=ShuffleSplit(self.n_splits, test_size=0.3, random_state=self.random_state),
+                scoring=ImportanceWeightedScorer(), error_score=np.nan,
+            )
+            search.fit(X, y, sample_domain=sample_domain)
+        if np.isnan(search.cv_results_["mean_test_score"]).all():
+            raise RuntimeError(f"{self.name}: skada's scorer failed on every grid point")
+        self.search_ = search
+        self.best_params_ = search.best_params_
+        labels = np.asarray(y)
+        self.classes_ = np.unique(labels[labels != -1])
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities of the selected pipeline (for target rows)."""
+        with config_context(enable_metadata_routing=True):
+            return self.search_.best_estimator_.predict_proba(X)
+
+    def predict(self, X) -> np.ndarray:
+        """Most probable class."""
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+
+def medtransfer_methods(
+    task: str, k: int, seed: int, *, estimator: str = "logreg",
+    include: Sequence[str] | None = None, exclude: Sequence[str] = (),
+    auto_exclude: Sequence[str] = (), auto_options: dict[str, Any] | None = None,
+) -> dict[str, BaseEstimator]:
+    """Registered methods that run at this task and k, and ``auto`` choosing among them.
+
+    Parameters
+    ----------
+    task : {"classification", "regression"}
+    k : int
+        Labelled target samples (methods needing labels are left out at k = 0).
+    seed : int
+        Seed of every method.
+    estimator : str
+        Final predictor from the classifier registry.
+    include, exclude : sequence of str
+        Restrict the methods benchmarked on their own (None: all that run).
+    auto_exclude : sequence of str
+        Methods ``auto`` does not try (it tries every other one in ``methods``).
+    auto_options : dict or None
+        Extra :class:`~medtransfer.select.auto.AutoTransfer` arguments.
+    """
+    final = make_classifier(estimator, task, seed)
+    names = [n for n, m in METHODS.items()
+             if n != "auto" and task in m.tasks and not (m.needs_target_labels and k == 0)
+             and (include is None or n in include) and n not in exclude]
+    methods = {n: METHODS.get(n).build(final, seed) for n in names}
+    methods["auto"] = AutoTransfer(
+        final, [n for n in names if n not in auto_exclude], task=task, random_state=seed,
+        **(auto_options or {}),
+    )
+    return methods
+
+
+def skada_competitors(seed: int) -> dict[str, SkadaSelected]:
+    """Every skada pipeline of :data:`SKADA`, seeded."""
+    return {name: SkadaSelected(name, random_state=seed) for name in SKADA}

@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from medtransfer.bench.core import Unit, run_unit
+from medtransfer.bench.results import END, START, update_readme
+from medtransfer.bench.warfarin import WarfarinSuite, _domains
+from medtransfer.cli import app
+from medtransfer.evaluate.dosing import mae, pw20
+from medtransfer.models.dosing import IWPCPharmacogenetic
+
+
+def test_warfarin_unit_scores_formula_and_models_on_the_untouched_patients():
+    suite = WarfarinSuite()
+    unit = Unit("s", "t", 20, 1)
+    split = suite.split(unit)
+    assert np.isnan(split.y[split.test]).all()
+    labelled = np.flatnonzero((split.sample_domain < 0) & ~np.isnan(split.y))
+    assert len(labelled) == 20
+    # the model sees sqrt(dose); the metrics see mg/week
+    source, target, _, _ = _domains()
+    assert np.allclose(split.y[labelled] ** 2, target.labels[labelled - len(source)])
+    records = run_unit(suite, unit, only=["iwpc_pharmacogenetic", "pooled"])
+    values = {(r["method"], r["metric"]): r["value"] for r in records}
+    formula = IWPCPharmacogenetic().predict(split.context["test_inputs"])
+    assert values["iwpc_pharmacogenetic", "mae"] == pytest.approx(mae(split.y_test, formula))
+    assert values["iwpc_pharmacogenetic", "pw20"] == pytest.approx(pw20(split.y_test, formula))
+    assert 4 < values["pooled", "mae"] < 9 and 0.3 < values["pooled", "pw20"] < 0.6
+
+
+def test_cli_runs_a_suite_and_writes_the_readme_section(tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "out"
+    args = ["bench", "--suite", "heart", "--out", str(out), "--seeds", "1", "--k", "10",
+            "--only", "source_only", "--only", "pooled"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "| pooled |" in result.output and (out / "heart.json").is_file()
+
+    readme = tmp_path / "README.md"
+    readme.write_text("# project\n\ntext\n")
+    assert runner.invoke(app, ["bench", "--readme", str(readme), "--out", str(out)]).exit_code == 0
+    first = readme.read_text()
+    assert first.startswith("# project\n\ntext\n\n## Results") and START in first and END in first
+    assert "### heart\n" in first and "##### auroc" in first and "`medtransfer " in first
+    update_readme(readme, out)  # replacing the section leaves one copy
+    assert readme.read_text() == first
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [(["--suite", "hart"], "'heart'"), ([], "--suite NAME"),
+     (["--suite", "heart", "--seeds", "0"], "--seeds")],
+)
+def test_cli_errors_are_one_line(tmp_path, args, needle):
+    result = CliRunner().invoke(app, ["bench", "--out", str(tmp_path), *args])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert needle in result.output
+
+
+def test_readme_from_an_empty_folder_says_what_to_run(tmp_path):
+    result = CliRunner().invoke(app, ["bench", "--readme", str(tmp_path / "R.md"),
+                                      "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "medtransfer bench --suite" in result.output
