@@ -36,8 +36,10 @@ def results_section(out: Path) -> str:
 
 def update_readme(readme: Path, out: Path) -> None:
     """Replace the text between the results markers of ``readme`` (or append a section)."""
-    text = Path(readme).read_text()
     section = results_section(out)
+    if not Path(readme).is_file():
+        raise ConfigError(f"{readme} does not exist; pass the README to write the results into")
+    text = Path(readme).read_text()
     if START in text and END in text:
         head, rest = text.split(START, 1)
         text = head + section + rest.split(END, 1)[1]
