@@ -20,6 +20,7 @@ from sklearn.utils.validation import check_is_fitted
 from medtransfer.adapt.base import register_method
 from medtransfer.adapt.domain_estimator import check_domain_inputs, check_features
 from medtransfer.errors import ConfigError
+from medtransfer.shift.label_shift import bbse_weights
 
 EPS = 1e-8
 
@@ -44,8 +45,7 @@ def bbse_prior(
 
     ``confusion[i, j]`` is the joint frequency of (predicted i, true j) on held-out source.
     """
-    ratio = np.linalg.lstsq(confusion, predicted_share, rcond=None)[0]
-    prior = np.clip(ratio, 0.0, None) * source_prior
+    prior = bbse_weights(confusion, predicted_share) * source_prior
     return prior / prior.sum() if prior.sum() > 0 else source_prior.copy()
 
 
