@@ -1,7 +1,12 @@
-"""A run: fit a TransferPipeline, score it and its baselines on held-out target data, write RUN/."""
+"""A run: fit a TransferPipeline, score it and its baselines on held-out target data, write RUN/.
+
+RUN/ holds the manifest, the models, ``predictions.csv`` and ``embedding.npz`` (2-D views of
+source and target before and after adaptation, for the report).
+"""
 
 from __future__ import annotations
 
+import io
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -11,9 +16,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.linalg import orthogonal_procrustes
+from sklearn.decomposition import PCA
 
 from medtransfer import artifacts
+from medtransfer.adapt import adapted_features
+from medtransfer.adapt.domain_estimator import subsample_rows
 from medtransfer.data import Domain, harmonize_classes
+from medtransfer.data.sample_domain import SOURCE, TARGET
 from medtransfer.errors import ConfigError, DataError
 from medtransfer.evaluate.bootstrap import evaluate_predictions
 from medtransfer.evaluate.dosing import dosing_metrics
@@ -21,6 +31,8 @@ from medtransfer.evaluate.subgroups import age_bands
 from medtransfer.pipeline import TransferPipeline
 
 PREDICTIONS = "predictions.csv"
+EMBEDDING = "embedding.npz"
+EMBEDDING_MAX_POINTS = 2000
 
 
 @dataclass
@@ -50,8 +62,10 @@ def fit_run(
     The target samples whose labels were not given to the fit are the held-out test set:
     every model (the method and its baselines) is scored on them with 95% bootstrap
     intervals. ``references`` are fixed, already-fitted regressors (a published dosing
-    formula, say) scored on the same samples, from the target's raw inputs. Nothing is
-    written if any step fails.
+    formula, say) scored on the same samples, from the target's raw inputs. The folder also
+    holds ``embedding.npz``, source and target before and after adaptation in 2-D (see
+    :func:`adaptation_embedding`), listed with its sha256 in the manifest like every file.
+    Nothing is written if any step fails.
     """
     artifacts.check_writable(out, force)
     pipeline.fit(source, target, target_labels)
@@ -63,6 +77,7 @@ def fit_run(
             ignore_index=True,
         )
     predictions = _with_subgroups(predictions, heldout)
+    embedding = adaptation_embedding(pipeline, source, target)
     manifest = {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": " ".join(sys.argv),
@@ -81,9 +96,108 @@ def fit_run(
     with artifacts.atomic_directory(out, force) as tmp:
         manifest.update(pipeline.write_to(tmp))
         predictions.to_csv(tmp / PREDICTIONS, index=False)
+        write_embedding(tmp / EMBEDDING, embedding)
         manifest["files"] = artifacts.record_files(tmp)
         artifacts.write_json(tmp / artifacts.MANIFEST, manifest)
     return RunResult(pipeline, Path(out), manifest, predictions)
+
+
+def adaptation_embedding(
+    pipeline: TransferPipeline,
+    source: Domain,
+    target: Domain,
+    *,
+    max_points: int = EMBEDDING_MAX_POINTS,
+) -> dict[str, np.ndarray]:
+    """2-D coordinates of source and target before and after the fitted method's adaptation.
+
+    "Before" are the features the method was given (after the encoder or backbone): the
+    labelled source rows and every target row, as in ``pipeline.fit``. "After" is what its
+    final predictor saw of the same rows (see :func:`medtransfer.adapt.adapted_features`).
+    Both panels use one PCA fitted on the before features of the drawn rows, each panel
+    standardised over source and target together, so positions are comparable; a method
+    that works in a space of its own (subspace alignment, TCA, JDA) gets its own PCA,
+    rotated to match the before panel as closely as possible. At most ``max_points`` rows
+    per domain are drawn, seeded by ``pipeline.random_state``. No ids are kept.
+
+    Parameters
+    ----------
+    pipeline : TransferPipeline
+        Fitted on ``source`` and ``target``.
+    source, target : Domain
+        The domains given to ``pipeline.fit``.
+    max_points : int, default=2000
+        Cap on the rows drawn from each domain.
+
+    Returns
+    -------
+    dict of str to ndarray
+        ``source``, ``target``, ``source_adapted``, ``target_adapted`` (n x 2 coordinates),
+        ``effect`` ("mapped", "reweighted" or "unchanged"), ``projection`` ("shared" or
+        "separate") and, for reweighting methods, ``source_weight`` (one per source point).
+    """
+    X_source = pipeline.features(source)[source.labelled_mask]
+    X_target = pipeline.features(target)
+    X = np.vstack([X_source, X_target])
+    codes = np.r_[np.full(len(X_source), SOURCE), np.full(len(X_target), TARGET)]
+    view = adapted_features(pipeline.models_[pipeline.method], X, codes, fitted_rows=True)
+    rng = np.random.default_rng(pipeline.random_state)
+    drawn = np.r_[subsample_rows(codes > 0, max_points, rng),
+                  subsample_rows(codes < 0, max_points, rng)]
+    is_source = codes[drawn] > 0
+    before, after = _project(X[drawn], view.features[drawn], view.same_space,
+                             pipeline.random_state)
+    embedding = {
+        "source": before[is_source],
+        "target": before[~is_source],
+        "source_adapted": after[is_source],
+        "target_adapted": after[~is_source],
+        "effect": np.array(view.effect),
+        "projection": np.array("shared" if view.same_space else "separate"),
+    }
+    if view.weight is not None:
+        embedding["source_weight"] = view.weight[drawn][is_source]
+    return embedding
+
+
+def _standardised(X: np.ndarray) -> np.ndarray:
+    """Columns centred and scaled to unit variance (constant columns only centred)."""
+    std = X.std(axis=0)
+    return (X - X.mean(axis=0)) / np.where(std > 1e-12, std, 1.0)
+
+
+def _pca_2d(Z: np.ndarray, seed: int) -> PCA:
+    return PCA(n_components=min(2, *Z.shape), random_state=seed).fit(Z)
+
+
+def _two_columns(coords: np.ndarray) -> np.ndarray:
+    """Pad a projection with fewer than two components (one feature, one row) with zeros."""
+    return np.column_stack([coords, np.zeros((len(coords), 2 - coords.shape[1]))])
+
+
+def _project(
+    before: np.ndarray, after: np.ndarray, same_space: bool, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """2-D coordinates of the rows before and after adaptation (see adaptation_embedding)."""
+    Zb, Za = _standardised(before), _standardised(after)
+    pca = _pca_2d(Zb, seed)
+    coords = _two_columns(pca.transform(Zb))
+    if same_space:
+        return coords, _two_columns(pca.transform(Za))
+    own = _two_columns(_pca_2d(Za, seed).transform(Za))
+    rotation, _ = orthogonal_procrustes(own, coords)
+    return coords, own @ rotation
+
+
+def write_embedding(path: Path, embedding: Mapping[str, np.ndarray]) -> None:
+    """Write ``embedding`` (from :func:`adaptation_embedding`) as an ``.npz`` atomically.
+
+    Only numeric arrays and plain strings are written, so the file loads with
+    ``np.load(path, allow_pickle=False)``.
+    """
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **{k: np.asarray(v) for k, v in embedding.items()})
+    artifacts.write_bytes(Path(path), buffer.getvalue())
 
 
 def evaluate_run(

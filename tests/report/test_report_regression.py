@@ -62,7 +62,7 @@ def with_reference(run_dir: Path, tmp_path_factory) -> Path:
 
 def test_regression_report_has_its_sections(run_dir: Path) -> None:
     text = (run_dir / "report.html").read_text()
-    for anchor in ("data", "selection", "metrics", "scatter", "errors", "card"):
+    for anchor in ("data", "selection", "metrics", "scatter", "errors", "embedding", "card"):
         assert f"<section id='{anchor}'>" in text, anchor
     for anchor in ("roc", "calibration", "confusion"):  # classification only
         assert f"<section id='{anchor}'>" not in text, anchor
@@ -75,7 +75,7 @@ def test_regression_report_has_its_sections(run_dir: Path) -> None:
         assert phrase in text, phrase
     words = re.sub(r"base64,[A-Za-z0-9+/=]+", "", text)
     assert "AUROC" not in words and "ECE" not in words and "classifier" not in words
-    assert len(re.findall(r"src='data:image/png;base64,", text)) == 2
+    assert len(re.findall(r"src='data:image/png;base64,", text)) == 3  # + the embedding
     # per-case selection records are summarised, not listed
     assert re.search(r"<th>oof</th><td>20 records</td>", text)
 

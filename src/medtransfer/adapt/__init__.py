@@ -13,13 +13,17 @@ from medtransfer.adapt import (
 )
 from medtransfer.adapt.base import METHODS, Method, get_method, register_method
 from medtransfer.adapt.baselines import Pooled, SourceOnly, TargetOnly
+from medtransfer.adapt.domain_estimator import AdaptedEstimator, AdaptedFeatures, adapted_features
 
 __all__ = [
     "METHODS",
+    "AdaptedEstimator",
+    "AdaptedFeatures",
     "Method",
     "Pooled",
     "SourceOnly",
     "TargetOnly",
+    "adapted_features",
     "alignment",
     "baselines",
     "get_method",

@@ -92,10 +92,15 @@ class AlignedEstimator(AdaptedEstimator):
         self.adapter_ = adapter.fit(Z[fit], labels, sample_domain=domain)
         out = np.empty((len(X), self._width(Z)))
         for mask, code in ((rows.source, 1), (rows.target, -2)):
-            out[mask] = self.adapter_.transform(
-                Z[mask], sample_domain=np.full(mask.sum(), code), allow_source=code > 0
-            )
+            out[mask] = self._map_scaled(Z[mask], code)
         return out, None
+
+    def _map_scaled(self, Z: np.ndarray, code: int) -> np.ndarray:
+        """Standardised rows of one domain through the adapter (as source or as target)."""
+        code = 1 if code > 0 else -2  # the adapter was fitted on one source, one target code
+        return self.adapter_.transform(
+            Z, sample_domain=np.full(len(Z), code), allow_source=code > 0
+        )
 
     def _configured_adapter(self, Z: np.ndarray, domain: np.ndarray) -> BaseEstimator:
         adapter = clone(self.adapter)
@@ -109,8 +114,16 @@ class AlignedEstimator(AdaptedEstimator):
         return self.adapter_.transform(Z[:1], sample_domain=np.array([-2])).shape[1]
 
     def _map_target(self, X):
-        Z = self.scaler_.transform(X)
-        return self.adapter_.transform(Z, sample_domain=np.full(len(Z), -2))
+        return self._map_scaled(self.scaler_.transform(X), -2)
+
+    def _map_domain(self, X, code):
+        return self._map_scaled(self.scaler_.transform(X), code)
+
+    @property
+    def keeps_feature_space(self) -> bool:
+        """False for adapters that project onto ``n_components`` (subspace alignment);
+        True for those that move rows within the standardised features (CORAL, OT)."""
+        return "n_components" not in self.adapter.get_params()
 
 
 @register_method("coral", "CORAL: re-colour source features with the target covariance")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from sklearn import config_context
@@ -100,17 +101,30 @@ def _final_has(attr: str):
     return check
 
 
+EFFECTS = ("mapped", "reweighted", "unchanged")
+
+
 class AdaptedEstimator(BaseEstimator, ABC):
     """Base class: an adaptation step, then ``estimator`` fitted on the labelled rows.
 
     Subclasses implement ``_adapt(X, y, rows) -> (features, weights or None)`` for the
-    training rows and ``_map_target(X)`` for new target rows.
+    training rows and ``_map_target(X)`` for new target rows; those that map source rows
+    (or tell source domains apart) also override ``_map_domain(X, code)``, so that
+    :meth:`transform_domains` shows every row as the final predictor sees it.
 
     Parameters
     ----------
     estimator : estimator
         Final predictor (see ``medtransfer.models.make_classifier``).
+
+    Attributes
+    ----------
+    adaptation_effect : {"mapped", "reweighted"}
+        Class attribute: "mapped" when the adaptation moves the features, "reweighted"
+        when it only weights the training rows and leaves the features as they are.
     """
+
+    adaptation_effect: ClassVar[str] = "mapped"
 
     def __init__(self, estimator: BaseEstimator) -> None:
         self.estimator = estimator
@@ -121,6 +135,11 @@ class AdaptedEstimator(BaseEstimator, ABC):
 
     def _map_target(self, X: np.ndarray) -> np.ndarray:
         return X
+
+    def _map_domain(self, X: np.ndarray, code: int) -> np.ndarray:
+        """Rows of the domain ``code`` in the final predictor's space (default: target rows
+        through ``_map_target``, source rows unchanged)."""
+        return self._map_target(X) if code < 0 else X
 
     def fit(self, X, y, *, sample_domain) -> AdaptedEstimator:
         """Adapt on all rows, then fit the final predictor on the labelled ones.
@@ -164,6 +183,152 @@ class AdaptedEstimator(BaseEstimator, ABC):
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities of target rows."""
         return self.estimator_.predict_proba(self.transform_target(X))
+
+    def transform_domains(self, X, sample_domain) -> np.ndarray:
+        """Rows of any domain in the space the final predictor works in.
+
+        Source rows are mapped as the fit mapped the source (re-coloured by CORAL, moved
+        by optimal transport, standardised with their own site's statistics, ...), target
+        rows as :meth:`transform_target` maps them.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Stacked rows, in the feature space the method was fitted in.
+        sample_domain : array-like of shape (n_samples,)
+            > 0 for source rows, < 0 for target rows (skada's convention).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_adapted_features)
+            The adapted features, rows in the order of ``X``.
+        """
+        check_is_fitted(self, "estimator_")
+        X, codes = check_features(X), check_domain_codes(X, sample_domain)
+        if not len(X):
+            raise DataError("X has no rows to transform; pass at least one row")
+        parts = {int(c): codes == c for c in np.unique(codes)}
+        mapped = {c: self._map_domain(X[mask], c) for c, mask in parts.items()}
+        width = next(iter(mapped.values())).shape[1]
+        out = np.empty((len(X), width))
+        for code, mask in parts.items():
+            out[mask] = mapped[code]
+        return out
+
+    @property
+    def keeps_feature_space(self) -> bool:
+        """Whether the adapted features are the input columns (moved, rescaled), not a new
+        space such as a subspace or a kernel embedding; then before and after share axes."""
+        return True
+
+    def training_weights(self, sample_domain) -> np.ndarray | None:
+        """Weight of each training row in the final predictor's fit, or None if unweighted.
+
+        Parameters
+        ----------
+        sample_domain : array-like of shape (n_samples,)
+            Domain codes of the rows ``fit`` was given, in the same order.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or None
+            None for methods that do not weight rows (the default).
+        """
+        check_is_fitted(self, "estimator_")
+        return None
+
+
+@dataclass(frozen=True)
+class AdaptedFeatures:
+    """Rows of a stacked set as a fitted transfer method's final predictor sees them.
+
+    Attributes
+    ----------
+    features : ndarray of shape (n_samples, n_adapted_features)
+        The adapted features (the input features themselves when ``effect`` is not
+        "mapped").
+    weight : ndarray of shape (n_samples,) or None
+        Training weight of each row, for methods that reweight rows and only when the rows
+        are the ones the method was fitted on; None otherwise.
+    effect : {"mapped", "reweighted", "unchanged"}
+        What the adaptation does to the features: moves them, weights the rows and leaves
+        the features as they are, or leaves them as they are (baselines, parameter
+        transfer, label-shift correction).
+    same_space : bool
+        True when ``features`` has the input's columns (possibly moved or rescaled); False
+        when the method works in a space of its own (a subspace, a kernel embedding).
+    """
+
+    features: np.ndarray
+    weight: np.ndarray | None
+    effect: str
+    same_space: bool = True
+
+
+def adapted_features(
+    method: BaseEstimator, X, sample_domain, *, fitted_rows: bool = False
+) -> AdaptedFeatures:
+    """What the final predictor of a fitted transfer method sees of each row.
+
+    Works for every registered method: an :class:`AdaptedEstimator` maps the rows with
+    :meth:`~AdaptedEstimator.transform_domains`; a selector that wraps a fitted method as
+    ``estimator_`` (the "auto" method) is looked through; any other method uses the
+    features as they are (effect "unchanged").
+
+    Parameters
+    ----------
+    method : estimator
+        A fitted transfer method (``fit(X, y, *, sample_domain)``).
+    X : array-like of shape (n_samples, n_features)
+        Stacked source and target rows in the method's input feature space.
+    sample_domain : array-like of shape (n_samples,)
+        > 0 for source rows, < 0 for target rows.
+    fitted_rows : bool, default=False
+        Declare that ``X`` holds exactly the rows the method was fitted on, in that order;
+        then the training weights of a reweighting method are returned too.
+
+    Returns
+    -------
+    AdaptedFeatures
+    """
+    X, codes = check_features(X), check_domain_codes(X, sample_domain)
+    adapted = _adapting_estimator(method)
+    if adapted is None:
+        return AdaptedFeatures(X, None, "unchanged")
+    weight = adapted.training_weights(codes) if fitted_rows else None
+    return AdaptedFeatures(
+        adapted.transform_domains(X, codes),
+        weight,
+        adapted.adaptation_effect,
+        adapted.keeps_feature_space,
+    )
+
+
+def _adapting_estimator(method: BaseEstimator, depth: int = 3) -> AdaptedEstimator | None:
+    """``method`` if it adapts features, else the fitted method a selector wraps, else None."""
+    for _ in range(depth):
+        if isinstance(method, AdaptedEstimator):
+            return method
+        method = getattr(method, "estimator_", None)
+        if method is None:
+            return None
+    return None
+
+
+def check_domain_codes(X: np.ndarray, sample_domain) -> np.ndarray:
+    """``sample_domain`` as an array, checked against ``X`` (one non-zero code per row)."""
+    codes = np.asarray(sample_domain)
+    if codes.shape != (len(X),):
+        raise DataError(
+            f"X has {len(X)} rows but sample_domain has shape {codes.shape}; pass one domain "
+            "code per row"
+        )
+    if (codes == 0).any():
+        raise DataError(
+            "sample_domain contains 0; use a positive code for source rows and a negative "
+            "code for target rows (skada's convention)"
+        )
+    return codes.astype(int)
 
 
 def subsample_rows(

@@ -12,6 +12,7 @@ from sklearn.base import BaseEstimator
 
 from medtransfer.adapt.base import register_method
 from medtransfer.adapt.domain_estimator import AdaptedEstimator, DomainRows
+from medtransfer.errors import DataError
 
 TARGET_KEY = "target"
 
@@ -22,6 +23,18 @@ def _domain_groups(rows: DomainRows) -> dict[object, np.ndarray]:
     groups: dict[object, np.ndarray] = {c: codes == c for c in np.unique(codes[rows.source])}
     groups[TARGET_KEY] = rows.target
     return groups
+
+
+def _site_key(code: int, fitted: dict) -> object:
+    """Key of a domain code's parameters: its own for a source site, the pooled target's."""
+    key = TARGET_KEY if code < 0 else code
+    if key not in fitted:
+        sites = sorted(k for k in fitted if k != TARGET_KEY)
+        raise DataError(
+            f"source domain code {code} was not seen at fit (source codes: {sites}); "
+            "harmonisation parameters exist only for the fitted sites"
+        )
+    return key
 
 
 def _safe_std(values: np.ndarray) -> np.ndarray:
@@ -51,7 +64,11 @@ class SiteStandardized(AdaptedEstimator):
         return out, None
 
     def _map_target(self, X):
-        return (X - self.location_[TARGET_KEY]) / self.scale_[TARGET_KEY]
+        return self._map_domain(X, -1)
+
+    def _map_domain(self, X, code):
+        key = _site_key(code, self.location_)
+        return (X - self.location_[key]) / self.scale_[key]
 
 
 class ComBatHarmonized(SiteStandardized):
@@ -95,8 +112,9 @@ class ComBatHarmonized(SiteStandardized):
         adjusted = (Z - self.gamma_[key]) / np.sqrt(self.delta2_[key])
         return adjusted * self.pooled_std_ + self.grand_mean_
 
-    def _map_target(self, X):
-        return self._adjust((X - self.grand_mean_) / self.pooled_std_, TARGET_KEY)
+    def _map_domain(self, X, code):
+        key = _site_key(code, self.gamma_)
+        return self._adjust((X - self.grand_mean_) / self.pooled_std_, key)
 
 
 def _shrink(Z: np.ndarray, n_iter: int) -> tuple[np.ndarray, np.ndarray]:

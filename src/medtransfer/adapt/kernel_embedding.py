@@ -119,6 +119,14 @@ class TransferComponentAnalysis(AdaptedEstimator):
     def _map_target(self, X):
         return self._kernel(self.scaler_.transform(X)) @ self.components_
 
+    def _map_domain(self, X, code):
+        return self._map_target(X)  # one embedding for every domain
+
+    @property
+    def keeps_feature_space(self) -> bool:
+        """False: rows are embedded in ``n_components`` kernel components."""
+        return False
+
 
 class JointDistributionAdaptation(TransferComponentAnalysis):
     """JDA: TCA plus class-conditional MMD with iterated target pseudo-labels.

@@ -165,6 +165,10 @@ class MappingNetwork(AdaptedEstimator):
     def _map_target(self, X):
         return self._map_scaled(self.scaler_.transform(X))
 
+    def _map_domain(self, X, code):
+        # the network moves target rows only; source rows are just standardised
+        return self._map_target(X) if code < 0 else self.scaler_.transform(X)
+
 
 @register_method(
     "mapping_network",

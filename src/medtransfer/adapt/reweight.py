@@ -16,6 +16,7 @@ from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.validation import check_is_fitted
 
 from medtransfer.adapt.base import register_method
 from medtransfer.adapt.domain_estimator import AdaptedEstimator, DomainRows, subsample_rows
@@ -69,12 +70,38 @@ class ReweightedEstimator(AdaptedEstimator):
         Effective sample size before clipping (warned about below 10% of the source rows).
     """
 
+    adaptation_effect = "reweighted"
+
     def __init__(
         self, estimator: BaseEstimator, max_weight: float = 10.0, random_state: int | None = None
     ) -> None:
         super().__init__(estimator)
         self.max_weight = max_weight
         self.random_state = random_state
+
+    def training_weights(self, sample_domain) -> np.ndarray:
+        """Weight of each training row: ``source_weights_`` on source rows, 1 on target rows.
+
+        Parameters
+        ----------
+        sample_domain : array-like of shape (n_samples,)
+            Domain codes of the rows ``fit`` was given, in the same order.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self, "source_weights_")
+        source = np.asarray(sample_domain) > 0
+        if source.sum() != len(self.source_weights_):
+            raise DataError(
+                f"{type(self).__name__} was fitted on {len(self.source_weights_)} source rows "
+                f"but sample_domain marks {int(source.sum())}; pass the domain codes of the "
+                "rows fit was given, in the same order"
+            )
+        weight = np.ones(len(source))
+        weight[source] = self.source_weights_
+        return weight
 
     @abstractmethod
     def _source_weights(self, Z: np.ndarray, rows: DomainRows) -> np.ndarray:

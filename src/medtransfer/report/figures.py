@@ -87,24 +87,54 @@ def confusion_figure(matrix: np.ndarray, class_names: list[str]) -> str:
 
 def thin(points: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """At most MAX_POINTS rows, drawn at random, so large domains stay readable and light."""
-    if len(points) <= MAX_POINTS:
-        return points
-    return points[rng.choice(len(points), MAX_POINTS, replace=False)]
+    return points[thin_index(len(points), rng)]
 
 
-def embedding_figure(embedding: dict[str, np.ndarray], names: tuple[str, str], seed: int) -> str:
-    """Source and target in 2-D, before and after adaptation."""
+def thin_index(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Positions of at most MAX_POINTS of ``n`` rows, drawn at random (all when fewer)."""
+    if n <= MAX_POINTS:
+        return np.arange(n)
+    return rng.choice(n, MAX_POINTS, replace=False)
+
+
+def shorten(name: str, width: int = 36) -> str:
+    """``name`` cut to ``width`` characters with an ellipsis, so legends stay in the panel."""
+    return name if len(name) <= width else name[: width - 1] + "…"
+
+
+def embedding_figure(
+    embedding: dict[str, np.ndarray],
+    names: tuple[str, str],
+    seed: int,
+    *,
+    after_title: str = "After adaptation",
+    source_weight: np.ndarray | None = None,
+    shared_axes: bool = True,
+) -> str:
+    """Source and target in 2-D, before and after adaptation.
+
+    ``source_weight`` (one per ``source_adapted`` point, mean about 1) sets the area of
+    each source point in the after panel, for methods that reweight samples.
+    ``shared_axes`` draws both panels on the same scales (for one common projection).
+    """
     rng = np.random.default_rng(seed)
     fig = Figure(figsize=(9.6, 4.4))
-    axes = fig.subplots(1, 2)
-    for ax, title, suffix in zip(axes, ("Before adaptation", "After adaptation"),
+    axes = fig.subplots(1, 2, sharex=shared_axes, sharey=shared_axes)
+    for ax, title, suffix in zip(axes, ("Before adaptation", after_title),
                                  ("", "_adapted"), strict=True):
         for i, (key, label) in enumerate(zip(("source", "target"), names, strict=True)):
-            pts = thin(embedding[key + suffix], rng)
-            ax.scatter(pts[:, 0], pts[:, 1], s=8, alpha=0.55, color=PALETTE[i],
-                       label=f"{label} ({key})", linewidths=0)
+            points = embedding[key + suffix]
+            shown = thin_index(len(points), rng)
+            size = 8.0
+            if suffix and key == "source" and source_weight is not None:
+                size = 8.0 * np.maximum(source_weight[shown] / max(source_weight.mean(), 1e-12),
+                                        0.05)
+            ax.scatter(points[shown, 0], points[shown, 1], s=size, alpha=0.55,
+                       color=PALETTE[i], label=f"{shorten(label)} ({key})", linewidths=0)
         ax.set(title=title, xticks=[], yticks=[])
-        ax.legend(loc="best", fontsize=8, frameon=False, markerscale=2)
+        legend = ax.legend(loc="best", fontsize=8, frameon=False)
+        for handle in legend.legend_handles:
+            handle.set_sizes([24.0])  # one size in the key, whatever the points' weights
         style(ax)
     return png_data_uri(fig)
 

@@ -22,6 +22,8 @@ TASKS = ("classification", "regression")
 BASELINE_ORDER = ("source_only", "target_only", "pooled")
 RECALIBRATED = "+recalibrated"
 EMBEDDING_KEYS = ("source", "target", "source_adapted", "target_adapted")
+EMBEDDING_EFFECTS = ("mapped", "reweighted", "unchanged")
+EMBEDDING_PROJECTIONS = ("shared", "separate")
 SUBGROUP_PREFIX = "subgroup_"
 # keys that may carry a direct patient identifier: never rendered from free-form JSON
 IDENTIFYING = re.compile(
@@ -66,6 +68,23 @@ class ModelPredictions:
 
 
 @dataclass
+class Embedding:
+    """Source and target in 2-D, before and after adaptation (a run's ``embedding.npz``).
+
+    ``points`` maps each of ``EMBEDDING_KEYS`` to an (n, 2) array. ``effect`` says what the
+    method did to the features ("mapped", "reweighted" or "unchanged"), ``projection``
+    whether both panels share one PCA ("shared") or the after panel has its own
+    ("separate"), and ``source_weight`` holds the training weight of each source point of a
+    reweighting method; all three are None in files written without them.
+    """
+
+    points: dict[str, np.ndarray]
+    effect: str | None = None
+    projection: str | None = None
+    source_weight: np.ndarray | None = None
+
+
+@dataclass
 class RunData:
     """Everything a report shows, read from one run directory."""
 
@@ -74,7 +93,7 @@ class RunData:
     class_names: list[str]
     models: dict[str, ModelPredictions]
     shift: dict | None = None
-    embedding: dict[str, np.ndarray] | None = None
+    embedding: Embedding | None = None
     explain: list[Path] = field(default_factory=list)
 
     @property
@@ -218,16 +237,36 @@ def order_models(models: dict[str, ModelPredictions], chosen: str) -> dict[str, 
     return {n: models[n] for n in names}
 
 
-def read_embedding(path: Path) -> dict[str, np.ndarray] | None:
+def read_embedding(path: Path) -> Embedding | None:
     """The 2-D embeddings of source and target before/after adaptation, if saved."""
     if not path.is_file():
         return None
     with np.load(path, allow_pickle=False) as data:
         arrays = {k: np.asarray(data[k], dtype=float) for k in EMBEDDING_KEYS if k in data}
+        effect = _choice(path, data, "effect", EMBEDDING_EFFECTS)
+        projection = _choice(path, data, "projection", EMBEDDING_PROJECTIONS)
+        weight = np.asarray(data["source_weight"], dtype=float) if "source_weight" in data else None
     bad = [k for k, a in arrays.items() if a.ndim != 2 or a.shape[1] != 2]
     if bad or set(arrays) != set(EMBEDDING_KEYS):
         raise ArtifactError(
             f"{path} must hold 2-D arrays {list(EMBEDDING_KEYS)} of shape (n, 2); "
             f"found {sorted(arrays)} with bad shapes for {bad}"
         )
-    return arrays
+    if weight is not None and (weight.shape != (len(arrays["source_adapted"]),)
+                               or not np.all(np.isfinite(weight)) or np.any(weight < 0)):
+        raise ArtifactError(
+            f"{path}: 'source_weight' must hold one finite, non-negative weight per source "
+            f"point ({len(arrays['source_adapted'])}); found shape {weight.shape}"
+        )
+    return Embedding(arrays, effect, projection, weight)
+
+
+def _choice(path: Path, data, key: str, allowed: tuple[str, ...]) -> str | None:
+    """An optional one-word string entry of an ``.npz``, checked against ``allowed``."""
+    if key not in data:
+        return None
+    value = data[key]
+    word = str(value[()]) if value.dtype.kind == "U" and value.ndim == 0 else None
+    if word not in allowed:
+        raise ArtifactError(f"{path}: {key!r} must be one of {list(allowed)}; refit the run")
+    return word

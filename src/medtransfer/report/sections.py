@@ -397,15 +397,54 @@ def error_section(run: RunData, perf: dict[str, dict]) -> str:
         figures.error_figure(pairs, seed(run)), caption))
 
 
+EMBEDDING_AFTER_TITLES = {
+    "mapped": "After adaptation",
+    "reweighted": "After: source reweighted (area ∝ weight)",
+    "unchanged": "After: features unchanged",
+}
+EMBEDDING_EFFECT_NOTES = {
+    "mapped": "{method} moves the features: the right panel shows what its final model is "
+              "trained on and applied to.",
+    "reweighted": "{method} reweights the source samples; the features are unchanged, so both "
+                  "panels show the same points, and on the right each source point's area is "
+                  "proportional to its training weight.",
+    "unchanged": "{method} does not change the features (it transfers model parameters, "
+                 "weights training rows inside the model or corrects the class prior), so both "
+                 "panels show the same points.",
+    "baseline": "{method} is a baseline without adaptation: the features are unchanged, so both "
+                "panels show the same points.",
+}
+EMBEDDING_PROJECTION_NOTES = {
+    "shared": "Both panels use one PCA, fitted on the features before adaptation (each panel "
+              "standardised over source and target together), so positions are comparable.",
+    "separate": "{method} works in a space of its own, so the right panel has its own PCA, "
+                "rotated to match the left as closely as possible.",
+}
+
+
 def embedding_section(run: RunData) -> str:
     """Source and target before and after adaptation, if the run saved an embedding."""
-    if run.embedding is None:
+    embedding = run.embedding
+    if embedding is None:
         return ""
     names = (str((run.manifest.get("source") or {}).get("name", "source")),
              str((run.manifest.get("target") or {}).get("name", "target")))
+    notes = ["2-D embedding of the features of both domains"
+             + ("." if embedding.effect is None else " that the method was given: the labelled "
+                "source and all target samples (large domains randomly subsampled).")]
+    effect = embedding.effect or ""
+    if effect == "unchanged" and run.selected in BASELINE_ORDER:
+        effect = "baseline"
+    notes += [EMBEDDING_EFFECT_NOTES.get(effect),
+              EMBEDDING_PROJECTION_NOTES.get(embedding.projection or "")]
+    caption = " ".join(n.format(method=run.selected) for n in notes if n)
+    uri = figures.embedding_figure(
+        embedding.points, names, seed(run),
+        after_title=EMBEDDING_AFTER_TITLES.get(embedding.effect or "", "After adaptation"),
+        source_weight=embedding.source_weight if embedding.effect == "reweighted" else None,
+        shared_axes=embedding.projection != "separate")
     return section("embedding", "Source and target, before and after adaptation",
-                   figure(figures.embedding_figure(run.embedding, names, seed(run)),
-                                       "2-D embedding of the features of both domains"))
+                   figure(uri, caption))
 
 
 def explain_section(run: RunData) -> str:
