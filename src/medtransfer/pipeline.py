@@ -23,6 +23,8 @@ from medtransfer.models import make_classifier
 BASELINES = ("source_only", "target_only", "pooled")
 MODEL_DIR = "model"
 RECALIBRATOR_FILE = f"{MODEL_DIR}/recalibrator.skops"
+# backbone weights that belong to the run (e.g. source-free adapted), hash-listed with it
+RUN_WEIGHTS = f"{MODEL_DIR}/backbone.safetensors"
 RECALIBRATED = "+recalibrated"
 SAVED_PARAMS = (
     "method",
@@ -54,7 +56,9 @@ class TransferPipeline:
     backbone : str, default="efficientnet_lite0"
         Feature extractor for image domains (ignored for tables).
     weights : str or Path, optional
-        A safetensors checkpoint for the backbone.
+        A safetensors checkpoint for the backbone. A fitted ``run_weights_`` file (e.g. a
+        source-free adapted backbone) is saved inside the run as ``model/backbone.safetensors``,
+        hash-listed, and found there again by :meth:`load` wherever the run is moved.
     image_size : int, optional
         Input size override for the backbone.
     task : {"classification", "regression"}
@@ -340,15 +344,21 @@ class TransferPipeline:
             artifacts.dump_estimator(model, folder / MODEL_DIR / f"{name}.skops")
         if self.recalibrator_ is not None:
             artifacts.dump_estimator(self.recalibrator_, folder / RECALIBRATOR_FILE)
+        params = {key: getattr(self, key) for key in SAVED_PARAMS}
+        spec = self.feature_spec_
+        if getattr(self, "run_weights_", None) is not None:
+            # stored inside the run and named relative to it, so the run can be moved
+            artifacts.write_bytes(folder / RUN_WEIGHTS, Path(self.run_weights_).read_bytes())
+            params["weights"], spec = RUN_WEIGHTS, {**spec, "weights": RUN_WEIGHTS}
         return {
             "medtransfer_version": __version__,
-            "pipeline": {key: getattr(self, key) for key in SAVED_PARAMS},
+            "pipeline": params,
             "models": sorted(self.models_),
             "recalibrator": RECALIBRATOR_FILE if self.recalibrator_ is not None else None,
             "class_names": self.class_names_,
             "classes_report": self.classes_report_,
             "labelled_target_ids": self.labelled_target_ids_,
-            "features": self.feature_spec_,
+            "features": spec,
         }
 
     @classmethod
@@ -372,6 +382,7 @@ class TransferPipeline:
         pipeline.classes_report_ = manifest["classes_report"]
         pipeline.labelled_target_ids_ = manifest["labelled_target_ids"]
         pipeline.feature_spec_ = manifest["features"]
+        _attach_run_weights(pipeline, path, manifest)
         pipeline.models_ = {
             name: artifacts.load_estimator(path / MODEL_DIR / f"{name}.skops")
             for name in manifest["models"]
@@ -379,6 +390,21 @@ class TransferPipeline:
         recalibrator = manifest.get("recalibrator")
         pipeline.recalibrator_ = recalibrator and artifacts.load_estimator(path / recalibrator)
         return pipeline
+
+
+def _attach_run_weights(pipeline: TransferPipeline, path: Path, manifest: dict) -> None:
+    """Point a loaded pipeline at backbone weights stored in its run, if it has any."""
+    if pipeline.feature_spec_.get("weights") != RUN_WEIGHTS:
+        return
+    if RUN_WEIGHTS not in manifest.get("files", {}):
+        raise ArtifactError(
+            f"{path / RUN_WEIGHTS} is named as the run's backbone weights but the manifest does "
+            "not list its sha256; refusing unverified weights, refit the run"
+        )
+    weights = str((path / RUN_WEIGHTS).resolve())
+    pipeline.weights = weights
+    pipeline.feature_spec_ = {**pipeline.feature_spec_, "weights": weights}
+    pipeline.run_weights_ = Path(weights)
 
 
 def full_proba(model: BaseEstimator, X: np.ndarray, n_classes: int) -> np.ndarray:

@@ -19,15 +19,43 @@ from medtransfer.cli.render import print_metrics
         "Examples:\n\n"
         "  medtransfer fit heart.csv heart.csv --label-col num --site-col dataset "
         "--source-site Cleveland --target-site Hungary --target-labels 10 -o runs/hungary\n\n"
-        "  medtransfer fit pbc/ bccd/ --target-labels 20 --method coral -o runs/wbc"
+        "  medtransfer fit pbc/ bccd/ --target-labels 20 --method coral -o runs/wbc\n\n"
+        "  medtransfer fit bccd/ --source-model runs/pbc --source-free adabn+shot -o runs/bccd"
+        "   (source-free: no source data)"
     ),
 )
 def fit(
-    source: Annotated[
-        Path, typer.Argument(help="Source data: table, image folder, manifest, .npz.")
-    ],
-    target: Annotated[Path, typer.Argument(help="Target data, same kinds.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder to write.")],
+    source: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Source data: table, image folder, manifest, .npz (omitted with --source-model)."
+        ),
+    ] = None,
+    target: Annotated[Path | None, typer.Argument(help="Target data, same kinds.")] = None,
+    source_model: Annotated[
+        Path | None,
+        typer.Option(
+            "--source-model",
+            help="Source-free: adapt this fitted image run to the unlabelled TARGET images "
+            "without source data (then pass only TARGET).",
+        ),
+    ] = None,
+    source_free: Annotated[
+        str,
+        typer.Option(
+            "--source-free",
+            help="With --source-model: adabn, shot or adabn+shot (shot needs a run fitted "
+            "with --method source_only --classifier logreg).",
+        ),
+    ] = "adabn+shot",
+    epochs: Annotated[int, typer.Option("--epochs", help="With --source-model: SHOT epochs.")] = 5,
+    lr: Annotated[
+        float, typer.Option("--lr", help="With --source-model: SHOT learning rate.")
+    ] = 1e-4,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", help="With --source-model: images per batch.")
+    ] = 32,
     target_labels: Annotated[
         str,
         typer.Option(
@@ -65,13 +93,40 @@ def fit(
     strict: opt.Strict = False,
     fmt: opt.Format = "human",
 ) -> None:
-    """Fit on SOURCE + TARGET and score on the held-out target samples."""
+    """Fit on SOURCE + TARGET and score on the held-out target samples.
+
+    With --source-model RUN, adapt RUN's model to TARGET's images without any source data.
+    """
     from medtransfer.data.sampling import read_id_file
+    from medtransfer.errors import ConfigError
     from medtransfer.pipeline import TransferPipeline
     from medtransfer.run import fit_run
 
     opt.check_format(fmt)
     options = opt.data_options(label_col, id_col, site_col, split, task, strict)
+    if source_model is not None:
+        fit_only = {
+            "--target-labels": (target_labels, "0"), "--method": (method, "auto"),
+            "--classifier": (classifier, "svm"), "--backbone": (backbone, "efficientnet_lite0"),
+            "--weights": (weights, None), "--image-size": (image_size, None),
+            "--recalibrate": (recalibrate, None), "--target-transform": (target_transform, "none"),
+            "--task": (task, "classification"), "--source-site": (source_site, None),
+        }
+        target = _source_free_target(source, target, fit_only)
+        from medtransfer.finetune.run import fit_source_free_run
+
+        result = fit_source_free_run(
+            source_model, opt.load(target, options, target_site), out, method=source_free,
+            epochs=epochs, lr=lr, batch_size=batch_size, random_state=seed, force=force,
+            progress=not quiet, data_options={**options, "target_site": target_site},
+        )
+        _show(result, fmt)
+        return
+    if source is None or target is None:
+        raise ConfigError(
+            "fit needs SOURCE and TARGET (or only TARGET with --source-model RUN for "
+            "source-free adaptation)"
+        )
     labels = int(target_labels) if target_labels.isdigit() else read_id_file(Path(target_labels))
     pipeline = TransferPipeline(
         method=method,
@@ -94,6 +149,10 @@ def fit(
         force=force,
         data_options={**options, "source_site": source_site, "target_site": target_site},
     )
+    _show(result, fmt)
+
+
+def _show(result, fmt: str) -> None:
     if fmt == "json":
         typer.echo(json.dumps(result.manifest["metrics"], indent=2))
         return
@@ -101,3 +160,31 @@ def fit(
         result.manifest["metrics"], title=f"{result.manifest['target']['name']} (held out)"
     )
     typer.echo(f"method: {result.pipeline.method}; run written to {result.path}")
+
+
+def _source_free_target(
+    source: Path | None, target: Path | None, fit_only: dict[str, tuple]
+) -> Path:
+    """TARGET of a source-free fit (given as the only argument).
+
+    ``fit_only`` maps each option that a source-free fit takes from the source run to its
+    (value, default); a changed one is an error rather than silently ignored.
+    """
+    from medtransfer.errors import ConfigError
+
+    if source is not None and target is not None:
+        raise ConfigError(
+            f"--source-model adapts without source data, but SOURCE {source} was given too; "
+            "pass only TARGET"
+        )
+    if source is None and target is None:
+        raise ConfigError("--source-model needs TARGET, the folder of target images")
+    changed = [name for name, (value, default) in fit_only.items() if value != default]
+    if changed:
+        raise ConfigError(
+            f"{', '.join(changed)} do(es) not apply with --source-model: the backbone, "
+            "classifier and classes come from the source run, and no target label is used "
+            "(labels, if present, only score the result); use --source-free to choose the "
+            "adaptation"
+        )
+    return source if target is None else target

@@ -1,4 +1,4 @@
-"""``medtransfer predict``: apply a saved run to new inputs."""
+"""``medtransfer predict``: apply a saved run to new inputs, optionally with explanations."""
 
 from __future__ import annotations
 
@@ -13,7 +13,13 @@ from medtransfer.cli.app import command
 
 @command(
     "predict",
-    epilog="Example:\n\n  medtransfer predict runs/hungary new_patients.csv -o predictions.csv",
+    epilog=(
+        "Examples:\n\n"
+        "  medtransfer predict runs/hungary new_patients.csv -o predictions.csv\n\n"
+        "  medtransfer predict runs/wbc bccd/ -o p.csv --explain --explain-n 4\n\n"
+        "  medtransfer predict runs/wbc bccd/ -o p.csv --explain --explain-dir runs/wbc/explain"
+        "   (examples shown by `medtransfer report runs/wbc`)"
+    ),
 )
 def predict(
     run: Annotated[Path, typer.Argument(help="Run folder written by `medtransfer fit`.")],
@@ -21,6 +27,29 @@ def predict(
     out: Annotated[Path, typer.Option("--out", "-o", help="CSV file to write.")],
     model: Annotated[
         str | None, typer.Option("--model", help="A baseline of the run instead of its method.")
+    ] = None,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain",
+            help="Images: Grad-CAM overlays (PNG) of the predicted class for the first "
+            "--explain-n inputs, in OUT_explain/. Tables: OUT_importance.csv, permutation "
+            "feature importance (needs --label-col).",
+        ),
+    ] = False,
+    explain_n: Annotated[
+        int, typer.Option("--explain-n", help="How many images to explain, from the first.")
+    ] = 8,
+    explain_method: Annotated[
+        str, typer.Option("--explain-method", help="gradcam or gradcam++.")
+    ] = "gradcam",
+    explain_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--explain-dir",
+            help="Folder for the overlays (default OUT_explain/); RUN/explain puts them in "
+            "the run's report.",
+        ),
     ] = None,
     label_col: opt.LabelCol = None,
     id_col: opt.IdCol = None,
@@ -36,6 +65,7 @@ def predict(
     Labels are not needed; a table's label column is ignored unless named with --label-col.
     """
     from medtransfer import artifacts
+    from medtransfer.explain.pipeline import check_explain_options
     from medtransfer.pipeline import TransferPipeline
     from medtransfer.run import predict_frame
 
@@ -44,7 +74,58 @@ def predict(
     options = opt.data_options(label_col, id_col, site_col, split, pipeline.task, strict)
     domain = opt.load(inputs, options, site)
     chosen = model or pipeline.default_model
+    if explain:
+        _check_explain(pipeline, run, out, explain_dir, label_col, force)
+        check_explain_options(explain_method, explain_n)
     frame = predict_frame(pipeline, domain.without_labels(), models=[chosen])
     frame = frame.drop(columns=["model", "label"])
+    explained = _explain(pipeline, domain, out, chosen, explain_dir, explain_n, explain_method,
+                         force) if explain else ""
     artifacts.write_csv(out, frame)
-    typer.echo(f"{len(frame)} predictions written to {out}")
+    typer.echo(f"{len(frame)} predictions written to {out}{explained}")
+
+
+def _importance_path(out: Path) -> Path:
+    return out.with_name(f"{out.stem}_importance.csv")
+
+
+def _check_explain(pipeline, run: Path, out: Path, explain_dir: Path | None,
+                   label_col: str | None, force: bool) -> None:
+    """Refuse bad explanation options before any work or any file is written."""
+    from medtransfer import artifacts
+    from medtransfer.errors import ConfigError
+    from medtransfer.explain.pipeline import check_explain_dir, check_image_run
+
+    if pipeline.feature_spec_.get("kind") == "table":
+        if explain_dir is not None:
+            raise ConfigError("--explain-dir is for image runs; a table run writes "
+                              f"{_importance_path(out).name} next to the CSV")
+        if label_col is None:
+            check_image_run(pipeline)  # the one-line error pointing to feature importance
+        artifacts.check_writable(_importance_path(out), force)
+        return
+    check_image_run(pipeline)
+    check_explain_dir(explain_dir or _default_dir(out), run, force)
+
+
+def _default_dir(out: Path) -> Path:
+    return out.with_name(f"{out.stem}_explain")
+
+
+def _explain(pipeline, domain, out: Path, model: str, explain_dir: Path | None, n: int,
+             method: str, force: bool) -> str:
+    """Write the explanations; return the sentence that says where."""
+    from medtransfer import artifacts
+    from medtransfer.explain.pipeline import explain_pipeline, write_overlays
+    from medtransfer.explain.pipeline_table import table_importance
+
+    if pipeline.feature_spec_.get("kind") == "table":
+        path = _importance_path(out)
+        artifacts.write_csv(path, table_importance(pipeline, domain, model=model))
+        return f"; feature importance in {path}"
+    images = domain.subset(list(range(min(n, len(domain)))))
+    explanation = explain_pipeline(pipeline, images, n=n, method=method, model=model)
+    folder = explain_dir or _default_dir(out)
+    written = write_overlays(explanation, images, pipeline.class_names_, folder,
+                             method=method, force=force)
+    return f"; {len(written)} {method} overlays in {folder}"

@@ -2,12 +2,19 @@
 
 from medtransfer.explain.gradcam import default_layer, explain_images, grad_cam, save_overlay
 from medtransfer.explain.importance import FeatureImportance, rank_features
+from medtransfer.explain.logits import linear_model_of, logit_function
+from medtransfer.explain.scores import NumericalScoreHead, log_proba_scores, score_jacobian
 
 __all__ = [
     "FeatureImportance",
+    "NumericalScoreHead",
     "default_layer",
     "explain_images",
     "grad_cam",
+    "linear_model_of",
+    "log_proba_scores",
+    "logit_function",
     "rank_features",
     "save_overlay",
+    "score_jacobian",
 ]

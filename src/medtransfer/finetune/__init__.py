@@ -1,6 +1,7 @@
 """Deep transfer: fine-tune a backbone with L = L_task + λ·L_transfer; source-free adaptation."""
 
 from medtransfer.finetune.adversarial import CDANLoss, DANNLoss, GradientReversal
+from medtransfer.finetune.head import fold_linear
 from medtransfer.finetune.losses import (
     L2SP,
     coral_loss,
@@ -9,7 +10,12 @@ from medtransfer.finetune.losses import (
     mcc_loss,
     multi_kernel_mmd,
 )
-from medtransfer.finetune.source_free import adapt_batch_norm, shot_adapt, source_model
+from medtransfer.finetune.source_free import (
+    adapt_batch_norm,
+    shot_adapt,
+    source_model,
+    update_batch_norm,
+)
 from medtransfer.finetune.trainer import FineTuner
 from medtransfer.finetune.transfer import TRANSFER_LOSSES, make_transfer_loss
 
@@ -24,9 +30,11 @@ __all__ = [
     "coral_loss",
     "dann_schedule",
     "entropy_loss",
+    "fold_linear",
     "make_transfer_loss",
     "mcc_loss",
     "multi_kernel_mmd",
     "shot_adapt",
     "source_model",
+    "update_batch_norm",
 ]

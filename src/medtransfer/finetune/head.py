@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline as SkPipeline
+from sklearn.preprocessing import StandardScaler
 from torch import nn
 
-from medtransfer.errors import DataError
+from medtransfer.errors import ConfigError, DataError
 
 
 def head_to_sklearn(linear: nn.Linear, classes: np.ndarray) -> LogisticRegression:
@@ -97,3 +100,53 @@ def sklearn_to_head(estimator: LogisticRegression) -> nn.Linear:
         head.weight.copy_(torch.from_numpy(coef))
         head.bias.copy_(torch.from_numpy(intercept))
     return head
+
+
+def fold_linear(estimator: BaseEstimator) -> LogisticRegression:
+    """One LogisticRegression on raw features equal to ``[scalers →] LogisticRegression``.
+
+    A StandardScaler computes ``(x - mean) / scale``, so ``w · (x - mean) / scale + b`` is
+    ``(w / scale) · x + (b - w · mean / scale)``: the folded estimator gives the same
+    probabilities, and :func:`sklearn_to_head` turns it into an exact torch head.
+
+    Parameters
+    ----------
+    estimator : fitted LogisticRegression, or Pipeline of StandardScaler steps ending in one
+        A multinomial (or binary) logistic regression.
+
+    Returns
+    -------
+    LogisticRegression
+        A new fitted estimator holding numpy arrays only.
+
+    Raises
+    ------
+    ConfigError
+        If ``estimator`` is anything else (another classifier, another preprocessing step,
+        a one-vs-rest multi-class logistic regression).
+    """
+    steps = [s for _, s in estimator.steps] if isinstance(estimator, SkPipeline) else [estimator]
+    *scalers, last = steps
+    if not isinstance(last, LogisticRegression) or not all(
+        isinstance(s, StandardScaler) for s in scalers
+    ):
+        raise ConfigError(
+            f"{' → '.join(type(s).__name__ for s in steps)} is not a logistic regression on "
+            "standardised features; only such a model has an exact linear torch head "
+            "(fit the run with --classifier logreg)"
+        )
+    if len(last.classes_) > 2 and getattr(last, "multi_class", "auto") == "ovr":
+        raise ConfigError("a one-vs-rest LogisticRegression has no softmax head; refit it")
+    coef = np.atleast_2d(np.asarray(last.coef_, dtype=np.float64))
+    intercept = np.atleast_1d(np.asarray(last.intercept_, dtype=np.float64))
+    for scaler in reversed(scalers):
+        mean = scaler.mean_ if scaler.with_mean else np.zeros(coef.shape[1])
+        scale = scaler.scale_ if scaler.with_std else np.ones(coef.shape[1])
+        coef = coef / scale
+        intercept = intercept - coef @ mean
+    folded = LogisticRegression()
+    folded.coef_, folded.intercept_ = coef, intercept
+    folded.classes_ = np.asarray(last.classes_)
+    folded.n_features_in_ = coef.shape[1]
+    folded.n_iter_ = np.array([0], dtype=np.int32)
+    return folded

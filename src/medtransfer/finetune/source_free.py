@@ -4,7 +4,8 @@
   extractor learns to make confident, diverse target predictions (information
   maximisation) that agree with pseudo-labels from class centroids in feature space.
 * :func:`adapt_batch_norm` — AdaBN (Li et al., 2016): recompute every batch-norm layer's
-  statistics on the target images; no gradient step.
+  statistics on the target images; no gradient step (:func:`update_batch_norm` does it to
+  a bare backbone, whatever classifier sits on top).
 
 Both return an adapted copy of a fitted :class:`~medtransfer.finetune.trainer.FineTuner`;
 :func:`source_model` builds one from a backbone and a saved head.
@@ -183,7 +184,29 @@ def adapt_batch_norm(
         target images (cumulative moving average, momentum None).
     """
     adapted, images = _start(model, target, "AdaBN", progress)
-    backbone = adapted.backbone_
+    update_batch_norm(adapted.backbone_, images, batch_size=batch_size)
+    adapted.history_.append({"stage": "adabn", "images": len(images)})
+    return adapted
+
+
+def update_batch_norm(backbone: Backbone, images: torch.Tensor, *, batch_size: int = 64) -> int:
+    """Set the running statistics of every batch-norm layer of ``backbone`` to ``images``'.
+
+    The backbone is changed in place and left in eval mode; nothing else is trained.
+
+    Parameters
+    ----------
+    backbone : Backbone
+    images : Tensor (n, C, H, W)
+        Prepared target images (see :func:`~medtransfer.finetune.inputs.image_tensor`).
+    batch_size : int
+        Images per forward pass; every batch weighs the same in the average.
+
+    Returns
+    -------
+    int
+        Number of batch-norm layers updated.
+    """
     device = next(backbone.parameters()).device
     norms = [m for m in backbone.modules() if isinstance(m, _BATCH_NORMS)]
     if not norms:
@@ -191,6 +214,8 @@ def adapt_batch_norm(
             f"backbone {backbone.config.name!r} has no batch-norm layers, so AdaBN has nothing "
             "to adapt; use shot_adapt instead"
         )
+    if len(images) == 0:
+        raise ConfigError("AdaBN needs target images to measure; none were given")
     momenta = [m.momentum for m in norms]
     backbone.eval()
     for norm in norms:
@@ -203,9 +228,8 @@ def adapt_batch_norm(
             backbone(images[start : start + batch_size].to(device))
     for norm, momentum in zip(norms, momenta, strict=True):
         norm.momentum = momentum
-    adapted.history_.append({"stage": "adabn", "images": len(images)})
     backbone.eval()
-    return adapted
+    return len(norms)
 
 
 def _start(model: FineTuner, target: Domain, method: str, progress: bool):
