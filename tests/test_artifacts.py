@@ -66,6 +66,13 @@ def test_write_json_converts_numpy(tmp_path):
     assert json.loads((tmp_path / "x.json").read_text()) == {"a": 0.5, "b": [0, 1]}
 
 
+def test_write_json_stores_undefined_metrics_as_null(tmp_path):
+    payload = {"npv": np.float64("nan"), "values": np.array([1.0, np.inf]), "f": float("nan")}
+    artifacts.write_json(tmp_path / "x.json", payload)
+    assert json.loads((tmp_path / "x.json").read_text()) == {
+        "npv": None, "values": [1.0, None], "f": None}
+
+
 def test_atomic_write_leaves_nothing_on_failure(tmp_path, monkeypatch):
     target = tmp_path / "entry.bin"
     target.write_bytes(b"old")

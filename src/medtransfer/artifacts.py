@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -36,7 +37,11 @@ def sha256_file(path: Path) -> str:
 
 
 def to_json(value: Any) -> Any:
-    """Convert numpy scalars/arrays (recursively) to plain JSON types."""
+    """Convert numpy scalars/arrays (recursively) to plain JSON types; NaN/inf become null.
+
+    An undefined metric (e.g. NPV when a model never predicts negative) is NaN, which strict
+    JSON cannot hold.
+    """
     if isinstance(value, dict):
         return {str(k): to_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -44,7 +49,9 @@ def to_json(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return to_json(value.tolist())
     if isinstance(value, np.generic):
-        return value.item()
+        return to_json(value.item())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     if isinstance(value, Path):
         return str(value)
     return value

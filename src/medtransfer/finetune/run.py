@@ -138,8 +138,7 @@ def fit_source_free_run(
                 "source_model": source.default_model, "target_classes": classes_report,
                 "history": history, **{k: v for k, v in options.items() if k != "progress"},
             },
-            "metrics": _undefined_as_null(score_models(pipeline, target, predictions,
-                                                       n_resamples)),
+            "metrics": score_models(pipeline, target, predictions, n_resamples),
         }
         with artifacts.atomic_directory(out, force) as folder:
             manifest.update(pipeline.write_to(folder))
@@ -230,15 +229,6 @@ def _predictions(
     if subgroups.empty:
         return blocks
     return pd.concat([blocks, pd.concat([subgroups] * 2, ignore_index=True)], axis=1)
-
-
-def _undefined_as_null(value: Any) -> Any:
-    """Metrics with undefined values (NaN: an NPV without negative calls) as JSON null."""
-    if isinstance(value, dict):
-        return {k: _undefined_as_null(v) for k, v in value.items()}
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
 
 
 def _source_description(run: Path) -> dict[str, Any]:
