@@ -107,7 +107,21 @@ def auto_summary(frame: pd.DataFrame, metric: str, lower_is_better: bool,
             choices = rows[(rows["method"] == "auto") & (rows["k"] == k)]["choice"]
             counts = choices.value_counts()
             lines.append("  - auto chose: " + ", ".join(f"{c} x{n}" for c, n in counts.items()))
-    return lines
+    return lines + _worse_than_source(rows, lower_is_better)
+
+
+def _worse_than_source(rows: pd.DataFrame, lower_is_better: bool) -> list[str]:
+    """Pairs (at a k) where auto averages more than the tie margin worse than source_only."""
+    wide = rows.pivot_table(index=["source", "target", "k", "seed"], columns="method",
+                            values="value")
+    if "source_only" not in wide:
+        return []
+    tolerance = TIES.get(rows["metric"].iloc[0], 0.01)  # the heart issue's 0.01 AUROC
+    gap = (wide["auto"] - wide["source_only"]).groupby(level=["source", "target", "k"]).mean()
+    worse = gap[(-gap if lower_is_better else gap) < -tolerance]
+    return [f"- pairs where auto averages worse than source_only by more than {tolerance}: "
+            f"{len(worse)}",
+            *(f"  - {s} -> {t} k={k}: {v:+.3f}" for (s, t, k), v in worse.items())]
 
 
 def markdown(records: list[dict], metrics: Sequence[str], lower_is_better: Collection[str],
