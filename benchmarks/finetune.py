@@ -31,25 +31,15 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
 from medtransfer.data.acquisition import shift_images
-from medtransfer.data.classes import harmonize_classes
 from medtransfer.data.domain import UNLABELLED, Domain
-from medtransfer.data.folders import load_image_folder
 from medtransfer.data.npz import load_npz
+from medtransfer.data.sampling import per_class_subset
+from medtransfer.datasets.wbc import wbc_pair as load_wbc_pair
 from medtransfer.features.extract import extract_features
 from medtransfer.finetune.source_free import adapt_batch_norm, shot_adapt
 from medtransfer.finetune.trainer import FineTuner
 
 LOSSES = ("mmd", "coral", "dann", "cdan", "mcc", "entropy", "l2sp")
-
-
-def per_class_subset(domain: Domain, n: int, seed: int) -> np.ndarray:
-    """Up to ``n`` positions per class, seeded, sorted."""
-    rng = np.random.default_rng(seed)
-    chosen = []
-    for c in np.unique(domain.labels[domain.labelled_mask]):
-        members = np.flatnonzero(domain.labels == c)
-        chosen.append(rng.choice(members, size=min(n, len(members)), replace=False))
-    return np.sort(np.concatenate(chosen)) if chosen else np.array([], dtype=int)
 
 
 def pneumonia_pair(data: Path, source_n: int, seed: int) -> tuple[Domain, Domain]:
@@ -64,9 +54,7 @@ def pneumonia_pair(data: Path, source_n: int, seed: int) -> tuple[Domain, Domain
 
 
 def wbc_pair(data: Path, source_n: int, seed: int) -> tuple[Domain, Domain]:
-    source = load_image_folder(data / "wbc" / "pbc", name="pbc")
-    target = load_image_folder(data / "wbc" / "bccd", name="bccd")
-    source, target, _ = harmonize_classes(source, target)
+    source, target = load_wbc_pair(data)
     n_classes = len(source.class_names)
     return source.subset(per_class_subset(source, source_n // n_classes, seed)), target
 

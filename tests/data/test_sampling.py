@@ -2,7 +2,12 @@ import numpy as np
 import pytest
 
 from medtransfer.data.domain import Domain
-from medtransfer.data.sampling import choose_labelled, labelled_from_ids, read_id_file
+from medtransfer.data.sampling import (
+    choose_labelled,
+    labelled_from_ids,
+    per_class_subset,
+    read_id_file,
+)
 from medtransfer.errors import ConfigError, DataError
 
 
@@ -49,3 +54,19 @@ def test_ids_from_file_must_exist(tmp_path):
     (tmp_path / "empty.txt").write_text("\n")
     with pytest.raises(DataError, match="lists no ids"):
         read_id_file(tmp_path / "empty.txt")
+
+
+def test_per_class_subset_takes_n_of_each_class_capped_by_what_exists_and_max_share():
+    domain = _domain([0] * 30 + [1] * 6 + [2] * 2 + [-1] * 4)
+    chosen = per_class_subset(domain, 5, random_state=1)
+    assert list(np.bincount(domain.labels[chosen], minlength=3)) == [5, 5, 2]
+    assert np.array_equal(chosen, np.sort(chosen))
+    assert np.array_equal(chosen, per_class_subset(domain, 5, random_state=1))
+    assert not np.array_equal(chosen, per_class_subset(domain, 5, random_state=2))
+    half = per_class_subset(domain, 5, random_state=1, max_share=0.5)
+    assert list(np.bincount(domain.labels[half], minlength=3)) == [5, 3, 1]
+    assert len(per_class_subset(domain, 0)) == 0
+    with pytest.raises(ConfigError, match="max_share must be in"):
+        per_class_subset(domain, 5, max_share=0)
+    with pytest.raises(ConfigError, match="samples per class must be >= 0, got -1"):
+        per_class_subset(domain, -1)

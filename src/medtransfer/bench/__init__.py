@@ -34,4 +34,28 @@ def _warfarin(data: Path | None) -> Any:
     return WarfarinSuite()
 
 
+@SUITES.register("pneumonia-shift")
+def _pneumonia_shift(data: Path | None) -> Any:
+    """PneumoniaMNIST train -> test under 3 corruptions x 2 severities, k = 0/10/40; AUROC."""
+    from medtransfer.bench.pneumonia import PneumoniaShiftSuite
+
+    return PneumoniaShiftSuite()
+
+
+@SUITES.register("wbc")
+def _wbc(data: Path | None) -> Any:
+    """White cells, PBC -> BCCD (from --data), k = 0/5/20 per class; balanced accuracy."""
+    from medtransfer.bench.wbc import WbcSuite
+
+    return WbcSuite(data)
+
+
+@SUITES.register("speed")
+def _speed(data: Path | None) -> Any:
+    """Extraction images/s, fit time and memory vs skada at 1k-100k rows, the demo's time."""
+    from medtransfer.bench.speed import SpeedSuite
+
+    return SpeedSuite()
+
+
 __all__ = ["SUITES"]

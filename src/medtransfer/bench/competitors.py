@@ -44,6 +44,9 @@ class SkadaSelected(ClassifierMixin, BaseEstimator):
         ``ShuffleSplit`` repetitions of the grid search.
     random_state : int
         Seed of the splits.
+    adapter_params : dict or None
+        Fixed arguments of the skada adapter (e.g. ``{"norm": "median"}``); None for its
+        defaults.
 
     Notes
     -----
@@ -52,10 +55,11 @@ class SkadaSelected(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, name: str = "skada_coral", n_splits: int = 3,
-                 random_state: int = 0) -> None:
+                 random_state: int = 0, adapter_params: dict[str, Any] | None = None) -> None:
         self.name = name
         self.n_splits = n_splits
         self.random_state = random_state
+        self.adapter_params = adapter_params
 
     def fit(self, X, y, *, sample_domain) -> SkadaSelected:
         """Grid-search the adapter's hyper-parameter with skada's scorer, refit the best."""
@@ -69,9 +73,8 @@ class SkadaSelected(ClassifierMixin, BaseEstimator):
         with config_context(enable_metadata_routing=True):
             final = (LogisticRegression(max_iter=2000).set_fit_request(sample_weight=True)
                      .set_score_request(sample_weight=True))
-            pipeline = skada.make_da_pipeline(
-                StandardScaler(), getattr(skada, adapter_name)(), final
-            )
+            adapter = getattr(skada, adapter_name)(**(self.adapter_params or {}))
+            pipeline = skada.make_da_pipeline(StandardScaler(), adapter, final)
             step = pipeline.steps[1][0]
             search = GridSearchCV(
                 pipeline, {f"{step}__{param}": values},
@@ -132,6 +135,11 @@ def medtransfer_methods(
     return methods
 
 
-def skada_competitors(seed: int) -> dict[str, SkadaSelected]:
-    """Every skada pipeline of :data:`SKADA`, seeded."""
-    return {name: SkadaSelected(name, random_state=seed) for name in SKADA}
+def skada_competitors(
+    seed: int, adapter_params: dict[str, dict[str, Any]] | None = None
+) -> dict[str, SkadaSelected]:
+    """Every skada pipeline of :data:`SKADA`, seeded; ``adapter_params`` maps a name to fixed
+    arguments of its adapter (the others keep skada's defaults)."""
+    params = adapter_params or {}
+    return {name: SkadaSelected(name, random_state=seed, adapter_params=params.get(name))
+            for name in SKADA}

@@ -53,6 +53,29 @@ def _allocate(k: int, counts: np.ndarray) -> np.ndarray:
     return np.minimum(quota, counts)
 
 
+def per_class_subset(
+    domain: Domain, n: int, random_state: int = 0, *, max_share: float = 1.0
+) -> np.ndarray:
+    """Positions of up to ``n`` samples of every labelled class, seeded and sorted.
+
+    Unlike :func:`choose_labelled` (k in total, shared by class frequency), each class gets
+    ``n`` on its own: a rarer class gives all it has. ``max_share`` caps a class at that
+    share of its samples (at least one), e.g. 0.5 keeps half of every class for testing.
+    """
+    if n < 0:
+        raise ConfigError(f"samples per class must be >= 0, got {n}")
+    if not 0 < max_share <= 1:
+        raise ConfigError(f"max_share must be in (0, 1], got {max_share}")
+    rng = np.random.default_rng(random_state)
+    labels = domain.labels[domain.labelled_mask] if domain.labels is not None else []
+    chosen = [np.array([], dtype=int)]
+    for c in np.unique(labels):
+        members = np.flatnonzero(domain.labels == c)
+        size = min(n, max(1, int(max_share * len(members))))
+        chosen.append(rng.choice(members, size=size, replace=False))
+    return np.sort(np.concatenate(chosen)).astype(int)
+
+
 def labelled_from_ids(
     domain: Domain, ids: Sequence[str], source: str = "the id list"
 ) -> np.ndarray:

@@ -1,0 +1,236 @@
+"""The speed suite: extraction throughput, fit time and peak memory against skada, the demo.
+
+``medtransfer bench --suite speed --out DIR`` measures, in one run:
+
+- images/s of the default backbone on random 28x28 images resized to 64/128/224 px, with an
+  empty feature cache (cold) and again with it filled (cached);
+- fit time and peak memory of each medtransfer method that skada also implements, beside
+  skada's pipeline of the same method with the same hyper-parameters, on synthetic shifted
+  Gaussians of n = 1k/10k/100k rows x 1,280 features. Each fit runs alone in a fresh Python
+  process under a time and an address-space limit, so a fit that cannot run at a size is
+  recorded as a timeout, out of memory or its error, never left out;
+- the wall time of ``medtransfer demo`` in a temporary folder: with an empty cache, then warm.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from medtransfer.bench.fit_cost import SKADA_COUNTERPARTS, measure_fit
+from medtransfer.errors import ConfigError
+
+PARTS = ("extraction", "demo")  # besides the method names, what --only may name
+
+
+def measure_extraction(sizes: Sequence[int], n: int,
+                       backbone: str = "efficientnet_lite0") -> list[dict]:
+    """Images/s of ``backbone`` on ``n`` random 28x28 grayscale images, cold then cached."""
+    import torch
+
+    from medtransfer.data import Domain
+    from medtransfer.features import extract_features
+
+    records = []
+    with tempfile.TemporaryDirectory() as cache:
+        # the first call converts the weights into the cache once; keep it out of the timings
+        blank = Domain("warm-up", "image", inputs=np.zeros((1, 28, 28), np.uint8),
+                       ids=np.array(["0"]))
+        extract_features(blank, backbone, image_size=64, cache_dir=cache, progress=False)
+        for size in sizes:
+            images = np.random.default_rng(size).integers(0, 256, (n, 28, 28), dtype=np.uint8)
+            domain = Domain(f"random-{size}", "image", inputs=images,
+                            ids=np.arange(n).astype(str))
+            for mode in ("cold", "cached"):
+                start = time.perf_counter()
+                extract_features(domain, backbone, image_size=size, cache_dir=cache,
+                                 progress=False)
+                seconds = time.perf_counter() - start
+                records.append(_record("random 28x28 gray", f"{size}px-{mode}", backbone,
+                                       "images_per_s", n / seconds, seconds=round(seconds, 3),
+                                       images=n, threads=torch.get_num_threads()))
+    return records
+
+
+def measure_demo(timeout_s: float = 1200.0) -> list[dict]:
+    """Wall time of ``medtransfer demo`` in a temporary folder: empty cache, then warm."""
+    records = []
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "MEDTRANSFER_CACHE": str(Path(tmp) / "cache")}
+        command = [sys.executable, "-c", "from medtransfer.cli import app; app()",
+                   "demo", "--quiet", "--force", "--out", str(Path(tmp) / "demo")]
+        for mode in ("cold", "warm"):
+            start = time.perf_counter()
+            try:
+                proc = subprocess.run(command, cwd=tmp, env=env, capture_output=True, text=True,
+                                      timeout=timeout_s)
+                error = (None if proc.returncode == 0 else
+                         f"exit code {proc.returncode}: {proc.stderr.strip()[-300:]}")
+            except subprocess.TimeoutExpired:
+                error = f"timeout: over {timeout_s:g} s"
+            seconds = time.perf_counter() - start
+            records.append(_record("bundled data", f"demo-{mode}", "medtransfer demo", "wall_s",
+                                   None if error else seconds, error=error))
+    return records
+
+
+def _record(source: str, target: str, method: str, metric: str, value: float | None,
+            **extra: Any) -> dict:
+    record = {"suite": "speed", "source": source, "target": target, "k": 0, "seed": 0,
+              "method": method, "metric": metric,
+              "value": None if value is None else round(float(value), 3)}
+    return record | {key: val for key, val in extra.items() if val is not None}
+
+
+class SpeedSuite:
+    """``medtransfer bench --suite speed``; ``--only`` picks parts: extraction, demo or
+    method names. ``--seeds`` is ignored (every measurement is seeded 0); ``--k`` is refused.
+
+    Parameters
+    ----------
+    sizes, n_images : extraction image sides and number of images.
+    ns, n_features : rows and features of the fit-time data.
+    methods : medtransfer methods timed against skada (keys of :data:`SKADA_COUNTERPARTS`).
+    time_limit_s, memory_limit_mib : limits on each fit (see :func:`measure_fit`).
+    demo : whether to time the demo (about two minutes: cold and warm).
+    """
+
+    name = "speed"
+
+    def __init__(self, sizes: Sequence[int] = (64, 128, 224), n_images: int = 256,
+                 ns: Sequence[int] = (1_000, 10_000, 100_000), n_features: int = 1280,
+                 methods: Sequence[str] = tuple(SKADA_COUNTERPARTS), time_limit_s: float = 120.0,
+                 memory_limit_mib: int = 5120, demo: bool = True) -> None:
+        self.sizes, self.n_images, self.ns, self.n_features = sizes, n_images, ns, n_features
+        self.methods, self.demo = methods, demo
+        self.time_limit_s, self.memory_limit_mib = time_limit_s, memory_limit_mib
+
+    def run(self, out: Path, *, seeds: int = 1, ks: Sequence[int] | None = None,
+            only: Sequence[str] | None = None,
+            log: Callable[[str], None] | None = None) -> list[dict]:
+        """Measure everything (or ``only`` these parts); write ``OUT/speed.json`` and ``.md``."""
+        from medtransfer.bench.core import write_results  # not in the fit processes: slow import
+
+        if ks:
+            raise ConfigError("--k does not apply to the speed suite (it labels no target); "
+                              "leave it out")
+        unknown = sorted(set(only or ()) - {*PARTS, *self.methods})
+        if unknown:
+            raise ConfigError(f"--only {', '.join(unknown)}: the speed suite's parts are "
+                              f"{', '.join([*PARTS, *self.methods])}")
+        log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+        wanted = set(only or (*PARTS[:1], *self.methods, *(("demo",) if self.demo else ())))
+        records = []
+        if "extraction" in wanted:
+            records += measure_extraction(self.sizes, self.n_images)
+            log("extraction images/s: "
+                + ", ".join(f"{r['target']} {r['value']:.0f}" for r in records))
+        for method in [m for m in self.methods if m in wanted]:
+            records += self.measure_method(method, log)
+        if "demo" in wanted:
+            records += measure_demo()
+            log("demo: " + ", ".join(f"{r['target']} {r['value']} s" for r in records
+                                     if r["metric"] == "wall_s"))
+        write_results(self.name, records, speed_tables(records, self.time_limit_s,
+                                                       self.memory_limit_mib), Path(out))
+        return records
+
+    def measure_method(self, method: str, log: Callable[[str], None]) -> list[dict]:
+        """Both implementations at every n; after a timeout or out of memory the larger sizes
+        are recorded as not run (they would only fail slower)."""
+        records: list[dict] = []
+        gave_up: dict[str, str] = {}
+        for n in self.ns:
+            for impl in ("medtransfer", "skada"):  # back to back: the same machine load
+                if impl in gave_up:
+                    result = {"fit_s": None, "peak_mib": None, "error": gave_up[impl]}
+                else:
+                    result = measure_fit(method, impl, n, self.n_features, seed=0,
+                                         time_limit_s=self.time_limit_s,
+                                         memory_limit_mib=self.memory_limit_mib)
+                    kind = (result["error"] or "").split(":")[0]
+                    if kind in ("timeout", "out of memory", "crashed"):
+                        gave_up[impl] = f"not run: {kind} at n={n}"
+                name = method if impl == "medtransfer" else f"skada:{method}"
+                extra = {"features": self.n_features, "error": result["error"],
+                         "note": result.get("note")}
+                records += [_record("synthetic", f"n={n}", name, metric, result[metric], **extra)
+                            for metric in ("fit_s", "peak_mib")]
+                log(f"{name} n={n}: " + (result["error"] or f"{result['fit_s']:.2f} s, "
+                                         f"{result['peak_mib']:.0f} MiB"))
+        return records
+
+
+def speed_tables(records: list[dict], time_limit_s: float, memory_limit_mib: int) -> str:
+    """Markdown: extraction table, adaptation table (medtransfer / skada), demo line."""
+    lines = []
+    extraction = [r for r in records if r["metric"] == "images_per_s"]
+    if extraction:
+        first = extraction[0]
+        lines += [f"#### Feature extraction ({first['method']}, {first['images']} random 28x28 "
+                  f"images, {first['threads']} torch thread(s)), images/s", "",
+                  "| size | cold | cached |", "| --- | --- | --- |"]
+        by = {r["target"]: r for r in extraction}
+        for size in dict.fromkeys(t.split("px")[0] for t in by):
+            lines.append(f"| {size} px | " + " | ".join(
+                f"{by[f'{size}px-{m}']['value']:,.0f}" for m in ("cold", "cached")) + " |")
+        lines.append("")
+    fits = {(r["method"], r["target"], r["metric"]): r for r in records
+            if r["metric"] in ("fit_s", "peak_mib")}
+    if fits:
+        lines += _adaptation_table(fits, time_limit_s, memory_limit_mib)
+    demo = {r["target"]: r for r in records if r["metric"] == "wall_s"}
+    if demo:
+        parts = [f"{mode} {demo[f'demo-{mode}']['value']:.0f} s" if demo[f"demo-{mode}"]["value"]
+                 is not None else f"{mode} failed ({demo[f'demo-{mode}']['error']})"
+                 for mode in ("cold", "warm")]
+        lines.append(f"Demo end to end (`medtransfer demo`, empty cache then warm): "
+                     f"{', '.join(parts)}.")
+    return "\n".join(lines).rstrip()
+
+
+def _adaptation_table(fits: dict, time_limit_s: float, memory_limit_mib: int) -> list[str]:
+    methods = list(dict.fromkeys(m for m, _, _ in fits if not m.startswith("skada:")))
+    sizes = list(dict.fromkeys(t for _, t, _ in fits))
+    features = next(iter(fits.values()))["features"]
+    lines = [f"#### Adaptation fit, medtransfer / skada ({features} features; n rows, half "
+             "source, half target)", "",
+             "Each cell: fit seconds medtransfer / skada (ratio; < 1: medtransfer faster), then "
+             "peak MiB above the data medtransfer / skada. Each fit ran alone in a fresh process "
+             f"limited to {time_limit_s:g} s and {memory_limit_mib} MiB.", "",
+             "| method | " + " | ".join(sizes) + " |", "|---" * (len(sizes) + 1) + "|"]
+    notes = []
+    for method in methods:
+        cells = []
+        for size in sizes:
+            mine, theirs = (fits.get((name, size, "fit_s")) for name in (method, f"skada:{method}"))
+            if mine is None or theirs is None:
+                cells.append("")
+                continue
+            cell = f"{_short(mine)} / {_short(theirs)} s"
+            if mine["value"] and theirs["value"]:
+                cell += f" ({mine['value'] / theirs['value']:.2f})"
+            mem = [fits[(r["method"], size, "peak_mib")] for r in (mine, theirs)]
+            cells.append(cell + f", {_short(mem[0], 0)} / {_short(mem[1], 0)} MiB")
+            notes += [f"- {r['method']} {size}: {r['error']}" for r in (mine, theirs)
+                      if r.get("error") and not r["error"].startswith("not run")]
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+        subsampled = next((r for s in reversed(sizes) if (r := fits.get((method, s, "fit_s")))
+                           and r.get("note")), None)
+        if subsampled:
+            notes.append(f"- {method} {subsampled['target']} warned: {subsampled['note']}")
+    return [*lines, "", *[note[:400] for note in notes], ""]
+
+
+def _short(record: dict, digits: int = 2) -> str:
+    if record["value"] is not None:
+        return f"{record['value']:.{digits}f}"
+    return {"out of memory": "OOM"}.get(kind := record["error"].split(":")[0], kind)
