@@ -6,6 +6,12 @@ seed, k target patients are labelled and the rest are the test set (their featur
 their doses, are seen in fitting as unlabelled target rows). Every registered regression
 method is fitted on sqrt(dose) and scored by PW20 and MAE (mg/week) beside the IWPC formulas.
 
+``auto`` is fitted once per split with ``point="pw20"``: the row ``auto`` scores the chosen
+method's plain predictions, ``auto+pw20`` the same predictions after the PW20 decision
+(medtransfer.models.tolerance), tuned on auto's out-of-fold predictions of the k labelled
+patients. ``NAME+pw20`` rows (``--pw20 NAME ...``) wrap a method in a PW20Regressor, whose
+decision is tuned by 5-fold refits over the k labelled patients.
+
     python benchmarks/warfarin.py --seeds 10 --k 0 20 100 --out warfarin.json
 """
 
@@ -30,6 +36,8 @@ from medtransfer.evaluate.dosing import mae, pw20
 from medtransfer.features.tabular import TabularEncoder
 from medtransfer.models.classifiers import make_classifier
 from medtransfer.models.dosing import IWPCClinical, IWPCPharmacogenetic, SqrtDoseRegressor
+from medtransfer.models.tolerance import PW20Regressor
+from medtransfer.select.auto import AutoTransfer
 
 TARGET_SITES, EXCLUDED_SITES = (3, 4, 8, 18), (13,)
 SOURCE_NAME, TARGET_NAME = "IWPC sites except 3,4,8,18,13", "IWPC sites 3,4,8,18"
@@ -63,11 +71,15 @@ def regression_methods(names: list[str] | None) -> list[str]:
     return [n for n in known if names is None or n in names]
 
 
-def score(method: str, k: int, seed: int, y: np.ndarray, pred: np.ndarray) -> list[dict]:
+def score(method: str, k: int, seed: int, y: np.ndarray, pred: np.ndarray,
+          **extra) -> list[dict]:
     base = {"suite": "warfarin", "source": SOURCE_NAME, "target": TARGET_NAME,
-            "k": k, "seed": seed, "method": method}
+            "k": k, "seed": seed, "method": method, **extra}
+    window = np.abs(pred - y)  # PW15 / PW25: is a PW20 gain confined to the ±20% threshold?
     return [{**base, "metric": "pw20", "value": pw20(y, pred)},
-            {**base, "metric": "mae", "value": mae(y, pred)}]
+            {**base, "metric": "mae", "value": mae(y, pred)},
+            {**base, "metric": "pw15", "value": float(np.mean(window <= 0.15 * y))},
+            {**base, "metric": "pw25", "value": float(np.mean(window <= 0.25 * y))}]
 
 
 def run_split(args, encoded, source, target, k: int, seed: int, timings: dict) -> list[dict]:
@@ -82,12 +94,7 @@ def run_split(args, encoded, source, target, k: int, seed: int, timings: dict) -
     X = np.vstack([Xs, Xt[labelled], Xt[test]])
     y = np.concatenate([source.labels, target.labels[labelled], np.full(len(test), np.nan)])
     domain = np.concatenate([np.ones(len(Xs)), -2 * np.ones(len(Xt))]).astype(int)
-    for name in regression_methods(args.methods):
-        method = METHODS.get(name)
-        if method.needs_target_labels and k == 0:
-            continue
-        estimator = make_classifier(args.estimator, "regression", seed)
-        model = SqrtDoseRegressor(method.build(estimator, seed))
+    for name, model in models(args, k, seed).items():
         start = time.perf_counter()
         try:
             model.fit(X, y, sample_domain=domain)
@@ -97,8 +104,36 @@ def run_split(args, encoded, source, target, k: int, seed: int, timings: dict) -
                   file=sys.stderr)
             continue
         timings.setdefault(name, []).append(time.perf_counter() - start)
-        records += score(name, k, seed, y_test, pred)
+        if name != "auto":
+            records += score(name, k, seed, y_test, pred)
+            continue
+        auto = model.regressor_
+        plain = np.clip(auto.estimator_.predict(Xt[test]), 0, None) ** 2
+        records += score("auto", k, seed, y_test, plain, choice=auto.choice_)
+        records += score("auto+pw20", k, seed, y_test, pred, choice=auto.choice_,
+                         bandwidth=getattr(auto.decision_, "bandwidth_", 0.0))
     return records
+
+
+def models(args, k: int, seed: int) -> dict:
+    """Every model of one split, each predicting weekly doses (fitted on sqrt(dose))."""
+    out = {}
+    for name in regression_methods(args.methods):
+        method = METHODS.get(name)
+        if method.needs_target_labels and k == 0:
+            continue
+        estimator = make_classifier(args.estimator, "regression", seed)
+        if name == "auto":
+            inner = AutoTransfer(estimator, point="pw20", target_transform="sqrt",
+                                 random_state=seed)
+        else:
+            inner = method.build(estimator, seed)
+        out[name] = SqrtDoseRegressor(inner)
+        if name in args.pw20 and k >= 10:
+            out[f"{name}+pw20"] = SqrtDoseRegressor(
+                PW20Regressor(method.build(estimator, seed), transform="sqrt",
+                              random_state=seed))
+    return out
 
 
 def markdown_table(records: list[dict]) -> str:
@@ -128,6 +163,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--estimator", default="logreg",
                         help="final regressor from the classifier registry (logreg = ridge)")
     parser.add_argument("--methods", nargs="+", default=None, help="only these methods")
+    parser.add_argument("--pw20", nargs="*", default=["pooled", "transfer_ridge"],
+                        help="also score these methods through a PW20Regressor (k ≥ 10)")
     parser.add_argument("--out", type=Path, default=Path("warfarin.json"), help="JSON records")
     return parser.parse_args(argv)
 
@@ -149,6 +186,17 @@ def main(argv: list[str] | None = None) -> None:
             records += run_split(args, encoded, source, target, k, seed, timings)
     args.out.write_text(json.dumps(records, indent=1))
     print(markdown_table(records))
+    frame = pd.DataFrame.from_records(records)
+    k_max = frame["k"].max()
+    side = frame[(frame.k == k_max) & frame.metric.isin(["pw15", "pw20", "pw25"])]
+    print(f"\nwindow sensitivity at k={k_max} (mean over seeds):")
+    print(side.pivot_table(index="method", columns="metric", values="value").round(3)
+          .sort_values("pw20", ascending=False).to_string())
+    choices = pd.DataFrame([r for r in records if r["method"] == "auto" and r["metric"] == "pw20"])
+    if len(choices):
+        print("\nauto's choices: " + "; ".join(
+            f"k={k}: " + ", ".join(f"{c} x{n}" for c, n in group["choice"].value_counts().items())
+            for k, group in choices.groupby("k")))
     print("\nmean fit+predict seconds: " + ", ".join(
         f"{n} {np.mean(t):.2f}" for n, t in sorted(timings.items())))
     print(f"{len(records)} records written to {args.out}")

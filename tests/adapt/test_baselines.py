@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from medtransfer.adapt import METHODS, get_method
+from medtransfer.adapt.baselines import Pooled
 from medtransfer.data.sample_domain import SOURCE, TARGET
 from medtransfer.errors import ConfigError
 from medtransfer.models import make_classifier
@@ -46,3 +47,13 @@ def test_pooled_gives_the_target_half_the_weight():
 def test_methods_needing_labels_refuse_k_zero():
     with pytest.raises(ConfigError, match="'target_only' needs labelled target samples"):
         get_method("target_only", n_labelled_target=0)
+
+
+def test_pooled_without_a_share_counts_every_labelled_row_once():
+    X, y, sd, _ = _problem()
+    unweighted = Pooled(make_classifier("logreg"), target_share=None)
+    rows, weight = unweighted._rows(y, sd)
+    assert weight is None and rows.sum() == 90
+    plain = make_classifier("logreg").fit(X[rows], y[rows])
+    np.testing.assert_allclose(unweighted.fit(X, y, sample_domain=sd).predict_proba(X[90:]),
+                               plain.predict_proba(X[90:]))

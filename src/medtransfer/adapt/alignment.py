@@ -34,7 +34,10 @@ class AlignedEstimator(AdaptedEstimator):
     """Fit a skada feature adapter on source + target, then the final predictor.
 
     Features are standardised (on all rows) before the adapter so that distances and
-    covariances do not depend on the units of each column.
+    covariances do not depend on the units of each column. For classification, a
+    ``StandardScaler`` that opens the final predictor's pipeline is skipped: the mapped rows
+    are already on that common scale, and standardising them a second time would re-inflate
+    the directions the mapping shrank (see ``_final_predictor``).
 
     Parameters
     ----------
@@ -94,6 +97,26 @@ class AlignedEstimator(AdaptedEstimator):
         for mask, code in ((rows.source, 1), (rows.target, -2)):
             out[mask] = self._map_scaled(Z[mask], code)
         return out, None
+
+    def _final_predictor(self, y: np.ndarray) -> BaseEstimator:
+        """The final predictor, minus a leading ``StandardScaler`` for classification.
+
+        The mapped rows keep the scale of the joint standardisation, but not unit variance:
+        CORAL gives the source the target's covariance (a column the target hardly varies
+        along stays small), entropic OT pulls source rows towards target barycentres, subspace
+        alignment keeps the minor components small. A second standardisation, fitted on the
+        mapped labelled rows, blows those directions back up to unit variance, where the
+        L2 penalty no longer discounts them and source-specific noise enters the model. On
+        the four heart-disease sites it cost, at k = 0, 0.010 AUROC for CORAL and 0.136 for
+        entropic OT with the default logistic regression. Regression keeps the scaler (on
+        the warfarin sites the effect was mixed).
+        """
+        final = clone(self.estimator)
+        steps = getattr(final, "steps", None)
+        if (not is_regression_target(y) and steps and len(steps) > 1
+                and isinstance(steps[0][1], StandardScaler)):
+            final.set_params(**{steps[0][0]: "passthrough"})
+        return final
 
     def _map_scaled(self, Z: np.ndarray, code: int) -> np.ndarray:
         """Standardised rows of one domain through the adapter (as source or as target)."""

@@ -78,11 +78,12 @@ class Pooled(_SubsetEstimator):
     ----------
     estimator : estimator
         Final predictor.
-    target_share : float, default=0.5
-        Share of the total training weight given to the labelled target rows.
+    target_share : float or None, default=0.5
+        Share of the total training weight given to the labelled target rows; None: every
+        row counts once (the target's share is then its share of the rows).
     """
 
-    def __init__(self, estimator: BaseEstimator, target_share: float = 0.5) -> None:
+    def __init__(self, estimator: BaseEstimator, target_share: float | None = 0.5) -> None:
         super().__init__(estimator)
         self.target_share = target_share
 
@@ -90,7 +91,7 @@ class Pooled(_SubsetEstimator):
         source, target = domain_masks(y, sample_domain)
         rows = source | target
         n_s, n_t = source.sum(), target.sum()
-        if n_t == 0:
+        if n_t == 0 or self.target_share is None:
             return rows, None
         weight = np.where(
             target[rows],

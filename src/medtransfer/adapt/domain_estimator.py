@@ -164,11 +164,16 @@ class AdaptedEstimator(BaseEstimator, ABC):
         # Weights are passed as step__sample_weight, which metadata routing (switched on by
         # anyone importing skada) would reject.
         with config_context(enable_metadata_routing=False):
-            self.estimator_ = fit_weighted(clone(self.estimator), features[keep], y[keep], weight)
+            self.estimator_ = fit_weighted(self._final_predictor(y), features[keep], y[keep],
+                                           weight)
         if hasattr(self.estimator_, "classes_"):
             self.classes_ = self.estimator_.classes_
         self.n_features_in_ = X.shape[1]
         return self
+
+    def _final_predictor(self, y: np.ndarray) -> BaseEstimator:
+        """An unfitted copy of the final predictor (subclasses may adjust it to the adaptation)."""
+        return clone(self.estimator)
 
     def transform_target(self, X) -> np.ndarray:
         """Target rows in the space the final predictor works in."""

@@ -1,4 +1,5 @@
-"""Final predictors: classifiers and regressors, parameter-transfer models, dosing formulas."""
+"""Final predictors: classifiers and regressors, parameter-transfer models, dosing formulas,
+PW20-optimal dose decisions, and T-learner treatment-effect models."""
 
 from medtransfer.models.adaptive import (
     AdaptiveLogisticRegression,
@@ -12,7 +13,9 @@ from medtransfer.models.dosing import (
     SqrtDoseRegressor,
     sqrt_dose,
 )
+from medtransfer.models.effects import TLearner
 from medtransfer.models.svm import PlattSVC
+from medtransfer.models.tolerance import PW20Decision, PW20Regressor
 from medtransfer.models.transfer_regression import TrAdaBoostR2, TransferRidge
 
 __all__ = [
@@ -21,8 +24,11 @@ __all__ = [
     "AdaptiveSVC",
     "IWPCClinical",
     "IWPCPharmacogenetic",
+    "PW20Decision",
+    "PW20Regressor",
     "PlattSVC",
     "SqrtDoseRegressor",
+    "TLearner",
     "TrAdaBoostClassifier",
     "TrAdaBoostR2",
     "TransferRidge",

@@ -1,0 +1,88 @@
+"""AutoTransfer for regression: the pooled anchor and the PW20 decision, on IWPC warfarin."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from medtransfer.datasets.warfarin import warfarin
+from medtransfer.errors import ConfigError
+from medtransfer.features.tabular import TabularEncoder
+from medtransfer.select.auto import AutoTransfer
+
+TARGET_SITES = [3, 4, 8, 18]
+
+
+def hits(y: np.ndarray, pred: np.ndarray) -> float:
+    return float(np.mean(np.abs(pred - y) <= 0.2 * y))
+
+
+@pytest.fixture(scope="module")
+def dose_split():
+    """Benchmark split, k = 100, on sqrt(dose): (X, y, domain, X_test, dose_test)."""
+    data = warfarin()
+    site = data.metadata["site"].to_numpy()
+    source = data.subset(np.flatnonzero(~np.isin(site, [*TARGET_SITES, 13])))
+    target = data.subset(np.flatnonzero(np.isin(site, TARGET_SITES)))
+    keep = target.inputs[["age_decades", "height_cm", "weight_kg"]].notna().all(axis=1)
+    target = target.subset(np.flatnonzero(keep.to_numpy()))
+    domain = np.r_[np.ones(len(source)), -2 * np.ones(len(target))].astype(int)
+    encoder = TabularEncoder().fit(pd.concat([source.inputs, target.inputs], ignore_index=True),
+                                   sample_domain=domain)
+    Xs, Xt = encoder.transform(source.inputs), encoder.transform(target.inputs)
+    order = np.random.default_rng(0).permutation(len(target))
+    labelled, test = order[:100], order[100:]
+    X = np.vstack([Xs, Xt[labelled], Xt[test]])
+    y = np.sqrt(np.r_[source.labels, target.labels[labelled], np.full(len(test), np.nan)])
+    return X, y, domain, Xt[test], target.labels[test]
+
+
+def test_pooled_anchor_and_pw20_decision_tuned_out_of_fold(dose_split):
+    X, y, domain, X_test, dose_test = dose_split
+    auto = AutoTransfer(candidates=["transfer_ridge"], n_repeats=1, point="pw20",
+                        target_transform="sqrt", random_state=0)
+    auto.fit(X, y, sample_domain=domain)
+    ev = json.loads(json.dumps(auto.evidence_, allow_nan=False))
+    assert ev["task"] == "regression" and ev["baseline_anchor"]["anchor"] == "pooled"
+    assert auto.choice_ in ("pooled", "transfer_ridge")
+    decision = ev["decision"]
+    assert decision["applied"] and decision["bandwidth"] == auto.decision_.bandwidth_ > 0
+    chosen = decision["validation"][str(auto.decision_.bandwidth_)]
+    assert chosen["pw20"] >= decision["validation"]["0.0"]["pw20"]
+    plain = auto.estimator_.predict(X_test)
+    decided = auto.predict(X_test)
+    np.testing.assert_allclose(decided, auto.decision_.predict(plain))
+    assert hits(dose_test, decided**2) > hits(dose_test, plain**2)
+    assert "folds_raw" not in ev
+
+
+def test_credible_rule_keeps_source_only_as_the_anchor(dose_split):
+    X, y, domain, _, _ = dose_split
+    auto = AutoTransfer(candidates=[], n_repeats=1, baseline_rule="credible", random_state=0)
+    auto.fit(X, y, sample_domain=domain)
+    assert auto.evidence_["baseline_anchor"]["anchor"] == "source_only"
+    assert auto.decision_ is None and "decision" not in auto.evidence_
+
+
+def test_without_target_labels_the_decision_is_not_applied(dose_split):
+    X, y, domain, X_test, _ = dose_split
+    unlabelled = np.where(domain < 0, np.nan, y)
+    auto = AutoTransfer(candidates=[], n_repeats=1, point="pw20", target_transform="sqrt",
+                        random_state=0).fit(X, unlabelled, sample_domain=domain)
+    assert auto.decision_ is None and not auto.evidence_["decision"]["applied"]
+    np.testing.assert_array_equal(auto.predict(X_test), auto.estimator_.predict(X_test))
+
+
+def test_point_and_transform_are_checked(dose_split):
+    X, y, domain, _, _ = dose_split
+    with pytest.raises(ConfigError, match="point='median' is not one of"):
+        AutoTransfer(point="median").fit(X, y, sample_domain=domain)
+    with pytest.raises(ConfigError, match="target_transform='cube' is not one of"):
+        AutoTransfer(target_transform="cube").fit(X, y, sample_domain=domain)
+    labels = np.r_[np.zeros(30), np.ones(30)].astype(int)
+    with pytest.raises(ConfigError, match="applies only to regression"):
+        AutoTransfer(point="pw20").fit(np.zeros((60, 2)), labels,
+                                       sample_domain=np.ones(60, dtype=int))
