@@ -71,7 +71,10 @@ class WarfarinSuite(Suite):
 
     def competitors(self, unit: Unit, split: Split) -> dict[str, Any]:
         formulas = {name: _formula(cls) for name, cls in FORMULAS.items()}
-        return {**formulas, **medtransfer_methods("regression", unit.k, unit.seed)}
+        # auto reports the dose most likely within ±20% (PW20, the clinical target), on mg/week
+        auto = {"point": "pw20", "target_transform": "sqrt"}
+        return {**formulas, **medtransfer_methods("regression", unit.k, unit.seed,
+                                                  auto_options=auto)}
 
     def predict(self, model: BaseEstimator, X: np.ndarray) -> np.ndarray:
         """Dose in mg/week: the model learns sqrt(dose)."""
