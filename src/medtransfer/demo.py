@@ -81,6 +81,7 @@ SCENARIOS = (
             "classifier": "logreg",
             "task": "regression",
             "target_transform": "sqrt",
+            "point": "pw20",
             "method_params": {
                 "time_budget": 20,
                 "candidates": ["transfer_ridge", "kmm", "kliep", "density_ratio"],

@@ -19,6 +19,8 @@ from medtransfer.errors import ArtifactError, ConfigError, DataError
 from medtransfer.evaluate.calibration import RECALIBRATION_METHODS, Recalibrator
 from medtransfer.features import TabularEncoder, featurize, featurize_pair
 from medtransfer.models import make_classifier
+from medtransfer.models.tolerance import TRANSFORMS, from_model_scale, to_model_scale
+from medtransfer.select.auto import POINTS
 
 BASELINES = ("source_only", "target_only", "pooled")
 MODEL_DIR = "model"
@@ -35,11 +37,11 @@ SAVED_PARAMS = (
     "image_size",
     "task",
     "target_transform",
+    "point",
     "baselines",
     "random_state",
     "recalibrate",
 )
-TRANSFORMS = ("none", "sqrt", "log")
 
 
 class TransferPipeline:
@@ -65,6 +67,11 @@ class TransferPipeline:
         What the labels are.
     target_transform : {"none", "sqrt", "log"}
         Regression only: fit on the transformed target, invert at prediction.
+    point : {"mean", "pw20"}, default="mean"
+        Regression with ``method="auto"`` only: "pw20" reports the value most likely within
+        ±20% of the truth instead of the expected value (a
+        :class:`~medtransfer.models.tolerance.PW20Decision` tuned on auto's out-of-fold
+        predictions of the labelled target samples; the dosing target of warfarin studies).
     encoder : TabularEncoder, optional
         Unfitted encoder for table domains (default: ``TabularEncoder()``).
     baselines : bool, default=True
@@ -93,6 +100,7 @@ class TransferPipeline:
         image_size: int | None = None,
         task: str = "classification",
         target_transform: str = "none",
+        point: str = "mean",
         encoder: TabularEncoder | None = None,
         baselines: bool = True,
         random_state: int = 0,
@@ -109,6 +117,7 @@ class TransferPipeline:
         self.image_size = image_size
         self.task = task
         self.target_transform = target_transform
+        self.point = point
         self.encoder = encoder
         self.baselines = baselines
         self.random_state = random_state
@@ -151,6 +160,11 @@ class TransferPipeline:
             )
         if self.target_transform != "none" and self.task != "regression":
             raise ConfigError("--target-transform applies only with --task regression")
+        if self.point not in POINTS:
+            raise ConfigError(f"--point must be one of {', '.join(POINTS)}, got {self.point!r}")
+        if self.point != "mean" and (self.task != "regression" or self.method != "auto"):
+            raise ConfigError(f"--point {self.point} applies only with --task regression and "
+                              "--method auto (it is tuned on auto's out-of-fold predictions)")
         if self.recalibrate is not None and self.recalibrate not in RECALIBRATION_METHODS:
             raise ConfigError(
                 f"--recalibrate must be one of {', '.join(RECALIBRATION_METHODS)}, "
@@ -215,12 +229,10 @@ class TransferPipeline:
                 f"{int(np.sum(y <= 0))} value(s) <= 0 (e.g. {y[y <= 0][0]}); remove them or use "
                 "--target-transform none"
             )
-        return np.sqrt(y) if self.target_transform == "sqrt" else np.log(y)
+        return to_model_scale(y, self.target_transform)
 
     def _decode_y(self, y: np.ndarray) -> np.ndarray:
-        if self.target_transform == "sqrt":
-            return np.square(y)
-        return np.exp(y) if self.target_transform == "log" else y
+        return from_model_scale(y, self.target_transform)
 
     def _model_names(self, k: int) -> list[str]:
         names = [self.method]
@@ -232,6 +244,8 @@ class TransferPipeline:
         method = get_method(name, self.task, k)
         predictor = make_classifier(self.classifier, self.task, self.random_state)
         estimator = method.build(predictor, self.random_state)
+        if name == "auto" and self.task == "regression":
+            estimator.set_params(point=self.point, target_transform=self.target_transform)
         if name == self.method and self.method_params:
             estimator.set_params(**self.method_params)
         return estimator.fit(X, y, sample_domain=sample_domain)

@@ -6,7 +6,11 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
+from medtransfer.adapt import get_method
 from medtransfer.adapt.harmonize import ComBatHarmonized, SiteStandardized
+from medtransfer.bench.core import Unit
+from medtransfer.bench.warfarin import SOURCE, TARGET, WarfarinSuite
+from medtransfer.models.classifiers import make_classifier
 
 
 def two_sites(seed: int = 0):
@@ -53,3 +57,21 @@ def test_constant_column_stays_finite():
     a[:, 2], b[:, 2] = 1.0, 1.0
     out = harmonised_target(ComBatHarmonized(LogisticRegression()), a, ya, b)
     assert np.isfinite(out).all()
+
+
+def test_regression_predictions_stay_within_the_training_doses():
+    """Warfarin k = 20: two target patients of unknown sex (a category no source patient
+    has) are standardised within the target to ~24 standard deviations; the ridge on those
+    features would predict hundreds of thousands of mg/week without the clip."""
+    split = WarfarinSuite().split(Unit(SOURCE, TARGET, k=20, seed=0))
+    method = get_method("site_standardize", "regression", 20).build(
+        make_classifier("logreg", "regression", 0), 0)
+    method.fit(split.X, split.y, sample_domain=split.sample_domain)
+    X_test = split.X[split.test]
+    labelled = split.y[~np.isnan(split.y)]
+    raw = method.estimator_.predict(method.transform_target(X_test))
+    pred = method.predict(X_test)
+    assert raw.max() > 5 * labelled.max()
+    assert pred.min() >= labelled.min() and pred.max() <= labelled.max()
+    inside = (raw >= labelled.min()) & (raw <= labelled.max())
+    np.testing.assert_array_equal(pred[inside], raw[inside])

@@ -28,3 +28,4 @@ def test_dose_model_transfers_from_the_raw_iwpc_file_and_predicts(runner, tmp_pa
     doses = pd.read_csv(out)
     assert list(doses.columns) == ["id", "prediction"]
     assert doses["id"].str.startswith("PA").all() and doses["prediction"].between(3, 150).all()
+

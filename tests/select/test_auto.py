@@ -210,6 +210,27 @@ def test_too_few_labels_in_a_class_keep_source_only_and_say_why():
     assert auto.evidence_["skipped"] == ["target_only", "pooled", "all_labelled", "coral"]
 
 
+def test_a_rare_class_is_kept_labelled_in_training_and_the_others_are_compared():
+    rng = np.random.default_rng(0)
+    centres = 3 * np.eye(3, 6)
+    ys, yt = rng.integers(0, 3, 300), rng.integers(0, 3, 150)
+    X = np.r_[centres[ys] + rng.normal(size=(300, 6)), centres[yt] + rng.normal(size=(150, 6))]
+    sd = np.r_[np.ones(300), -2 * np.ones(150)].astype(int)
+    y = np.r_[ys, np.full(150, -1)]
+    labelled = [np.flatnonzero(yt == c)[:n] for c, n in ((0, 10), (1, 10), (2, 2))]
+    for rows in labelled:
+        y[300 + rows] = yt[rows]
+    auto = AutoTransfer(candidates=coral(), n_repeats=1, random_state=0)
+    auto.fit(X, y, sample_domain=sd)
+    ev = auto.evidence_
+    assert ev["mode"] == "few_labels" and "coral" in ev["comparisons"]
+    assert ev["held_in"].startswith("class 2: 2 labelled target sample(s)")
+    for fold in ev["folds"]:
+        assert set(300 + labelled[2]) <= set(fold["train"])
+        assert not set(300 + labelled[2]) & set(fold["test"])
+    assert auto.predict_proba(X[300:]).shape == (150, 3)
+
+
 def test_a_class_missing_from_the_labelled_target_samples_is_named():
     X, y, sd, _, _ = planted(0, shift=True)
     labelled = np.flatnonzero((sd < 0) & (y != -1))

@@ -60,6 +60,24 @@ def test_a_class_with_one_labelled_target_sample_is_named_with_the_fix():
         target_folds(y, sample_domain=sd, task="classification")
 
 
+def test_held_in_rows_train_every_fold_and_their_class_is_not_scored():
+    X, y, sd, _ = stacked(n_classes=3)
+    rare = np.flatnonzero((sd < 0) & (y == 2))
+    y[rare[1:]] = -1  # one labelled sample of class 2: too few to hold out
+    with pytest.raises(DataError, match="class 2 has 1"):
+        target_folds(y, sample_domain=sd, task="classification")
+    folds = target_folds(y, sample_domain=sd, task="classification", n_repeats=2,
+                         random_state=0, held_in=rare[:1])
+    for train, test in folds:
+        assert rare[0] in train and rare[0] not in test
+        assert set(y[test]) == {0, 1}
+    # the unscored class's probability mass is dropped and the rest renormalised
+    method = SourceOnly(make_classifier("logreg", random_state=0))
+    pred, error = out_of_fold(method, X, y, sample_domain=sd, folds=folds, task="classification")
+    assert error is None and pred.shape[1] == 2
+    np.testing.assert_allclose(pred.sum(axis=1), 1.0)
+
+
 def test_too_few_labelled_patients_are_reported():
     _, y, sd, _ = stacked()
     groups = np.r_[np.arange(120), np.zeros(80)]  # one patient for all target rows

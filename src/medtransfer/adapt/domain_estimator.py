@@ -122,6 +122,8 @@ class AdaptedEstimator(BaseEstimator, ABC):
     adaptation_effect : {"mapped", "reweighted"}
         Class attribute: "mapped" when the adaptation moves the features, "reweighted"
         when it only weights the training rows and leaves the features as they are.
+    y_range_ : tuple of float or None
+        Regression: the smallest and largest training label; predictions are clipped to it.
     """
 
     adaptation_effect: ClassVar[str] = "mapped"
@@ -168,6 +170,11 @@ class AdaptedEstimator(BaseEstimator, ABC):
                                            weight)
         if hasattr(self.estimator_, "classes_"):
             self.classes_ = self.estimator_.classes_
+        # Mapped target rows can land far outside what the predictor saw (a category that
+        # only the target has, standardised within the target); a linear regression would
+        # extrapolate without bound, so predictions stay within the labels it learnt from.
+        self.y_range_ = ((float(np.min(y[keep])), float(np.max(y[keep])))
+                         if is_regression_target(y) else None)
         self.n_features_in_ = X.shape[1]
         return self
 
@@ -181,8 +188,11 @@ class AdaptedEstimator(BaseEstimator, ABC):
         return self._map_target(check_features(X))
 
     def predict(self, X) -> np.ndarray:
-        """Predict target rows."""
-        return self.estimator_.predict(self.transform_target(X))
+        """Predict target rows (regression: within the range of the training labels)."""
+        pred = self.estimator_.predict(self.transform_target(X))
+        if getattr(self, "y_range_", None) is not None:
+            return np.clip(pred, *self.y_range_)
+        return pred
 
     @available_if(_final_has("predict_proba"))
     def predict_proba(self, X) -> np.ndarray:

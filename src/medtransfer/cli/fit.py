@@ -80,6 +80,14 @@ def fit(
     target_transform: Annotated[
         str, typer.Option("--target-transform", help="Regression: none, sqrt or log.")
     ] = "none",
+    point: Annotated[
+        str,
+        typer.Option(
+            "--point",
+            help="Regression with --method auto: mean, or pw20 for the value most likely "
+            "within ±20% of the truth (tuned on the labelled target samples).",
+        ),
+    ] = "mean",
     label_col: opt.LabelCol = None,
     id_col: opt.IdCol = None,
     site_col: opt.SiteCol = None,
@@ -110,6 +118,7 @@ def fit(
             "--classifier": (classifier, "svm"), "--backbone": (backbone, "efficientnet_lite0"),
             "--weights": (weights, None), "--image-size": (image_size, None),
             "--recalibrate": (recalibrate, None), "--target-transform": (target_transform, "none"),
+            "--point": (point, "mean"),
             "--task": (task, "classification"), "--source-site": (source_site, None),
         }
         target = _source_free_target(source, target, fit_only)
@@ -136,6 +145,7 @@ def fit(
         image_size=image_size,
         task=task,
         target_transform=target_transform,
+        point=point,
         random_state=seed,
         progress=not quiet,
         recalibrate=recalibrate,

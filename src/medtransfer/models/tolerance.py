@@ -39,14 +39,14 @@ BANDWIDTHS = (0.0, 0.2, 0.35, 0.5, 0.7, 1.0)
 _CHUNK = 2048
 
 
-def _inverse(values: np.ndarray, transform: str) -> np.ndarray:
+def from_model_scale(values: np.ndarray, transform: str) -> np.ndarray:
     """Model scale → original scale."""
     if transform == "sqrt":
         return np.square(np.clip(values, 0, None))
     return np.exp(values) if transform == "log" else values
 
 
-def _forward(values: np.ndarray, transform: str) -> np.ndarray:
+def to_model_scale(values: np.ndarray, transform: str) -> np.ndarray:
     """Original scale → model scale."""
     if transform == "sqrt":
         return np.sqrt(values)
@@ -140,10 +140,10 @@ class PW20Decision(BaseEstimator):
         source = np.empty(0) if source_values is None else np.asarray(
             source_values, dtype=float).ravel()
         values = np.r_[source, y]
-        if not np.all(_inverse(values, self.transform) > 0):
+        if not np.all(from_model_scale(values, self.transform) > 0):
             raise DataError(
                 "PW20Decision: a relative window needs positive outcomes on the original scale; "
-                f"{int(np.sum(_inverse(values, self.transform) <= 0))} are ≤ 0"
+                f"{int(np.sum(from_model_scale(values, self.transform) <= 0))} are ≤ 0"
             )
         share = self.target_share if len(source) else 1.0
         weight = np.r_[np.full(len(source), (1 - share) / max(len(source), 1)),
@@ -156,8 +156,8 @@ class PW20Decision(BaseEstimator):
             sorted({0.0, *map(float, self.bandwidths)}))
         self.validation_ = {}
         for b in candidates:
-            decided = _inverse(self._decide(pred, b, exclude=own), self.transform)
-            truth = _inverse(y, self.transform)
+            decided = from_model_scale(self._decide(pred, b, exclude=own), self.transform)
+            truth = from_model_scale(y, self.transform)
             self.validation_[b] = {
                 "pw20": float(np.mean(within_tolerance(truth, decided, self.tolerance))),
                 "mae": float(np.mean(np.abs(decided - truth))),
@@ -209,7 +209,7 @@ class PW20Decision(BaseEstimator):
 
     def _decide_chunk(self, mu: np.ndarray, h: float, own) -> np.ndarray:
         tol = self.tolerance - self.margin
-        value = _inverse(self.support_, self.transform)  # original scale, positive
+        value = from_model_scale(self.support_, self.transform)  # original scale, positive
         low, high = (1 - tol) * value, (1 + tol) * value
         # Coverage is constant between consecutive window edges: score each gap at its
         # midpoint, then take the point of a best gap nearest to the plain prediction
@@ -226,7 +226,7 @@ class PW20Decision(BaseEstimator):
                     -0.5 * ((self.support_[own[0]] - mu) / h) ** 2), 0, None)
         covers = (middle[:, None] >= low[None, :]) & (middle[:, None] <= high[None, :])
         score = density @ covers.T.astype(float)  # (n, n_gaps)
-        plain = _inverse(mu, self.transform)
+        plain = from_model_scale(mu, self.transform)
         plain_score = np.sum(density * ((plain[:, None] > low) & (plain[:, None] < high)), 1)
         best = np.maximum(score.max(axis=1), plain_score)
         inner = 1e-9 * (right - left)
@@ -235,7 +235,7 @@ class PW20Decision(BaseEstimator):
         distance[score < best[:, None] * (1 - 1e-9)] = np.inf
         chosen = nearest[np.arange(len(mu)), np.argmin(distance, axis=1)]
         chosen = np.where(plain_score >= best * (1 - 1e-9), plain, chosen)
-        return _forward(chosen, self.transform)
+        return to_model_scale(chosen, self.transform)
 
 
 class PW20Regressor(RegressorMixin, BaseEstimator):

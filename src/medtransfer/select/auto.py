@@ -82,9 +82,12 @@ class AutoTransfer(BaseEstimator):
         benchmark at k = 100 "credible" kept ``source_only`` (PW20 0.39) in some seeds where
         ``pooled`` reached 0.45.
     min_class_size : int, default=5
-        With fewer labelled target samples than this in some class (fewer than twice this
-        in all for regression), no comparison is trusted and ``source_only`` is kept: a
-        bootstrap over two or three samples of a class is not evidence.
+        A class with fewer labelled target samples than this is not scored: a bootstrap
+        over two or three samples of a class is not evidence. Its labelled samples stay in
+        every training fold, and the other classes are scored (on the white-blood-cell
+        benchmark, 1 labelled basophil among 5 cells per class). With fewer than two
+        classes left to score (fewer than twice this many samples in all for regression),
+        no comparison is trusted and ``source_only`` is kept.
     task : {"auto", "classification", "regression"}
         "auto" infers it from ``y``.
     estimator_grid : "auto", dict or None, default="auto"
@@ -262,21 +265,15 @@ class AutoTransfer(BaseEstimator):
         return {**references, **built, **given}
 
     def _select_with_labels(self, methods, X, y, sample_domain, task, groups) -> dict:
-        source, target = domain_masks(y, sample_domain)
-        smallest = _smallest_class(y[target], np.unique(y[source | target]), task)
-        # 0 (a class without any target label) is an error, raised by ``target_folds``
-        # Not all_labelled either: what a handful of target rows teach it goes unchecked (on
-        # the heart sites, 10 VA Long Beach patients cost Cleveland -> VA 0.02 AUROC).
-        if 0 < smallest < self.min_class_size and "source_only" in methods:
+        held_in, short = self._rare_rows(y, sample_domain, task)
+        if short and "source_only" in methods:
             return {"mode": "too_few_labels", "methods": {}, "baseline": "source_only",
                     "skipped": [n for n in methods if n != "source_only"],
                     "choice": "source_only",
-                    "reason": (f"the smallest class has only {smallest} labelled target "
-                               f"sample(s), fewer than min_class_size={self.min_class_size}: "
-                               "too few to trust any comparison; keeping source_only")}
+                    "reason": f"{short}: too few to trust any comparison; keeping source_only"}
         folds = target_folds(y, sample_domain=sample_domain, task=task, groups=groups,
                              n_splits=self.n_splits, n_repeats=self.n_repeats,
-                             random_state=self.random_state)
+                             random_state=self.random_state, held_in=held_in)
         base = {n: m for n, m in methods.items() if n in REFERENCES}
         results = validate_methods(base, X, y, sample_domain=sample_domain, folds=folds, task=task)
         skipped = self._validate_within_budget(
@@ -291,7 +288,34 @@ class AutoTransfer(BaseEstimator):
                 "folds_raw": folds, "baseline_anchor": anchor,
                 "methods": results, "baseline": best, "baseline_rule": self.baseline_rule,
                 "baseline_comparisons": baseline_comparisons, "comparisons": comparisons,
+                "held_in": _held_in_note(y, held_in, self.min_class_size),
                 "skipped": skipped, "choice": choice, "reason": reason}
+
+    def _rare_rows(self, y, sample_domain, task) -> tuple[np.ndarray, str]:
+        """Labelled target rows of classes too rare to score, and why no comparison can be
+        trusted at all ("" when one can).
+
+        A class with fewer than ``min_class_size`` labelled target samples is not scored: its
+        rows stay labelled in every training fold. Comparisons need two scored classes (and,
+        for regression, ``2 * min_class_size`` labelled samples). A class without any target
+        label is an error, raised by ``target_folds``.
+        """
+        source, target = domain_masks(y, sample_domain)
+        if task == "regression":
+            k = int(target.sum())
+            short = (f"only {k} labelled target samples, fewer than twice "
+                     f"min_class_size={self.min_class_size}") if k < 2 * self.min_class_size else ""
+            return np.array([], dtype=int), short
+        counts = {c: int(np.sum(y[target] == c)) for c in np.unique(y[source | target])}
+        rare = [c for c, n in counts.items() if 0 < n < self.min_class_size]
+        scored = [c for c, n in counts.items() if n >= self.min_class_size]
+        if rare and len(scored) < 2:
+            smallest = min(counts[c] for c in rare)
+            return np.array([], dtype=int), (
+                f"the smallest class has only {smallest} labelled target sample(s), fewer "
+                f"than min_class_size={self.min_class_size}, and fewer than two classes "
+                "have enough to score")
+        return np.flatnonzero(target & np.isin(y, rare)), ""
 
     def _reference(self, results, y_k, task) -> tuple[str, dict, dict]:
         """The baseline candidates must beat, the comparisons that chose it, and the anchor.
@@ -411,11 +435,14 @@ def _ran(results: dict, name: str) -> bool:
     return name in results and results[name]["error"] is None
 
 
-def _smallest_class(y_k: np.ndarray, classes: np.ndarray, task: str) -> int:
-    """Labelled target samples in the rarest class (half of them all for regression)."""
-    if task == "regression":
-        return len(y_k) // 2
-    return min(int(np.sum(y_k == c)) for c in classes)
+def _held_in_note(y: np.ndarray, held_in: np.ndarray, min_class_size: int) -> str | None:
+    """What happened to the labelled samples of rare classes, for the evidence."""
+    if not len(held_in):
+        return None
+    classes, counts = np.unique(y[held_in], return_counts=True)
+    listed = ", ".join(f"class {c.item()!r}: {n}" for c, n in zip(classes, counts, strict=True))
+    return (f"{listed} labelled target sample(s), fewer than min_class_size={min_class_size}: "
+            "kept labelled in every training fold, not scored")
 
 
 def _best_baseline(results: dict[str, dict]) -> str:

@@ -49,6 +49,7 @@ def target_folds(
     n_splits: int = 5,
     n_repeats: int = 3,
     random_state: int | None = None,
+    held_in: np.ndarray | None = None,
 ) -> list[Fold]:
     """Repeated (stratified, patient-grouped) folds over the labelled target rows only.
 
@@ -66,23 +67,30 @@ def target_folds(
         Folds per repetition (reduced to what the smallest class allows) and repetitions.
     random_state : int or None
         Seed; repetition ``r`` shuffles with ``random_state + r``.
+    held_in : ndarray of int, optional
+        Labelled target rows that are in every training part and never held out (e.g. the
+        one or two labelled samples of a rare class); their classes are not scored.
 
     Returns
     -------
     list of (train, test)
         Absolute row indices into ``y``; every index is a labelled target row.
     """
-    _, target = domain_masks(y, sample_domain)
-    rows = np.flatnonzero(target)
-    y_t = np.asarray(y)[rows]
+    source, target = domain_masks(y, sample_domain)
+    y = np.asarray(y)
+    held_in = np.asarray([] if held_in is None else held_in, dtype=int)
+    rows = np.setdiff1d(np.flatnonzero(target), held_in)
+    y_t = y[rows]
     g_t = None if groups is None else np.asarray(groups)[rows]
-    n_splits = _feasible_splits(y, sample_domain, task, g_t, n_splits)
+    classes = (np.setdiff1d(np.unique(y[source | target]), y[held_in])
+               if task == "classification" else None)
+    n_splits = _feasible_splits(y_t, classes, task, g_t, n_splits)
     folds: list[Fold] = []
     for r in range(n_repeats):
         seed = None if random_state is None else random_state + r
         splitter = _splitter(task, g_t is not None, n_splits, seed)
         for train, test in splitter.split(rows, y_t, g_t):
-            folds.append((rows[train], rows[test]))
+            folds.append((np.sort(np.r_[rows[train], held_in]), rows[test]))
     return folds
 
 
@@ -94,13 +102,12 @@ def _splitter(task: str, grouped: bool, n_splits: int, seed: int | None):
     return cls(n_splits=n_splits, shuffle=True, random_state=seed)
 
 
-def _feasible_splits(y, sample_domain, task, g_t, n_splits: int) -> int:
-    """The number of folds the labelled target rows allow; raise when they allow none."""
-    source, target = domain_masks(y, sample_domain)
-    y_t = np.asarray(y)[target]
+def _feasible_splits(y_t, classes, task, g_t, n_splits: int) -> int:
+    """The number of folds the labelled target rows ``y_t`` (of ``classes``, for
+    classification) allow; raise when they allow none."""
     limit = len(y_t) if g_t is None else len(np.unique(g_t))
     if task == "classification":
-        counts = {c: int(np.sum(y_t == c)) for c in np.unique(np.asarray(y)[source | target])}
+        counts = {c: int(np.sum(y_t == c)) for c in classes}
         _check_class_counts(counts)
         limit = min(limit, *counts.values())
     if limit < MIN_PER_CLASS:
@@ -152,7 +159,9 @@ def _align(proba: np.ndarray, model: BaseEstimator, classes: np.ndarray) -> np.n
     known = list(np.asarray(getattr(model, "classes_", classes)))
     out = np.column_stack([proba[:, known.index(c)] if c in known else np.zeros(len(proba))
                            for c in classes])
-    return out / np.clip(out.sum(axis=1, keepdims=True), 1e-12, None)
+    total = out.sum(axis=1, keepdims=True)
+    # a row with all its mass on unscored classes gets no preference among the scored ones
+    return np.divide(out, total, out=np.full_like(out, 1 / len(classes)), where=total > 0)
 
 
 def out_of_fold(
