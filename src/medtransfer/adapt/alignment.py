@@ -29,6 +29,8 @@ from medtransfer.adapt.skada_adapters import (
     SubspaceAlignmentAdapter,
 )
 
+_BLOCK = 8192  # rows mapped at a time
+
 
 class AlignedEstimator(AdaptedEstimator):
     """Fit a skada feature adapter on source + target, then the final predictor.
@@ -91,11 +93,18 @@ class AlignedEstimator(AdaptedEstimator):
         domain = np.where(rows.source[fit], 1, -2)
         # Labels only help class-aware plans; regression targets would be read as classes.
         labels = None if is_regression_target(y) else y[fit]
-        adapter = self._configured_adapter(Z[fit], domain)
-        self.adapter_ = adapter.fit(Z[fit], labels, sample_domain=domain)
+        every_row = len(fit) == len(Z) and np.array_equal(fit, np.arange(len(Z)))
+        Z_fit = Z if every_row else Z[fit]
+        adapter = self._configured_adapter(Z_fit, domain)
+        self.adapter_ = adapter.fit(Z_fit, labels, sample_domain=domain)
+        del Z_fit
         out = np.empty((len(X), self._width(Z)))
         for mask, code in ((rows.source, 1), (rows.target, -2)):
-            out[mask] = self._map_scaled(Z[mask], code)
+            index = np.flatnonzero(mask)
+            # in blocks, so the adapter's temporaries stay small at 100k rows
+            for start in range(0, len(index), _BLOCK):
+                block = index[start : start + _BLOCK]
+                out[block] = self._map_scaled(Z[block], code)
         return out, None
 
     def _final_predictor(self, y: np.ndarray) -> BaseEstimator:
