@@ -138,7 +138,7 @@ class TransferPipeline:
         self._check_options()
         source, target, self.classes_report_ = self._harmonize(source, target)
         self.class_names_ = source.class_names
-        labelled = self._labelled_positions(target, target_labels)
+        labelled = self.labelled_positions(target, target_labels)
         self.labelled_target_ids_ = [str(i) for i in target.ids[labelled]]
         y_recalibrate = self._recalibration_labels(target.labels, labelled)
         Xs, Xt, self.feature_spec_ = featurize_pair(source, target, **self._feature_options())
@@ -185,7 +185,9 @@ class TransferPipeline:
             return source, target, {}
         return harmonize_classes(source, target)
 
-    def _labelled_positions(self, target: Domain, target_labels: int | Sequence[str]) -> np.ndarray:
+    def labelled_positions(self, target: Domain, target_labels: int | Sequence[str]) -> np.ndarray:
+        """Positions of the target samples whose labels ``fit`` may use: k drawn stratified
+        with ``random_state``, or those of the given ids."""
         if isinstance(target_labels, int | np.integer):
             if target_labels and target.labels is None:
                 raise DataError(

@@ -56,6 +56,7 @@ def fit_run(
     n_resamples: int = 1000,
     data_options: dict[str, Any] | None = None,
     references: Mapping[str, Any] | None = None,
+    details: Mapping[str, Any] | None = None,
 ) -> RunResult:
     """Fit ``pipeline`` and write the run folder ``out`` atomically.
 
@@ -65,6 +66,7 @@ def fit_run(
     formula, say) scored on the same samples, from the target's raw inputs. The folder also
     holds ``embedding.npz``, source and target before and after adaptation in 2-D (see
     :func:`adaptation_embedding`), listed with its sha256 in the manifest like every file.
+    ``details`` are further manifest entries (how a fine-tuned backbone was trained, say).
     Nothing is written if any step fails.
     """
     artifacts.check_writable(out, force)
@@ -92,6 +94,7 @@ def fit_run(
         "chosen_method": pipeline.chosen_method,
         "selection": _selection(pipeline),
         "metrics": score_models(pipeline, heldout, predictions, n_resamples),
+        **(details or {}),
     }
     with artifacts.atomic_directory(out, force) as tmp:
         manifest.update(pipeline.write_to(tmp))

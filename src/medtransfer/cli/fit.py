@@ -20,6 +20,8 @@ from medtransfer.cli.render import print_metrics
         "  medtransfer fit heart.csv heart.csv --label-col num --site-col dataset "
         "--source-site Cleveland --target-site Hungary --target-labels 10 -o runs/hungary\n\n"
         "  medtransfer fit pbc/ bccd/ --target-labels 20 --method coral -o runs/wbc\n\n"
+        "  medtransfer fit pbc/ bccd/ --target-labels 20 --finetune mmd -o runs/wbc-mmd"
+        "   (fine-tune the backbone first)\n\n"
         "  medtransfer fit bccd/ --source-model runs/pbc --source-free adabn+shot -o runs/bccd"
         "   (source-free: no source data)"
     ),
@@ -49,12 +51,25 @@ def fit(
             "with --method source_only --classifier logreg).",
         ),
     ] = "adabn+shot",
-    epochs: Annotated[int, typer.Option("--epochs", help="With --source-model: SHOT epochs.")] = 5,
+    finetune: Annotated[
+        str | None,
+        typer.Option(
+            "--finetune",
+            help="Images: fine-tune the backbone first with this transfer loss (none, mmd, "
+            "coral, dann, cdan, mcc, entropy, l2sp), then fit --method on its features; "
+            "trains at --image-size (default 64).",
+        ),
+    ] = None,
+    epochs: Annotated[
+        int, typer.Option("--epochs", help="With --source-model or --finetune: epochs.")
+    ] = 5,
     lr: Annotated[
-        float, typer.Option("--lr", help="With --source-model: SHOT learning rate.")
+        float,
+        typer.Option("--lr", help="With --source-model or --finetune: backbone learning rate."),
     ] = 1e-4,
     batch_size: Annotated[
-        int, typer.Option("--batch-size", help="With --source-model: images per batch.")
+        int,
+        typer.Option("--batch-size", help="With --source-model or --finetune: images per batch."),
     ] = 32,
     target_labels: Annotated[
         str,
@@ -120,6 +135,7 @@ def fit(
             "--recalibrate": (recalibrate, None), "--target-transform": (target_transform, "none"),
             "--point": (point, "mean"),
             "--task": (task, "classification"), "--source-site": (source_site, None),
+            "--finetune": (finetune, None),
         }
         target = _source_free_target(source, target, fit_only)
         from medtransfer.finetune.run import fit_source_free_run
@@ -150,15 +166,20 @@ def fit(
         progress=not quiet,
         recalibrate=recalibrate,
     )
-    result = fit_run(
-        opt.load(source, options, source_site),
-        opt.load(target, options, target_site),
-        out,
-        pipeline=pipeline,
-        target_labels=labels,
-        force=force,
+    run = dict(
+        pipeline=pipeline, target_labels=labels, force=force,
         data_options={**options, "source_site": source_site, "target_site": target_site},
     )
+    domains = opt.load(source, options, source_site), opt.load(target, options, target_site)
+    if finetune is None:
+        result = fit_run(*domains, out, **run)
+    else:
+        from medtransfer.finetune.finetuned_run import fit_finetuned_run
+
+        result = fit_finetuned_run(
+            *domains, out, transfer_loss=finetune, **run,
+            finetune_options={"epochs": epochs, "lr": lr, "batch_size": batch_size},
+        )
     _show(result, fmt)
 
 

@@ -25,7 +25,7 @@ from medtransfer.finetune.freeze import select_trainable
 from medtransfer.finetune.head import fit_head, head_to_sklearn
 from medtransfer.finetune.inputs import PreparedData, check_image_size, image_tensor, prepare_data
 from medtransfer.finetune.loop import Training, TrainingData, clip_batch_size, features_of
-from medtransfer.finetune.transfer import make_transfer_loss, schedule_weight
+from medtransfer.finetune.transfer import TRANSFER_LOSSES, make_transfer_loss, schedule_weight
 
 
 class FineTuner(BaseEstimator):
@@ -181,6 +181,8 @@ class FineTuner(BaseEstimator):
                 f"val_fraction={self.val_fraction!r}; expected a share in [0, 1), e.g. 0.2"
             )
         schedule_weight(self.schedule, 0.0)
+        if self.transfer_loss != "none":
+            TRANSFER_LOSSES.get(self.transfer_loss)  # an unknown name fails before training
         if self.resume and self.checkpoint_dir is None:
             raise ConfigError("resume=True needs checkpoint_dir, the folder of last.safetensors")
 

@@ -1,0 +1,111 @@
+"""A fine-tuned run: fine-tune the backbone, then fit the pipeline on its features.
+
+``medtransfer fit SOURCE TARGET --finetune LOSS`` trains the backbone with
+:class:`~medtransfer.finetune.trainer.FineTuner` (``L = CE + λ·L_transfer`` on the labelled
+source and the k labelled target images, the transfer loss also seeing the unlabelled target
+images), then fits the pipeline's method (``auto`` by default) on the features of the
+fine-tuned backbone and writes a normal run: the weights are stored in it as
+``model/backbone.safetensors`` (hash-listed), so predict, evaluate, explain and report work as
+for any run. The same k target labels reach both stages; no other target label does.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from medtransfer import artifacts
+from medtransfer.data import Domain, harmonize_classes
+from medtransfer.errors import ConfigError
+from medtransfer.finetune.trainer import FineTuner
+from medtransfer.pipeline import TransferPipeline
+from medtransfer.run import RunResult, fit_run
+
+DEFAULT_IMAGE_SIZE = 64
+
+
+def fit_finetuned_run(
+    source: Domain,
+    target: Domain,
+    out: Path,
+    *,
+    pipeline: TransferPipeline,
+    transfer_loss: str = "none",
+    target_labels: int | Sequence[str] = 0,
+    finetune_options: dict[str, Any] | None = None,
+    force: bool = False,
+    n_resamples: int = 1000,
+    data_options: dict[str, Any] | None = None,
+) -> RunResult:
+    """Fine-tune ``pipeline``'s backbone on ``source`` + ``target``, fit ``pipeline`` on the
+    fine-tuned features, and write the run ``out``.
+
+    Parameters
+    ----------
+    source, target : Domain
+        Image domains; the source is labelled.
+    out : Path
+        Run folder to write (atomically; nothing is left if a step fails).
+    pipeline : TransferPipeline
+        Unfitted; its backbone, weights, seed and device are the fine-tune's. Its
+        ``image_size`` (64 px when unset) is the size the backbone is trained and used at.
+    transfer_loss : str
+        "none" (fine-tune on the labelled images only) or a loss of
+        :data:`~medtransfer.finetune.transfer.TRANSFER_LOSSES`.
+    target_labels : int or sequence of str
+        k labelled target images (drawn as the pipeline draws them) or their ids.
+    finetune_options : dict, optional
+        Further :class:`FineTuner` arguments (epochs, lr, batch_size, transfer_weight, ...).
+    force, n_resamples, data_options
+        As for :func:`medtransfer.run.fit_run`.
+
+    Returns
+    -------
+    RunResult
+        With the pipeline loaded back from ``out``.
+    """
+    artifacts.check_writable(out, force)
+    if source.kind != "image" or target.kind != "image" or pipeline.task != "classification":
+        raise ConfigError(
+            "--finetune trains an image backbone for classification; got "
+            f"{source.kind} source, {target.kind} target and --task {pipeline.task}"
+        )
+    source, target, _ = harmonize_classes(source, target)
+    positions = pipeline.labelled_positions(target, target_labels)
+    ids = [str(i) for i in target.ids[positions]]
+    if pipeline.image_size is None:
+        pipeline.image_size = DEFAULT_IMAGE_SIZE
+    tuner = FineTuner(
+        pipeline.backbone, weights=pipeline.weights, transfer_loss=transfer_loss,
+        image_size=pipeline.image_size, device=pipeline.device, progress=pipeline.progress,
+        random_state=pipeline.random_state, **(finetune_options or {}),
+    )
+    tuner.fit(source, _only_labels_of(target, ids))
+    details = {
+        "transfer_loss": transfer_loss, "image_size": pipeline.image_size,
+        "best_epoch": tuner.best_epoch_, "history": tuner.history_,
+        **{key: value for key, value in tuner.get_params().items()
+           if key in ("epochs", "lr", "batch_size", "transfer_weight", "schedule", "unfreeze")},
+    }
+    with tempfile.TemporaryDirectory(prefix="medtransfer-finetune-") as tmp:
+        weights = tuner.save_backbone(Path(tmp) / "backbone.safetensors")
+        pipeline.weights = str(weights)
+        pipeline.run_weights_ = weights
+        result = fit_run(source, target, out, pipeline=pipeline, target_labels=ids,
+                         force=force, n_resamples=n_resamples, data_options=data_options,
+                         details={"finetune": details})
+    loaded = TransferPipeline.load(out, progress=pipeline.progress, device=pipeline.device)
+    return replace(result, pipeline=loaded)
+
+
+def _only_labels_of(target: Domain, ids: list[str]) -> Domain:
+    """``target`` with every label hidden (-1) except those of the images ``ids``."""
+    if target.labels is None:
+        return target
+    keep = np.isin(target.ids.astype(str), ids)
+    return replace(target, labels=np.where(keep, target.labels, -1))
