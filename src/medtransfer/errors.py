@@ -22,3 +22,7 @@ class ConfigError(MedTransferError, ValueError):
 
 class ArtifactError(MedTransferError):
     """A saved run or cache entry is missing, tampered with or would be overwritten."""
+
+
+class OutOfMemoryError(DataError, MemoryError):
+    """A method needs more memory than is available at this number of rows and features."""

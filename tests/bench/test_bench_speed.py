@@ -36,6 +36,14 @@ def test_a_fit_over_its_limits_is_reported_not_skipped():
     assert big["peak_mib"] is None and big["error"].startswith("out of memory")
 
 
+def test_a_method_out_of_memory_says_how_much_and_what_to_do():
+    result = measure_fit("coral", "medtransfer", 20000, 256, memory_limit_mib=40)
+    assert result["fit_s"] is None and result["error"].startswith("out of memory: ")
+    assert "AlignedEstimator ran out of memory on 20000 rows x 256 features (0.04 GiB" in (
+        result["error"])
+    assert "Subsample the source rows" in result["error"]
+
+
 def test_wrong_options_are_refused(tmp_path):
     with pytest.raises(ConfigError, match="--k"):
         SpeedSuite().run(tmp_path, ks=[10])

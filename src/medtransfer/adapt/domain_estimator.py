@@ -19,7 +19,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from medtransfer.errors import DataError
+from medtransfer.errors import DataError, OutOfMemoryError
 from medtransfer.models.classifiers import fit_weighted
 
 
@@ -160,14 +160,22 @@ class AdaptedEstimator(BaseEstimator, ABC):
         self
         """
         X, y, rows = check_domain_inputs(X, y, sample_domain)
-        features, weight = self._adapt(X, y, rows)
-        keep = rows.labelled
-        weight = None if weight is None else weight[keep]
-        # Weights are passed as step__sample_weight, which metadata routing (switched on by
-        # anyone importing skada) would reject.
-        with config_context(enable_metadata_routing=False):
-            self.estimator_ = fit_weighted(self._final_predictor(y), features[keep], y[keep],
-                                           weight)
+        try:
+            features, weight = self._adapt(X, y, rows)
+            keep = rows.labelled
+            weight = None if weight is None else weight[keep]
+            # Weights are passed as step__sample_weight, which metadata routing (switched on
+            # by anyone importing skada) would reject.
+            with config_context(enable_metadata_routing=False):
+                self.estimator_ = fit_weighted(self._final_predictor(y), features[keep],
+                                               y[keep], weight)
+        except MemoryError as err:
+            raise OutOfMemoryError(
+                f"{type(self).__name__} ran out of memory on {X.shape[0]} rows x {X.shape[1]} "
+                f"features ({X.nbytes / 2**30:.2f} GiB as float64; the method holds a few "
+                f"copies): {err}. Subsample the source rows, reduce the features (a smaller "
+                "backbone or --image-size), or pick a lighter method (`medtransfer methods`)"
+            ) from err
         if hasattr(self.estimator_, "classes_"):
             self.classes_ = self.estimator_.classes_
         # Mapped target rows can land far outside what the predictor saw (a category that
