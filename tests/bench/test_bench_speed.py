@@ -71,3 +71,15 @@ def test_tables_show_extraction_failures_ratios_and_the_demo():
     assert "| kmm | 1.00 / 4.00 s (0.25), 10 / 30 MiB | OOM / OOM s, OOM / OOM MiB |" in table
     assert "- skada:kmm n=99: out of memory: 9 GiB" in table
     assert "cold 60 s, warm failed (exit code 1: boom)" in table
+
+
+def test_only_replaces_its_own_parts_and_keeps_the_others(tmp_path, monkeypatch):
+    monkeypatch.setattr("medtransfer.bench.core.environment", lambda: {})
+    tiny = SpeedSuite(ns=(200,), n_features=16, methods=("coral", "subspace_alignment"),
+                      time_limit_s=30)
+    first = tiny.run(tmp_path, only=["coral"], log=lambda line: None)
+    second = tiny.run(tmp_path, only=["subspace_alignment"], log=lambda line: None)
+    saved = json.loads((tmp_path / "speed.json").read_text())
+    assert saved == second and first == [r for r in saved if "coral" in r["method"]]
+    assert {r["method"] for r in saved} == {
+        "coral", "skada:coral", "subspace_alignment", "skada:subspace_alignment"}

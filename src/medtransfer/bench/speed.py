@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -139,9 +140,18 @@ class SpeedSuite:
             records += measure_demo()
             log("demo: " + ", ".join(f"{r['target']} {r['value']} s" for r in records
                                      if r["metric"] == "wall_s"))
+        if only:
+            records = self._kept(Path(out), wanted) + records
         write_results(self.name, records, speed_tables(records, self.time_limit_s,
                                                        self.memory_limit_mib), Path(out))
         return records
+
+    def _kept(self, out: Path, wanted: set[str]) -> list[dict]:
+        """Saved records of the parts not measured again (``--only`` keeps the others)."""
+        saved = out / f"{self.name}.json"
+        if not saved.is_file():
+            return []
+        return [r for r in json.loads(saved.read_text()) if _part(r) not in wanted]
 
     def measure_method(self, method: str, log: Callable[[str], None]) -> list[dict]:
         """Both implementations at every n; after a timeout or out of memory the larger sizes
@@ -234,3 +244,12 @@ def _short(record: dict, digits: int = 2) -> str:
     if record["value"] is not None:
         return f"{record['value']:.{digits}f}"
     return {"out of memory": "OOM"}.get(kind := record["error"].split(":")[0], kind)
+
+
+def _part(record: dict) -> str:
+    """The ``--only`` part a speed record belongs to: extraction, demo or a method name."""
+    if record["metric"] == "images_per_s":
+        return "extraction"
+    if record["metric"] == "wall_s":
+        return "demo"
+    return record["method"].removeprefix("skada:")
