@@ -28,8 +28,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
+from medtransfer.bench.images import class_scores
+from medtransfer.bench.wbc import MAX_LABELLED_SHARE
 from medtransfer.data.acquisition import shift_images
 from medtransfer.data.domain import UNLABELLED, Domain
 from medtransfer.data.npz import load_npz
@@ -60,8 +61,10 @@ def wbc_pair(data: Path, source_n: int, seed: int) -> tuple[Domain, Domain]:
 
 
 def split_target(target: Domain, k: int, seed: int) -> tuple[Domain, np.ndarray]:
-    """The target as seen in training (only k per class labelled) and the test positions."""
-    labelled = per_class_subset(target, k, seed) if k > 0 else np.array([], dtype=int)
+    """The target as seen in training (k per class labelled, never more than half of a
+    class, as in the ``wbc`` suite, so every class stays in the test set) and the test
+    positions."""
+    labelled = per_class_subset(target, k, seed, max_share=MAX_LABELLED_SHARE)
     seen = np.full(len(target), UNLABELLED)
     seen[labelled] = target.labels[labelled]
     test = np.setdiff1d(np.arange(len(target)), labelled)
@@ -69,16 +72,6 @@ def split_target(target: Domain, k: int, seed: int) -> tuple[Domain, np.ndarray]
         name=target.name, kind="image", inputs=target.inputs, ids=target.ids, labels=seen,
         class_names=target.class_names,
     ), test
-
-
-def scores(y: np.ndarray, proba: np.ndarray) -> dict[str, float]:
-    """Balanced accuracy and macro one-vs-rest AUROC over the classes present in ``y``."""
-    present = [c for c in np.unique(y) if 0 < np.sum(y == c) < len(y)]
-    auroc = np.mean([roc_auc_score(y == c, proba[:, c]) for c in present])
-    return {
-        "balanced_accuracy": float(balanced_accuracy_score(y, proba.argmax(axis=1))),
-        "auroc": float(auroc) if present else float("nan"),
-    }
 
 
 def frozen_logreg(source, target_seen, test, args, seed):
@@ -125,7 +118,7 @@ def run_methods(suite, source, target, k, seed, args) -> list[dict]:
         seconds = time.perf_counter() - started
         unit = dict(suite=suite, source=source.name, target=target.name, k=k, seed=seed,
                     method=method)
-        metrics = {**scores(truth, proba), "seconds": seconds}
+        metrics = {**class_scores(truth, proba), "seconds": seconds}
         records += [{**unit, "metric": m, "value": v} for m, v in metrics.items()]
         print(f"{suite} k={k} seed={seed} {method:18s} " + "  ".join(
             f"{m} {v:.3f}" for m, v in metrics.items()), flush=True)
