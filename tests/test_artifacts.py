@@ -5,7 +5,9 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from medtransfer import artifacts
+from medtransfer.datasets import warfarin
 from medtransfer.errors import ArtifactError
+from medtransfer.pipeline import TransferPipeline
 
 
 def test_atomic_directory_leaves_nothing_when_the_block_fails(tmp_path):
@@ -85,3 +87,14 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path, monkeypatch):
         artifacts.write_bytes(target, b"new")
     assert target.read_bytes() == b"old"
     assert list(tmp_path.iterdir()) == [target]
+
+
+def test_a_mapped_dose_model_keeps_its_clip_range_through_save_and_load(tmp_path):
+    target = warfarin(site=[3])
+    pipeline = TransferPipeline(method="coral", classifier="logreg", task="regression",
+                                target_transform="sqrt", progress=False)
+    pipeline.fit(warfarin(site=[1, 2]), target, target_labels=20)
+    pipeline.save(tmp_path / "run")
+    loaded = TransferPipeline.load(tmp_path / "run")
+    assert loaded.models_["coral"].y_range_ == pipeline.models_["coral"].y_range_
+    np.testing.assert_array_equal(loaded.predict(target), pipeline.predict(target))
