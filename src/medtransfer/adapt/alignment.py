@@ -71,9 +71,9 @@ class AlignedEstimator(AdaptedEstimator):
         self.max_samples = max_samples
         self.random_state = random_state
 
-    def _fit_rows(self, rows: DomainRows) -> np.ndarray:
+    def _fit_rows(self, rows: DomainRows) -> np.ndarray | slice:
         if self.max_samples is None:
-            return np.flatnonzero(rows.source | rows.target)
+            return slice(None)  # every row, and indexing with it copies nothing
         rng = np.random.default_rng(self.random_state)
         source = subsample_rows(rows.source, self.max_samples, rng)
         target = subsample_rows(rows.target, self.max_samples, rng)
@@ -93,11 +93,8 @@ class AlignedEstimator(AdaptedEstimator):
         domain = np.where(rows.source[fit], 1, -2)
         # Labels only help class-aware plans; regression targets would be read as classes.
         labels = None if is_regression_target(y) else y[fit]
-        every_row = len(fit) == len(Z) and np.array_equal(fit, np.arange(len(Z)))
-        Z_fit = Z if every_row else Z[fit]
-        adapter = self._configured_adapter(Z_fit, domain)
-        self.adapter_ = adapter.fit(Z_fit, labels, sample_domain=domain)
-        del Z_fit
+        adapter = self._configured_adapter(Z[fit], domain)
+        self.adapter_ = adapter.fit(Z[fit], labels, sample_domain=domain)
         out = np.empty((len(X), self._width(Z)))
         for mask, code in ((rows.source, 1), (rows.target, -2)):
             index = np.flatnonzero(mask)

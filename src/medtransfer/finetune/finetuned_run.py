@@ -21,6 +21,7 @@ import numpy as np
 
 from medtransfer import artifacts
 from medtransfer.data import Domain, harmonize_classes
+from medtransfer.data.domain import UNLABELLED
 from medtransfer.errors import ConfigError
 from medtransfer.finetune.trainer import FineTuner
 from medtransfer.pipeline import TransferPipeline
@@ -77,7 +78,6 @@ def fit_finetuned_run(
         )
     source, target, _ = harmonize_classes(source, target)
     positions = pipeline.labelled_positions(target, target_labels)
-    ids = [str(i) for i in target.ids[positions]]
     if pipeline.image_size is None:
         pipeline.image_size = DEFAULT_IMAGE_SIZE
     tuner = FineTuner(
@@ -85,7 +85,7 @@ def fit_finetuned_run(
         image_size=pipeline.image_size, device=pipeline.device, progress=pipeline.progress,
         random_state=pipeline.random_state, **(finetune_options or {}),
     )
-    tuner.fit(source, _only_labels_of(target, ids))
+    tuner.fit(source, _only_labels_at(target, positions))
     details = {
         "transfer_loss": transfer_loss, "image_size": pipeline.image_size,
         "best_epoch": tuner.best_epoch_, "history": tuner.history_,
@@ -96,6 +96,7 @@ def fit_finetuned_run(
         weights = tuner.save_backbone(Path(tmp) / "backbone.safetensors")
         pipeline.weights = str(weights)
         pipeline.run_weights_ = weights
+        ids = [str(i) for i in target.ids[positions]]
         result = fit_run(source, target, out, pipeline=pipeline, target_labels=ids,
                          force=force, n_resamples=n_resamples, data_options=data_options,
                          details={"finetune": details})
@@ -103,9 +104,10 @@ def fit_finetuned_run(
     return replace(result, pipeline=loaded)
 
 
-def _only_labels_of(target: Domain, ids: list[str]) -> Domain:
-    """``target`` with every label hidden (-1) except those of the images ``ids``."""
+def _only_labels_at(target: Domain, positions: np.ndarray) -> Domain:
+    """``target`` with every label hidden except those at ``positions``."""
     if target.labels is None:
         return target
-    keep = np.isin(target.ids.astype(str), ids)
-    return replace(target, labels=np.where(keep, target.labels, -1))
+    labels = np.full_like(target.labels, UNLABELLED)
+    labels[positions] = target.labels[positions]
+    return replace(target, labels=labels)
