@@ -147,6 +147,12 @@ def test_mixed_grayscale_and_colour_files_become_one_tensor(tmp_path: Path):
     assert torch.equal(images[1], images[2])
 
 
+def test_a_last_batch_of_one_image_joins_the_batch_before():
+    # 9 labelled images in batches of 8: batch normalisation cannot train on the ninth alone
+    model = tuner(batch_size=8, val_fraction=0.0).fit(square_domain(9, "src", seed=0))
+    assert model.history_[1]["train_ce"] > 0 and model.best_epoch_ == 1
+
+
 def test_batch_larger_than_the_data_is_clipped_with_a_note():
     with pytest.warns(BatchSizeWarning, match=r"batch_size=64 is larger than the 13 labelled"):
         model = tuner(batch_size=64, epochs=0).fit(SOURCE, TARGET)

@@ -26,7 +26,14 @@ from medtransfer.finetune.checkpoint import (
 )
 from medtransfer.finetune.freeze import set_train_mode
 from medtransfer.finetune.inputs import PreparedData
-from medtransfer.finetune.loop import Training, TrainingData, features_of, retry_on_oom, train_epoch
+from medtransfer.finetune.loop import (
+    Training,
+    TrainingData,
+    features_of,
+    n_batches,
+    retry_on_oom,
+    train_epoch,
+)
 
 
 class EpochRunner:
@@ -69,7 +76,7 @@ class EpochRunner:
         start = self._resume()
         if start == 0:
             self._baseline()
-        steps = math.ceil(len(self.data.images) / self.batch_size)
+        steps = n_batches(len(self.data.images), self.batch_size)
         task = bar.add_task("fine-tuning", total=max(self.tuner.epochs - start, 0) * steps)
         for epoch in range(start + 1, self.tuner.epochs + 1):
             def advance(text: str, epoch: int = epoch) -> None:

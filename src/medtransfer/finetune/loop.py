@@ -163,15 +163,23 @@ def _check_gradients(t: Training) -> None:
     t.checked_gradients = True
 
 
+def n_batches(n: int, batch_size: int) -> int:
+    """Training batches per epoch of ``n`` rows: a last batch of one image joins the one
+    before, since batch normalisation cannot train on a single image."""
+    steps = math.ceil(n / batch_size)
+    return steps - 1 if steps > 1 and n % batch_size == 1 else steps
+
+
 def train_epoch(
     t: Training, data: TrainingData, batch_size: int, advance: Callable[[str], None]
 ) -> dict[str, float]:
     """One pass over the labelled rows in seeded random order; mean losses of the epoch."""
     order = torch.randperm(len(data.images), generator=t.generator)
-    n_steps = math.ceil(len(order) / batch_size)
+    n_steps = n_batches(len(order), batch_size)
     totals = [0.0, 0.0]
     for i in range(n_steps):
-        ce, transfer = train_step(t, data, order[i * batch_size : (i + 1) * batch_size])
+        stop = (i + 1) * batch_size if i < n_steps - 1 else len(order)
+        ce, transfer = train_step(t, data, order[i * batch_size : stop])
         totals[0] += ce
         totals[1] += transfer
         advance(f"ce {ce:.3f}  transfer {transfer:.4f}")

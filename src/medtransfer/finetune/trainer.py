@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import math
 import time
 from pathlib import Path
 
@@ -24,7 +23,13 @@ from medtransfer.finetune.epochs import EpochRunner
 from medtransfer.finetune.freeze import select_trainable
 from medtransfer.finetune.head import fit_head, head_to_sklearn
 from medtransfer.finetune.inputs import PreparedData, check_image_size, image_tensor, prepare_data
-from medtransfer.finetune.loop import Training, TrainingData, clip_batch_size, features_of
+from medtransfer.finetune.loop import (
+    Training,
+    TrainingData,
+    clip_batch_size,
+    features_of,
+    n_batches,
+)
 from medtransfer.finetune.transfer import TRANSFER_LOSSES, make_transfer_loss, schedule_weight
 
 
@@ -223,7 +228,7 @@ class FineTuner(BaseEstimator):
             optimizer=self._optimizer(backbone, head, transfer), generator=generator,
             augment=Augmenter(allow_flips=self.allow_flips) if self.augment else None,
             lambda_=self.transfer_weight, schedule=self.schedule, device=device,
-            total_steps=self.epochs * math.ceil(len(data.train_images) / self.batch_size_),
+            total_steps=self.epochs * n_batches(len(data.train_images), self.batch_size_),
             scaler=torch.amp.GradScaler("cuda") if self._amp(device) else None,
         )
         train_data = TrainingData(
