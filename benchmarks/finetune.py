@@ -12,7 +12,9 @@ every other target image is the test set; its images are seen unlabelled during 
 (transductive adaptation), its labels only by the metrics. Early stopping uses labelled
 images only. Methods: frozen ImageNet features + logistic regression, fine-tuning without a
 transfer loss, fine-tuning with each transfer loss, and source-free SHOT / AdaBN started
-from the fine-tuned source model. Metrics: balanced accuracy and macro one-vs-rest AUROC
+from the fine-tuned source model; with ``--auto`` also the fine-tune ``--finetune auto`` would
+choose (:func:`~medtransfer.finetune.selection.select_transfer_loss`), scored as the chosen
+row and timed as the selection plus that row. Metrics: balanced accuracy and macro one-vs-rest AUROC
 over the classes present in the test set, plus wall time.
 
     python benchmarks/finetune.py --out bench-finetune --seeds 1 --epochs 1 --source-n 1000
@@ -37,6 +39,8 @@ from medtransfer.data.npz import load_npz
 from medtransfer.data.sampling import per_class_subset
 from medtransfer.datasets.wbc import wbc_pair as load_wbc_pair
 from medtransfer.features.extract import extract_features
+from medtransfer.finetune.selection import DEFAULT_CANDIDATES as AUTO_CANDIDATES
+from medtransfer.finetune.selection import FROZEN, select_transfer_loss
 from medtransfer.finetune.source_free import adapt_batch_norm, shot_adapt
 from medtransfer.finetune.trainer import FineTuner
 
@@ -94,18 +98,29 @@ def run_methods(suite, source, target, k, seed, args) -> list[dict]:
         batch_size=args.batch_size, lr=args.lr, device=args.device, progress=False,
         random_state=seed,
     )
-    records, plain = [], None
+    records, plain, done = [], None, {}
     plan = [
         ("frozen+logreg", None),
         ("finetune", "none"),
         *[(f"finetune+{loss}", loss) for loss in args.losses],
         ("shot", "shot"),
         ("adabn", "adabn"),
+        *([("finetune+auto", "auto")] if args.auto else []),
     ]
     for method, loss in plan:
         started = time.perf_counter()
         if loss is None:
             proba = frozen_logreg(source, seen, test, args, seed)
+        elif loss == "auto":
+            # the chosen candidate's own row was fitted with the same settings and seed
+            selection = select_transfer_loss(source, seen, FineTuner(**base),
+                                             candidates=AUTO_CANDIDATES)
+            chosen = "frozen+logreg" if selection["choice"] == FROZEN else (
+                "finetune" if selection["choice"] == "none" else f"finetune+{selection['choice']}")
+            proba, spent = done[chosen]
+            started -= spent
+            print(f"{suite} k={k} seed={seed} auto chose {chosen}: {selection['reason']}",
+                  flush=True)
         elif loss == "shot":
             proba = shot_adapt(plain, seen, epochs=args.epochs, batch_size=args.batch_size,
                                random_state=seed, progress=False).predict_proba(test_domain)
@@ -116,6 +131,7 @@ def run_methods(suite, source, target, k, seed, args) -> list[dict]:
             plain = model if loss == "none" else plain
             proba = model.predict_proba(test_domain)
         seconds = time.perf_counter() - started
+        done[method] = proba, seconds
         unit = dict(suite=suite, source=source.name, target=target.name, k=k, seed=seed,
                     method=method)
         metrics = {**class_scores(truth, proba), "seconds": seconds}
@@ -152,8 +168,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--device", default=None)
+    parser.add_argument("--auto", action="store_true",
+                        help="also select the loss as --finetune auto does (needs every "
+                        "candidate loss in --losses)")
     args = parser.parse_args(argv)
     args.losses = [x for x in args.losses.split(",") if x]
+    missing = set(AUTO_CANDIDATES) - {"none", *args.losses}
+    if args.auto and missing:
+        parser.error(f"--auto needs the losses {sorted(missing)} in --losses")
     suites = {"pneumonia": pneumonia_pair, "wbc": wbc_pair}
     chosen = list(suites) if args.suite == "all" else [args.suite]
     records = []

@@ -61,3 +61,26 @@ def test_bad_finetune_requests_fail_cleanly(runner, image_folders, heart_csv, tm
         assert result.exit_code != 0 and "Traceback" not in result.output
         assert message in result.output, result.output
         assert not run.exists()
+
+
+def test_finetune_auto_records_its_choice_and_the_run_uses_it(runner, image_folders, tmp_path):
+    source, target = image_folders
+    run = tmp_path / "run"
+    args = ["fit", str(source), str(target), *TINY, "--finetune", "auto", "--epochs", "1",
+            "--batch-size", "8", "--method", "source_only", "--classifier", "logreg",
+            "--quiet", "--format", "json", "-o", str(run)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    finetune = json.loads((run / "manifest.json").read_text())["finetune"]
+    selection = finetune["selection"]
+    assert finetune["transfer_loss"] == "auto" and finetune["choice"] == selection["choice"]
+    # no target labels: skada's scorers vote, a fine-tune must win every one of them
+    assert selection["mode"] == "unsupervised"
+    assert set(selection["candidates"]) == {"frozen", "none", "mcc", "mmd", "entropy"}
+    stored = "model/backbone.safetensors" in json.loads((run / "manifest.json").read_text())[
+        "files"]
+    if selection["choice"] == "frozen":
+        assert not stored and "history" not in finetune
+    else:
+        assert all(selection["votes"][selection["choice"]].values())
+        assert stored and finetune["history"][0]["epoch"] == 0

@@ -57,7 +57,9 @@ def fit(
             "--finetune",
             help="Images: fine-tune the backbone first with this transfer loss (none, mmd, "
             "coral, dann, cdan, mcc, entropy, l2sp), then fit --method on its features; "
-            "trains at --image-size (default 64).",
+            "trains at --image-size (default 64). 'auto' validates fine-tunes with none, "
+            "mcc, mmd and entropy against the frozen backbone and keeps the frozen one "
+            "unless a fine-tune credibly beats it (one fine-tune per loss and fold: slow).",
         ),
     ] = None,
     epochs: Annotated[

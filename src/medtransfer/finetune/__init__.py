@@ -10,6 +10,7 @@ from medtransfer.finetune.losses import (
     mcc_loss,
     multi_kernel_mmd,
 )
+from medtransfer.finetune.selection import select_transfer_loss
 from medtransfer.finetune.source_free import (
     adapt_batch_norm,
     shot_adapt,
@@ -34,6 +35,7 @@ __all__ = [
     "make_transfer_loss",
     "mcc_loss",
     "multi_kernel_mmd",
+    "select_transfer_loss",
     "shot_adapt",
     "source_model",
     "update_batch_norm",

@@ -23,11 +23,13 @@ from medtransfer import artifacts
 from medtransfer.data import Domain, harmonize_classes
 from medtransfer.data.domain import UNLABELLED
 from medtransfer.errors import ConfigError
+from medtransfer.finetune.selection import FROZEN, select_transfer_loss
 from medtransfer.finetune.trainer import FineTuner
 from medtransfer.pipeline import TransferPipeline
 from medtransfer.run import RunResult, fit_run
 
 DEFAULT_IMAGE_SIZE = 64
+AUTO = "auto"
 
 
 def fit_finetuned_run(
@@ -56,8 +58,11 @@ def fit_finetuned_run(
         Unfitted; its backbone, weights, seed and device are the fine-tune's. Its
         ``image_size`` (64 px when unset) is the size the backbone is trained and used at.
     transfer_loss : str
-        "none" (fine-tune on the labelled images only) or a loss of
-        :data:`~medtransfer.finetune.transfer.TRANSFER_LOSSES`.
+        "none" (fine-tune on the labelled images only), a loss of
+        :data:`~medtransfer.finetune.transfer.TRANSFER_LOSSES`, or "auto": choose among
+        fine-tunes and the frozen backbone by validation
+        (:func:`~medtransfer.finetune.selection.select_transfer_loss`); when the frozen
+        backbone wins, the run is fitted on its features without fine-tuning.
     target_labels : int or sequence of str
         k labelled target images (drawn as the pipeline draws them) or their ids.
     finetune_options : dict, optional
@@ -81,25 +86,40 @@ def fit_finetuned_run(
     if pipeline.image_size is None:
         pipeline.image_size = DEFAULT_IMAGE_SIZE
     tuner = FineTuner(
-        pipeline.backbone, weights=pipeline.weights, transfer_loss=transfer_loss,
+        pipeline.backbone, weights=pipeline.weights,
+        transfer_loss="none" if transfer_loss == AUTO else transfer_loss,
         image_size=pipeline.image_size, device=pipeline.device, progress=pipeline.progress,
         random_state=pipeline.random_state, **(finetune_options or {}),
     )
-    tuner.fit(source, _only_labels_at(target, positions))
-    details = {
-        "transfer_loss": transfer_loss, "image_size": pipeline.image_size,
-        "best_epoch": tuner.best_epoch_, "history": tuner.history_,
+    seen = _only_labels_at(target, positions)
+    details: dict[str, Any] = {"transfer_loss": transfer_loss, "image_size": pipeline.image_size}
+    if transfer_loss == AUTO:
+        details["selection"] = select_transfer_loss(source, seen, tuner)
+        details["choice"] = details["selection"]["choice"]
+        if details["choice"] == FROZEN:
+            return _fit(source, target, out, pipeline, positions, details, force=force,
+                        n_resamples=n_resamples, data_options=data_options)
+        tuner.set_params(transfer_loss=details["choice"])
+    tuner.fit(source, seen)
+    details.update(
+        best_epoch=tuner.best_epoch_, history=tuner.history_,
         **{key: value for key, value in tuner.get_params().items()
            if key in ("epochs", "lr", "batch_size", "transfer_weight", "schedule", "unfreeze")},
-    }
+    )
     with tempfile.TemporaryDirectory(prefix="medtransfer-finetune-") as tmp:
         weights = tuner.save_backbone(Path(tmp) / "backbone.safetensors")
         pipeline.weights = str(weights)
         pipeline.run_weights_ = weights
-        ids = [str(i) for i in target.ids[positions]]
-        result = fit_run(source, target, out, pipeline=pipeline, target_labels=ids,
-                         force=force, n_resamples=n_resamples, data_options=data_options,
-                         details={"finetune": details})
+        return _fit(source, target, out, pipeline, positions, details, force=force,
+                    n_resamples=n_resamples, data_options=data_options)
+
+
+def _fit(source: Domain, target: Domain, out: Path, pipeline: TransferPipeline,
+         positions: np.ndarray, details: dict[str, Any], **options: Any) -> RunResult:
+    """Fit ``pipeline`` on its backbone's features and write the run, loaded back."""
+    ids = [str(i) for i in target.ids[positions]]
+    result = fit_run(source, target, out, pipeline=pipeline, target_labels=ids,
+                     details={"finetune": details}, **options)
     loaded = TransferPipeline.load(out, progress=pipeline.progress, device=pipeline.device)
     return replace(result, pipeline=loaded)
 

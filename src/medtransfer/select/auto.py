@@ -37,6 +37,7 @@ from medtransfer.select.unsupervised import agreement_choice, score_without_labe
 from medtransfer.select.validation import (
     infer_task,
     paired_bootstrap,
+    rare_rows,
     target_folds,
     validate_methods,
 )
@@ -265,7 +266,7 @@ class AutoTransfer(BaseEstimator):
         return {**references, **built, **given}
 
     def _select_with_labels(self, methods, X, y, sample_domain, task, groups) -> dict:
-        held_in, short = self._rare_rows(y, sample_domain, task)
+        held_in, short = rare_rows(y, sample_domain, task, self.min_class_size)
         # Not all_labelled either: what a handful of target rows teach it goes unchecked (on
         # the heart sites, 10 VA Long Beach patients cost Cleveland -> VA 0.02 AUROC).
         if short and "source_only" in methods:
@@ -292,32 +293,6 @@ class AutoTransfer(BaseEstimator):
                 "baseline_comparisons": baseline_comparisons, "comparisons": comparisons,
                 "held_in": _held_in_note(y, held_in, self.min_class_size),
                 "skipped": skipped, "choice": choice, "reason": reason}
-
-    def _rare_rows(self, y, sample_domain, task) -> tuple[np.ndarray, str]:
-        """Labelled target rows of classes too rare to score, and why no comparison can be
-        trusted at all ("" when one can).
-
-        A class with fewer than ``min_class_size`` labelled target samples is not scored: its
-        rows stay labelled in every training fold. Comparisons need two scored classes (and,
-        for regression, ``2 * min_class_size`` labelled samples). A class without any target
-        label is an error, raised by ``target_folds``.
-        """
-        source, target = domain_masks(y, sample_domain)
-        if task == "regression":
-            k = int(target.sum())
-            short = (f"only {k} labelled target samples, fewer than twice "
-                     f"min_class_size={self.min_class_size}") if k < 2 * self.min_class_size else ""
-            return np.array([], dtype=int), short
-        counts = {c: int(np.sum(y[target] == c)) for c in np.unique(y[source | target])}
-        rare = [c for c, n in counts.items() if 0 < n < self.min_class_size]
-        scored = [c for c, n in counts.items() if n >= self.min_class_size]
-        if rare and len(scored) < 2:
-            smallest = min(counts[c] for c in rare)
-            return np.array([], dtype=int), (
-                f"the smallest class has only {smallest} labelled target sample(s), fewer "
-                f"than min_class_size={self.min_class_size}, and fewer than two classes "
-                "have enough to score")
-        return np.flatnonzero(target & np.isin(y, rare)), ""
 
     def _reference(self, results, y_k, task) -> tuple[str, dict, dict]:
         """The baseline candidates must beat, the comparisons that chose it, and the anchor.

@@ -128,12 +128,14 @@ def score_without_labels(
     n_repeats: int = 3,
     validation_size: float = 0.3,
     random_state: int | None = None,
+    splits: list[tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> dict[str, dict]:
     """Score every method with skada's unsupervised scorers on held-out source rows.
 
     Each repetition holds out ``validation_size`` of the labelled source rows; every method
     is fitted on the other source rows plus all (unlabelled) target rows and scored on the
-    held-out source rows plus the target rows. All methods see the same splits.
+    held-out source rows plus the target rows. All methods see the same splits: those of
+    :func:`source_splits`, or ``splits`` when given.
 
     Returns
     -------
@@ -143,7 +145,8 @@ def score_without_labels(
     """
     X = np.asarray(X, dtype=float)
     scorers = dict(scorers or default_scorers(task, random_state))
-    splits = _source_splits(y, sample_domain, task, n_repeats, validation_size, random_state)
+    if splits is None:
+        splits = source_splits(y, sample_domain, task, n_repeats, validation_size, random_state)
     center, scale = X.mean(axis=0), X.std(axis=0)
     scale[scale == 0] = 1.0
     Z = (X - center) / scale
@@ -156,7 +159,9 @@ def score_without_labels(
     return results
 
 
-def _source_splits(y, sample_domain, task, n_repeats, validation_size, random_state):
+def source_splits(
+    y, sample_domain, task: str, n_repeats: int, validation_size: float, random_state
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """(fit rows, score rows) per repetition; target rows are in both, source rows in one."""
     source, _ = domain_masks(y, sample_domain)
     target = np.flatnonzero(np.asarray(sample_domain) < 0)

@@ -94,6 +94,36 @@ def target_folds(
     return folds
 
 
+def rare_rows(
+    y: np.ndarray, sample_domain: np.ndarray, task: str, min_class_size: int
+) -> tuple[np.ndarray, str]:
+    """Labelled target rows of classes too rare to score, and why no comparison can be
+    trusted at all ("" when one can).
+
+    A class with fewer than ``min_class_size`` labelled target samples is not scored: its
+    rows stay labelled in every training fold (``held_in`` of :func:`target_folds`).
+    Comparisons need two scored classes (and, for regression, ``2 * min_class_size``
+    labelled samples). A class without any target label is an error, raised by
+    :func:`target_folds`.
+    """
+    source, target = domain_masks(y, sample_domain)
+    if task == "regression":
+        k = int(target.sum())
+        short = (f"only {k} labelled target samples, fewer than twice "
+                 f"min_class_size={min_class_size}") if k < 2 * min_class_size else ""
+        return np.array([], dtype=int), short
+    counts = {c: int(np.sum(y[target] == c)) for c in np.unique(y[source | target])}
+    rare = [c for c, n in counts.items() if 0 < n < min_class_size]
+    scored = [c for c, n in counts.items() if n >= min_class_size]
+    if rare and len(scored) < 2:
+        smallest = min(counts[c] for c in rare)
+        return np.array([], dtype=int), (
+            f"the smallest class has only {smallest} labelled target sample(s), fewer "
+            f"than min_class_size={min_class_size}, and fewer than two classes "
+            "have enough to score")
+    return np.flatnonzero(target & np.isin(y, rare)), ""
+
+
 def _splitter(task: str, grouped: bool, n_splits: int, seed: int | None):
     if task == "regression":
         cls = GroupKFold if grouped else KFold
@@ -136,7 +166,8 @@ def score_predictions(
     if task == "regression":
         return -float(mean_absolute_error(y_true, model.predict(X), sample_weight=sample_weight))
     proba = np.asarray(model.predict_proba(X))
-    return metric(np.asarray(y_true), _align(proba, model, np.unique(y_true)), task, sample_weight)
+    aligned = align_proba(proba, model, np.unique(y_true))
+    return metric(np.asarray(y_true), aligned, task, sample_weight)
 
 
 def metric(y_true: np.ndarray, pred: np.ndarray, task: str, sample_weight=None) -> float:
@@ -154,8 +185,8 @@ def metric(y_true: np.ndarray, pred: np.ndarray, task: str, sample_weight=None) 
     return float(roc_auc_score(y_true, pred, multi_class="ovr", sample_weight=sample_weight))
 
 
-def _align(proba: np.ndarray, model: BaseEstimator, classes: np.ndarray) -> np.ndarray:
-    """Probability columns reordered to ``classes`` (renormalised over them)."""
+def align_proba(proba: np.ndarray, model: BaseEstimator, classes: np.ndarray) -> np.ndarray:
+    """Probability columns of ``model`` reordered to ``classes`` (renormalised over them)."""
     known = list(np.asarray(getattr(model, "classes_", classes)))
     out = np.column_stack([proba[:, known.index(c)] if c in known else np.zeros(len(proba))
                            for c in classes])
@@ -204,7 +235,7 @@ def _fold_predictions(method, X, y, sample_domain, fold: Fold, task, classes) ->
     model = clone(method).fit(X, y_fit, sample_domain=sample_domain)
     if task == "regression":
         return np.asarray(model.predict(X[test]), dtype=float).reshape(-1, 1)
-    return _align(np.asarray(model.predict_proba(X[test])), model, classes)
+    return align_proba(np.asarray(model.predict_proba(X[test])), model, classes)
 
 
 def validate_methods(
