@@ -1,4 +1,5 @@
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from medtransfer.errors import ArtifactError, ConfigError, DataError
 from medtransfer.features.backbones import Backbone, backbone_config, create_backbone
 from medtransfer.finetune.augment import Augmenter
 from medtransfer.finetune.head import head_to_sklearn, sklearn_to_head
-from medtransfer.finetune.inputs import image_tensor
+from medtransfer.finetune.inputs import image_tensor, prepare_data
 from medtransfer.finetune.loop import BatchSizeWarning, retry_on_oom
 from medtransfer.finetune.trainer import FineTuner
 
@@ -145,6 +146,31 @@ def test_mixed_grayscale_and_colour_files_become_one_tensor(tmp_path: Path):
     assert torch.allclose(pixels[0], pixels[2], atol=1e-6)
     assert torch.allclose(pixels[0], torch.full((32, 32), 100 / 255), atol=1e-6)
     assert torch.equal(images[1], images[2])
+
+
+def test_stage_one_head_learns_from_the_labelled_target_images_too():
+    # in this target the square means class "a": only its labels can teach the head that
+    target = square_domain(24, "tgt", seed=3, offset=40)
+    inverted = replace(target, labels=1 - target.labels)
+    test = square_domain(40, "new", seed=9, offset=40)
+    with_labels = tuner(epochs=0).fit(SOURCE, inverted).predict(test)
+    without = tuner(epochs=0).fit(SOURCE, replace(target, labels=np.full(24, -1))).predict(test)
+    assert np.mean(with_labels == 1 - test.labels) >= 0.9
+    assert np.mean(without == 1 - test.labels) <= 0.6
+
+
+def test_validation_split_holds_target_images_and_weighs_both_domains():
+    target = square_domain(10, "tgt", seed=3, offset=40)
+    model = tuner(epochs=1, val_fraction=0.3).fit(SOURCE, target)
+    data = prepare_data(SOURCE, target, model.backbone_.config, 32, val_fraction=0.3,
+                        random_state=0, progress=False)
+    # 26 labelled images in 4 strata (domain x class): every stratum reaches validation
+    assert len(data.val_labels) == 8
+    assert set(data.val_labels[data.val_from_target].tolist()) == {0, 1}
+    assert set(data.val_labels[~data.val_from_target].tolist()) == {0, 1}
+    assert int(data.train_from_target.sum()) == 10 - int(data.val_from_target.sum())
+    record = model.history_[0]
+    assert np.isfinite(record["val_loss"])
 
 
 def test_a_last_batch_of_one_image_joins_the_batch_before():

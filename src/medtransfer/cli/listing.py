@@ -36,7 +36,8 @@ def methods() -> None:
     _print_table("final predictors (--classifier)", ("name", "description"), rows)
     rows = [(name, describe(factory)) for name, factory in TRANSFER_LOSSES.items()]
     _print_table(
-        "fine-tuning transfer losses (FineTuner(transfer_loss=...))", ("name", "description"), rows
+        "fine-tuning transfer losses (--finetune LOSS, or auto to choose)",
+        ("name", "description"), rows,
     )
 
 

@@ -64,6 +64,7 @@ class EpochRunner:
         self.parts = parts
         self.data = data
         self.val_images, self.val_labels = prepared.val_images, prepared.val_labels
+        self.val_from_target = prepared.val_from_target
         self.folder = Path(tuner.checkpoint_dir) if tuner.checkpoint_dir is not None else None
         self.batch_size = tuner.batch_size_
         self.history: list[dict[str, float]] = []
@@ -109,7 +110,11 @@ class EpochRunner:
             return {"val_loss": math.nan, "val_balanced_accuracy": math.nan}
         features = features_of(self.t.backbone, self.val_images, self.batch_size, self.t.device)
         logits = self.t.head(features.to(self.t.device)).float().cpu()
-        loss = functional.cross_entropy(logits, self.val_labels).item()
+        losses = functional.cross_entropy(logits, self.val_labels, reduction="none")
+        # source and target count equally, however few the labelled target images are
+        loss = float(np.mean([losses[self.val_from_target == side].mean().item()
+                              for side in (False, True)
+                              if bool((self.val_from_target == side).any())]))
         predicted = logits.argmax(dim=1).numpy()
         bacc = balanced_accuracy_score(self.val_labels.numpy(), predicted)
         return {"val_loss": loss, "val_balanced_accuracy": float(bacc)}

@@ -77,8 +77,9 @@ def fit_head(
     missing = [name for code, name in enumerate(class_names) if not np.any(y == code)]
     if missing:
         raise DataError(
-            f"the labelled source images have no example of class(es) {missing}; the head is "
-            "first trained on the source, so every class needs source images"
+            f"the labelled training images have no example of class(es) {missing}; the head "
+            "is first trained on them (source and labelled target images outside the "
+            "validation split), so every class needs labelled images"
         )
     estimator = LogisticRegression(C=C, max_iter=2000, random_state=random_state)
     estimator.fit(features.double().numpy(), y)

@@ -69,7 +69,8 @@ class PreparedData:
     """Tensors for fine-tuning, split once with a seed.
 
     ``train_*`` and ``val_*`` come from the labelled samples only (source and labelled
-    target); ``unlabelled`` holds the target images without a label.
+    target); ``*_from_target`` flags the target rows; ``unlabelled`` holds the target images
+    without a label.
     """
 
     train_images: torch.Tensor
@@ -77,6 +78,7 @@ class PreparedData:
     train_from_target: torch.Tensor
     val_images: torch.Tensor
     val_labels: torch.Tensor
+    val_from_target: torch.Tensor
     unlabelled: torch.Tensor
 
 
@@ -126,22 +128,31 @@ def prepare_data(
         labels.append(target.labels[known].astype(np.int64) if known.any() else labels[0][:0])
         flags.append(np.ones(int(known.sum()), dtype=bool))
         unlabelled = target_images[torch.from_numpy(~known)]
-    y = np.concatenate(labels)
-    train, val = _split(y, val_fraction, random_state)
-    stacked, from_target = torch.cat(images), torch.from_numpy(np.concatenate(flags))
+    y, on_target = np.concatenate(labels), np.concatenate(flags)
+    train, val = _split(y, on_target, val_fraction, random_state)
+    stacked, from_target = torch.cat(images), torch.from_numpy(on_target)
     y_t = torch.from_numpy(y)
     return PreparedData(
-        stacked[train], y_t[train], from_target[train], stacked[val], y_t[val], unlabelled
+        stacked[train], y_t[train], from_target[train], stacked[val], y_t[val],
+        from_target[val], unlabelled,
     )
 
 
-def _split(y: np.ndarray, val_fraction: float, random_state: int) -> tuple[np.ndarray, np.ndarray]:
+def _split(
+    y: np.ndarray, on_target: np.ndarray, val_fraction: float, random_state: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Train and validation rows, stratified by domain and class (else by class) if possible,
+    so the few labelled target images reach the validation split in proportion."""
     index = np.arange(len(y))
     if val_fraction <= 0:
         return index, index[:0]
     n_val = max(1, round(val_fraction * len(y)))
-    _, counts = np.unique(y, return_counts=True)
-    stratify = y if counts.min() >= 2 and n_val >= len(counts) else None
+    stratify = None
+    for strata in (y * 2 + on_target, y):
+        _, counts = np.unique(strata, return_counts=True)
+        if counts.min() >= 2 and n_val >= len(counts) and len(y) - n_val >= len(counts):
+            stratify = strata
+            break
     train, val = train_test_split(
         index, test_size=n_val, random_state=random_state, stratify=stratify
     )

@@ -36,11 +36,13 @@ from medtransfer.finetune.transfer import TRANSFER_LOSSES, make_transfer_loss, s
 class FineTuner(BaseEstimator):
     """Fine-tune a pretrained backbone on a labelled source and a few-label target.
 
-    Stage 1 trains a linear head on frozen source features; stage 2 unfreezes the backbone
-    (all of it or its last blocks) and trains on the labelled rows (source + labelled target)
-    with ``CE + transfer_weight · schedule(p) · transfer_loss``, the transfer loss seeing
-    the unlabelled target images. Early stopping uses a validation split of the labelled
-    rows only; target test data never enters.
+    Stage 1 trains a linear head on the frozen features of the labelled rows (source +
+    labelled target); stage 2 unfreezes the backbone (all of it or its last blocks) and
+    trains on the same rows with ``CE + transfer_weight · schedule(p) · transfer_loss``, the
+    transfer loss seeing the unlabelled target images. Early stopping uses a validation split
+    of the labelled rows only (stratified by domain and class; its loss averages the source
+    and the target rows, so the few target labels weigh as much as the source); target test
+    data never enters. The stage-1 model is kept when no epoch beats it on that split.
 
     Parameters
     ----------
@@ -202,10 +204,9 @@ class FineTuner(BaseEstimator):
         return create_backbone(self.backbone, weights=self.weights, device=device)
 
     def _stage_one(self, backbone, data: PreparedData, device) -> torch.nn.Linear:
-        on_source = ~data.train_from_target
-        features = features_of(backbone, data.train_images[on_source], self.batch_size_, device)
+        features = features_of(backbone, data.train_images, self.batch_size_, device)
         head = fit_head(
-            features, data.train_labels[on_source], self.class_names_, C=self.head_c,
+            features, data.train_labels, self.class_names_, C=self.head_c,
             random_state=self.random_state,
         )
         return head.to(device)
