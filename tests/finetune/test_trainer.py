@@ -15,7 +15,7 @@ from medtransfer.features.backbones import Backbone, backbone_config, create_bac
 from medtransfer.finetune.augment import Augmenter
 from medtransfer.finetune.head import head_to_sklearn, sklearn_to_head
 from medtransfer.finetune.inputs import image_tensor, prepare_data
-from medtransfer.finetune.loop import BatchSizeWarning, retry_on_oom
+from medtransfer.finetune.loop import BatchSizeWarning, features_of, retry_on_oom
 from medtransfer.finetune.trainer import FineTuner
 
 TINY = "timm:test_efficientnet"
@@ -159,7 +159,7 @@ def test_stage_one_head_learns_from_the_labelled_target_images_too():
     assert np.mean(without == 1 - test.labels) <= 0.6
 
 
-def test_validation_split_holds_target_images_and_weighs_both_domains():
+def test_validation_split_holds_target_images_and_they_decide_early_stopping():
     target = square_domain(10, "tgt", seed=3, offset=40)
     model = tuner(epochs=1, val_fraction=0.3).fit(SOURCE, target)
     data = prepare_data(SOURCE, target, model.backbone_.config, 32, val_fraction=0.3,
@@ -168,9 +168,13 @@ def test_validation_split_holds_target_images_and_weighs_both_domains():
     assert len(data.val_labels) == 8
     assert set(data.val_labels[data.val_from_target].tolist()) == {0, 1}
     assert set(data.val_labels[~data.val_from_target].tolist()) == {0, 1}
-    assert int(data.train_from_target.sum()) == 10 - int(data.val_from_target.sum())
-    record = model.history_[0]
-    assert np.isfinite(record["val_loss"])
+    # the kept model's validation loss is its cross-entropy on the target images only
+    features = features_of(model.backbone_, data.val_images, 8, torch.device("cpu")).numpy()
+    log_p = np.log(model.head_.predict_proba(features))[np.arange(8), data.val_labels.numpy()]
+    on_target = data.val_from_target.numpy()
+    kept = model.history_[model.best_epoch_]["val_loss"]
+    assert kept == pytest.approx(-log_p[on_target].mean(), abs=1e-4)
+    assert kept != pytest.approx(-log_p.mean(), abs=1e-4)
 
 
 def test_a_last_batch_of_one_image_joins_the_batch_before():

@@ -111,10 +111,9 @@ class EpochRunner:
         features = features_of(self.t.backbone, self.val_images, self.batch_size, self.t.device)
         logits = self.t.head(features.to(self.t.device)).float().cpu()
         losses = functional.cross_entropy(logits, self.val_labels, reduction="none")
-        # source and target count equally, however few the labelled target images are
-        loss = float(np.mean([losses[self.val_from_target == side].mean().item()
-                              for side in (False, True)
-                              if bool((self.val_from_target == side).any())]))
+        # the target is what fine-tuning is for: its labelled images decide when there are any
+        on_target = self.val_from_target
+        loss = (losses[on_target] if bool(on_target.any()) else losses).mean().item()
         predicted = logits.argmax(dim=1).numpy()
         bacc = balanced_accuracy_score(self.val_labels.numpy(), predicted)
         return {"val_loss": loss, "val_balanced_accuracy": float(bacc)}

@@ -40,9 +40,10 @@ class FineTuner(BaseEstimator):
     labelled target); stage 2 unfreezes the backbone (all of it or its last blocks) and
     trains on the same rows with ``CE + transfer_weight · schedule(p) · transfer_loss``, the
     transfer loss seeing the unlabelled target images. Early stopping uses a validation split
-    of the labelled rows only (stratified by domain and class; its loss averages the source
-    and the target rows, so the few target labels weigh as much as the source); target test
-    data never enters. The stage-1 model is kept when no epoch beats it on that split.
+    of the labelled rows only (stratified by domain and class); its loss is taken on the
+    labelled target images there when there are any (on the source otherwise), since a
+    fine-tune can fit the source better while transferring worse. Target test data never
+    enters. The stage-1 model is kept when no epoch beats it on that split.
 
     Parameters
     ----------
