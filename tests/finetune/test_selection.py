@@ -1,5 +1,6 @@
 """``select_transfer_loss``: fine-tunes against the frozen backbone, decided honestly."""
 
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -34,6 +35,7 @@ def test_few_labels_compares_every_fine_tune_with_the_frozen_backbone_on_held_ou
         assert c["mean"] == pytest.approx(result["scores"][name] - result["scores"][FROZEN])
     credible = [n for n, c in comparisons.items() if c["lower"] > 0]
     assert (result["choice"] in credible) if credible else result["choice"] == FROZEN
+    json.dumps(result)  # stored in the run's manifest as it is
     again = select_transfer_loss(SOURCE, target, tuner(), candidates=("none", "mcc"))
     assert again["scores"] == result["scores"] and again["choice"] == result["choice"]
 
