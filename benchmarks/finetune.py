@@ -40,7 +40,7 @@ from medtransfer.data.sampling import per_class_subset
 from medtransfer.datasets.wbc import wbc_pair as load_wbc_pair
 from medtransfer.features.extract import extract_features
 from medtransfer.finetune.selection import DEFAULT_CANDIDATES as AUTO_CANDIDATES
-from medtransfer.finetune.selection import FROZEN, select_transfer_loss
+from medtransfer.finetune.selection import FROZEN, SOURCE_FREE, select_transfer_loss
 from medtransfer.finetune.source_free import adapt_batch_norm, shot_adapt
 from medtransfer.finetune.trainer import FineTuner
 
@@ -115,8 +115,9 @@ def run_methods(suite, source, target, k, seed, args) -> list[dict]:
             # the chosen candidate's own row was fitted with the same settings and seed
             selection = select_transfer_loss(source, seen, FineTuner(**base),
                                              candidates=AUTO_CANDIDATES)
-            chosen = "frozen+logreg" if selection["choice"] == FROZEN else (
-                "finetune" if selection["choice"] == "none" else f"finetune+{selection['choice']}")
+            choice = selection["choice"]
+            chosen = {FROZEN: "frozen+logreg", "none": "finetune", "shot": "shot",
+                      "adabn": "adabn"}.get(choice, f"finetune+{choice}")
             proba, spent = done[chosen]
             started -= spent
             print(f"{suite} k={k} seed={seed} auto chose {chosen}: {selection['reason']}",
@@ -173,7 +174,7 @@ def main(argv: list[str] | None = None) -> None:
                         "candidate loss in --losses)")
     args = parser.parse_args(argv)
     args.losses = [x for x in args.losses.split(",") if x]
-    missing = set(AUTO_CANDIDATES) - {"none", *args.losses}
+    missing = set(AUTO_CANDIDATES) - {"none", *SOURCE_FREE, *args.losses}
     if args.auto and missing:
         parser.error(f"--auto needs the losses {sorted(missing)} in --losses")
     suites = {"pneumonia": pneumonia_pair, "wbc": wbc_pair}

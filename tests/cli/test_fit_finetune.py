@@ -76,7 +76,8 @@ def test_finetune_auto_records_its_choice_and_the_run_uses_it(runner, image_fold
     assert finetune["transfer_loss"] == "auto" and finetune["choice"] == selection["choice"]
     # no target labels: skada's scorers vote, a fine-tune must win every one of them
     assert selection["mode"] == "unsupervised"
-    assert set(selection["candidates"]) == {"frozen", "none", "mcc", "mmd", "entropy"}
+    assert set(selection["candidates"]) == {"frozen", "none", "mcc", "mmd", "entropy", "shot",
+                                            "adabn"}
     stored = "model/backbone.safetensors" in json.loads((run / "manifest.json").read_text())[
         "files"]
     if selection["choice"] == "frozen":

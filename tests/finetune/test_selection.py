@@ -8,7 +8,8 @@ import pytest
 from tests.finetune.test_trainer import SOURCE, square_domain, tuner
 
 from medtransfer.errors import ConfigError
-from medtransfer.finetune.selection import FROZEN, select_transfer_loss
+from medtransfer.finetune.selection import FROZEN, fit_candidate, select_transfer_loss
+from medtransfer.finetune.source_free import adapt_batch_norm
 
 
 def partly_labelled(n: int, k_per_class: int, seed: int):
@@ -66,3 +67,18 @@ def test_too_few_labels_keep_the_frozen_backbone_and_unknown_losses_fail_first()
     assert "min_class_size=5" in result["reason"]
     with pytest.raises(ConfigError, match="tent"):
         select_transfer_loss(SOURCE, target, tuner(), candidates=("none", "tent"))
+
+
+def test_source_free_candidates_adapt_the_plain_fine_tune_and_compete():
+    target = square_domain(12, "tgt", seed=1, labelled=False, offset=40)
+    plain = fit_candidate("none", tuner(), SOURCE, target)
+    adabn = fit_candidate("adabn", tuner(), SOURCE, target, plain)
+    assert np.allclose(adabn.transform(target),
+                       adapt_batch_norm(plain, target, progress=False).transform(target))
+    assert not np.allclose(adabn.transform(target), plain.transform(target))
+    # fitted here when not given: the same seed gives the same plain fine-tune
+    again = fit_candidate("adabn", tuner(), SOURCE, target)
+    assert np.allclose(again.transform(target), adabn.transform(target))
+    labelled, _ = partly_labelled(24, 6, seed=1)
+    result = select_transfer_loss(SOURCE, labelled, tuner(), candidates=("shot", "adabn"))
+    assert set(result["scores"]) == {FROZEN, "shot", "adabn"} and not result["errors"]

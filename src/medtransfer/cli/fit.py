@@ -57,9 +57,11 @@ def fit(
             "--finetune",
             help="Images: fine-tune the backbone first with this transfer loss (none, mmd, "
             "coral, dann, cdan, mcc, entropy, l2sp), then fit --method on its features; "
-            "trains at --image-size (default 64). 'auto' validates fine-tunes with none, "
-            "mcc, mmd and entropy against the frozen backbone and keeps the frozen one "
-            "unless a fine-tune credibly beats it (one fine-tune per loss and fold: slow).",
+            "trains at --image-size (default 64). shot or adabn: the plain fine-tune, then "
+            "adapted source-free to the target images. 'auto' validates all of none, mcc, "
+            "mmd, entropy, shot and adabn against the frozen backbone and keeps the frozen "
+            "one unless a candidate credibly beats it (a fine-tune per candidate and fold: "
+            "slow).",
         ),
     ] = None,
     epochs: Annotated[

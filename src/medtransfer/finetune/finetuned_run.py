@@ -23,7 +23,7 @@ from medtransfer import artifacts
 from medtransfer.data import Domain, harmonize_classes
 from medtransfer.data.domain import UNLABELLED
 from medtransfer.errors import ConfigError
-from medtransfer.finetune.selection import FROZEN, select_transfer_loss
+from medtransfer.finetune.selection import FROZEN, fit_candidate, select_transfer_loss
 from medtransfer.finetune.trainer import FineTuner
 from medtransfer.pipeline import TransferPipeline
 from medtransfer.run import RunResult, fit_run
@@ -60,7 +60,8 @@ def fit_finetuned_run(
     transfer_loss : str
         "none" (fine-tune on the labelled images only), a loss of
         :data:`~medtransfer.finetune.transfer.TRANSFER_LOSSES`, or "auto": choose among
-        fine-tunes and the frozen backbone by validation
+        fine-tunes, their source-free adaptations (SHOT, AdaBN) and the frozen backbone by
+        validation
         (:func:`~medtransfer.finetune.selection.select_transfer_loss`); when the frozen
         backbone wins, the run is fitted on its features without fine-tuning.
     target_labels : int or sequence of str
@@ -99,15 +100,14 @@ def fit_finetuned_run(
         if details["choice"] == FROZEN:
             return _fit(source, target, out, pipeline, positions, details, force=force,
                         n_resamples=n_resamples, data_options=data_options)
-        tuner.set_params(transfer_loss=details["choice"])
-    tuner.fit(source, seen)
+    model = fit_candidate(details.get("choice", transfer_loss), tuner, source, seen)
     details.update(
-        best_epoch=tuner.best_epoch_, history=tuner.history_,
+        best_epoch=model.best_epoch_, history=model.history_,
         **{key: value for key, value in tuner.get_params().items()
            if key in ("epochs", "lr", "batch_size", "transfer_weight", "schedule", "unfreeze")},
     )
     with tempfile.TemporaryDirectory(prefix="medtransfer-finetune-") as tmp:
-        weights = tuner.save_backbone(Path(tmp) / "backbone.safetensors")
+        weights = model.save_backbone(Path(tmp) / "backbone.safetensors")
         pipeline.weights = str(weights)
         pipeline.run_weights_ = weights
         return _fit(source, target, out, pipeline, positions, details, force=force,

@@ -1,6 +1,7 @@
 """``--finetune auto``: choose the transfer loss of a fine-tune, or not to fine-tune at all.
 
-The candidates are fine-tunes with each transfer loss and the reference ``frozen`` (the
+The candidates are fine-tunes with each transfer loss, source-free adaptations (SHOT,
+AdaBN) of the plain fine-tune to the target images, and the reference ``frozen`` (the
 pretrained backbone as it is). Every candidate is judged the same way: a logistic
 regression on its features, trained on the source plus the labelled target images (each
 counting once), as the run trains its predictor on them.
@@ -31,6 +32,7 @@ from sklearn.linear_model import LogisticRegression
 
 from medtransfer.adapt.baselines import Pooled, SourceOnly
 from medtransfer.data.domain import UNLABELLED, Domain
+from medtransfer.finetune.source_free import adapt_batch_norm, shot_adapt
 from medtransfer.finetune.trainer import FineTuner
 from medtransfer.finetune.transfer import TRANSFER_LOSSES
 from medtransfer.select.unsupervised import agreement_choice, score_without_labels, source_splits
@@ -43,7 +45,9 @@ from medtransfer.select.validation import (
 )
 
 FROZEN = "frozen"
-DEFAULT_CANDIDATES = ("none", "mcc", "mmd", "entropy")
+# source-free adaptations of the plain fine-tune (the source model) to the target images
+SOURCE_FREE = ("shot", "adabn")
+DEFAULT_CANDIDATES = ("none", "mcc", "mmd", "entropy", *SOURCE_FREE)
 TASK = "classification"
 
 
@@ -69,8 +73,8 @@ def select_transfer_loss(
     tuner : FineTuner
         Unfitted template; each candidate is a clone with its ``transfer_loss``.
     candidates : sequence of str
-        "none" (fine-tune without a transfer loss) or names of
-        :data:`~medtransfer.finetune.transfer.TRANSFER_LOSSES`.
+        "none" (fine-tune without a transfer loss), names of
+        :data:`~medtransfer.finetune.transfer.TRANSFER_LOSSES`, "shot" or "adabn".
     n_splits : int
         Folds of the labelled target images (fewer when a class has fewer images).
     confidence : float
@@ -84,12 +88,13 @@ def select_transfer_loss(
     Returns
     -------
     dict
-        JSON-able: ``choice`` (``"frozen"`` or a loss), ``mode``, ``reason``, per-candidate
+        JSON-able: ``choice`` (``"frozen"`` or a candidate), ``mode``, ``reason``, per-candidate
         ``scores`` (and ``comparisons`` or ``votes``), ``seconds`` and ``errors``.
     """
     for name in candidates:
-        if name != "none":
+        if name not in ("none", *SOURCE_FREE):
             TRANSFER_LOSSES.get(name)  # an unknown name fails before any training
+    tuner = clone(tuner).set_params(progress=False)  # dozens of fits: one bar each is noise
     source = source.subset(np.flatnonzero(source.labelled_mask))
     y = np.concatenate([source.labels, target.labels]).astype(int)
     sample_domain = np.r_[np.ones(len(source), dtype=int), -np.ones(len(target), dtype=int)]
@@ -110,14 +115,50 @@ def select_transfer_loss(
     return {**verdict, "candidates": names, "seconds": time.perf_counter() - started}
 
 
-def _features(name: str, tuner: FineTuner, source: Domain, target: Domain,
-              fit_source: np.ndarray | None = None) -> np.ndarray:
-    """Stacked source and target features of candidate ``name`` fine-tuned on ``source``
-    (only its rows ``fit_source`` when given) and ``target`` (with its labels as given)."""
-    params = {"epochs": 0} if name == FROZEN else {"transfer_loss": name}
-    model = clone(tuner).set_params(**params, progress=False)
-    model.fit(source if fit_source is None else source.subset(fit_source), target)
-    return np.vstack([model.transform(source), model.transform(target)])
+def _adapt(name: str, plain: FineTuner, target: Domain, tuner: FineTuner) -> FineTuner:
+    """Source-free adaptation ``name`` of the plain fine-tune to the target images."""
+    if name == "adabn":
+        return adapt_batch_norm(plain, target, progress=tuner.progress)
+    return shot_adapt(plain, target, epochs=tuner.epochs, batch_size=tuner.batch_size,
+                      random_state=tuner.random_state, progress=tuner.progress)
+
+
+def fit_candidate(name: str, tuner: FineTuner, source: Domain, target: Domain,
+                  plain: FineTuner | None = None) -> FineTuner:
+    """Candidate ``name`` fitted on ``source`` and ``target`` (with its labels as given).
+
+    ``frozen`` trains the head only; a source-free name (``shot``, ``adabn``) adapts
+    ``plain``, the fine-tune without a transfer loss (fitted here when not given), to the
+    target images; any other name is the fine-tune with that transfer loss.
+    """
+    if name == FROZEN:
+        return clone(tuner).set_params(epochs=0).fit(source, target)
+    if name in SOURCE_FREE:
+        plain = plain if plain is not None else fit_candidate("none", tuner, source, target)
+        return _adapt(name, plain, target, tuner)
+    return clone(tuner).set_params(transfer_loss=name).fit(source, target)
+
+
+class _Features:
+    """Stacked source and target features of each candidate on one training set, sharing
+    the frozen features and the plain fine-tune that the source-free candidates start from."""
+
+    def __init__(self, tuner: FineTuner, source: Domain, target: Domain,
+                 fit_source: Domain, frozen: np.ndarray | None = None) -> None:
+        self.tuner, self.source, self.target, self.fit_source = tuner, source, target, fit_source
+        self.frozen, self.plain = frozen, None
+
+    def __call__(self, name: str) -> np.ndarray:
+        if name == FROZEN and self.frozen is not None:
+            return self.frozen  # the frozen features do not depend on any label
+        if name in SOURCE_FREE and self.plain is None:
+            self.plain = fit_candidate("none", self.tuner, self.fit_source, self.target)
+        plain = self.plain if name in SOURCE_FREE else None
+        model = fit_candidate(name, self.tuner, self.fit_source, self.target, plain)
+        self.plain = model if name == "none" else self.plain
+        X = np.vstack([model.transform(self.source), model.transform(self.target)])
+        self.frozen = X if name == FROZEN else self.frozen
+        return X
 
 
 def _classifier(tuner: FineTuner) -> LogisticRegression:
@@ -128,28 +169,27 @@ def _with_labels(source, target, tuner, names, y, sample_domain, folds, confiden
     n_source = len(source)
     rows = np.unique(np.concatenate([test for _, test in folds]))
     y_k, classes = y[rows], np.unique(y[rows])
-    oof, errors, frozen = {}, {}, None
-    for name in names:
-        pred = np.zeros((len(rows), len(classes)))
-        try:
-            for _, test in folds:
-                y_fit = y.copy()
-                y_fit[test] = UNLABELLED
-                seen = replace(target, labels=y_fit[n_source:])
-                # the frozen features do not depend on the labels: computed once
-                X = frozen if name == FROZEN and frozen is not None else _features(
-                    name, tuner, source, seen)
-                frozen = X if name == FROZEN else frozen
+    oof = {name: np.zeros((len(rows), len(classes))) for name in names}
+    errors: dict[str, str] = {}
+    frozen = None
+    for _, test in folds:
+        y_fit = y.copy()
+        y_fit[test] = UNLABELLED
+        seen = replace(target, labels=y_fit[n_source:])
+        features = _Features(tuner, source, seen, source, frozen)
+        for name in (n for n in names if n not in errors):
+            try:
+                X = features(name)
                 model = Pooled(_classifier(tuner), target_share=None)
                 model.fit(X, y_fit, sample_domain=sample_domain)
-                pred[np.searchsorted(rows, test)] = align_proba(
+                oof[name][np.searchsorted(rows, test)] = align_proba(
                     model.predict_proba(X[test]), model, classes)
-        except Exception as err:  # a fine-tune that breaks must not stop the selection
-            if name == FROZEN:
-                raise
-            errors[name] = f"{type(err).__name__}: {err}"
-            continue
-        oof[name] = pred
+            except Exception as err:  # a fine-tune that breaks must not stop the selection
+                if name == FROZEN:
+                    raise
+                errors[name] = f"{type(err).__name__}: {err}"
+        frozen = features.frozen
+    oof = {n: p for n, p in oof.items() if n not in errors}
     level = 1 - (1 - confidence) / max(1, len(oof) - 1)
     comparisons = {n: paired_bootstrap(y_k, p, oof[FROZEN], task=TASK, confidence=level,
                                        random_state=tuner.random_state)
@@ -173,11 +213,11 @@ def _with_labels(source, target, tuner, names, y, sample_domain, folds, confiden
 
 def _without_labels(source, target, tuner, names, y, sample_domain, split) -> dict:
     fit_rows, _ = split
-    fit_source = fit_rows[fit_rows < len(source)]
+    features = _Features(tuner, source, target, source.subset(fit_rows[fit_rows < len(source)]))
     results, errors = {}, {}
     for name in names:
         try:
-            X = _features(name, tuner, source, target, fit_source)
+            X = features(name)
         except Exception as err:  # a fine-tune that breaks must not stop the selection
             if name == FROZEN:
                 raise
