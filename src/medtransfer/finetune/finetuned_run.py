@@ -86,20 +86,20 @@ def fit_finetuned_run(
     positions = pipeline.labelled_positions(target, target_labels)
     if pipeline.image_size is None:
         pipeline.image_size = DEFAULT_IMAGE_SIZE
+    # the loss is set per candidate by fit_candidate
     tuner = FineTuner(
-        pipeline.backbone, weights=pipeline.weights,
-        transfer_loss="none" if transfer_loss == AUTO else transfer_loss,
-        image_size=pipeline.image_size, device=pipeline.device, progress=pipeline.progress,
+        pipeline.backbone, weights=pipeline.weights, image_size=pipeline.image_size,
+        device=pipeline.device, progress=pipeline.progress,
         random_state=pipeline.random_state, **(finetune_options or {}),
     )
     seen = _only_labels_at(target, positions)
     details: dict[str, Any] = {"transfer_loss": transfer_loss, "image_size": pipeline.image_size}
+    options = dict(force=force, n_resamples=n_resamples, data_options=data_options)
     if transfer_loss == AUTO:
         details["selection"] = select_transfer_loss(source, seen, tuner)
         details["choice"] = details["selection"]["choice"]
         if details["choice"] == FROZEN:
-            return _fit(source, target, out, pipeline, positions, details, force=force,
-                        n_resamples=n_resamples, data_options=data_options)
+            return _fit(source, target, out, pipeline, positions, details, **options)
     model = fit_candidate(details.get("choice", transfer_loss), tuner, source, seen)
     details.update(
         best_epoch=model.best_epoch_, history=model.history_,
@@ -110,8 +110,7 @@ def fit_finetuned_run(
         weights = model.save_backbone(Path(tmp) / "backbone.safetensors")
         pipeline.weights = str(weights)
         pipeline.run_weights_ = weights
-        return _fit(source, target, out, pipeline, positions, details, force=force,
-                    n_resamples=n_resamples, data_options=data_options)
+        return _fit(source, target, out, pipeline, positions, details, **options)
 
 
 def _fit(source: Domain, target: Domain, out: Path, pipeline: TransferPipeline,

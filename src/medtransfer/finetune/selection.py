@@ -151,14 +151,21 @@ class _Features:
     def __call__(self, name: str) -> np.ndarray:
         if name == FROZEN and self.frozen is not None:
             return self.frozen  # the frozen features do not depend on any label
-        if name in SOURCE_FREE and self.plain is None:
-            self.plain = fit_candidate("none", self.tuner, self.fit_source, self.target)
-        plain = self.plain if name in SOURCE_FREE else None
-        model = fit_candidate(name, self.tuner, self.fit_source, self.target, plain)
-        self.plain = model if name == "none" else self.plain
+        if name == "none":
+            model = self._plain()
+        elif name in SOURCE_FREE:
+            model = fit_candidate(name, self.tuner, self.fit_source, self.target, self._plain())
+        else:
+            model = fit_candidate(name, self.tuner, self.fit_source, self.target)
         X = np.vstack([model.transform(self.source), model.transform(self.target)])
         self.frozen = X if name == FROZEN else self.frozen
         return X
+
+    def _plain(self) -> FineTuner:
+        """The fine-tune without a transfer loss, fitted once."""
+        if self.plain is None:
+            self.plain = fit_candidate("none", self.tuner, self.fit_source, self.target)
+        return self.plain
 
 
 def _classifier(tuner: FineTuner) -> LogisticRegression:
