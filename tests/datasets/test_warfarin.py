@@ -12,15 +12,18 @@ from medtransfer.datasets.warfarin import (
     CYP2C9,
     DOSE,
     FEATURES,
+    LINKED_VKORC1,
     VKORC1,
     GenotypeFormatWarning,
     bundled_path,
+    impute_vkorc1_from_linked_snps,
     parse_genotypes,
     parse_iwpc,
     warfarin,
 )
 from medtransfer.errors import DataError
 
+LINKED = [column for column, _, _ in LINKED_VKORC1]
 SHA256 = "1a20e70cc0fa00f59874fa23b1f2d1b76dcde03bf6fd9840b0c5347e085a3814"
 
 
@@ -80,12 +83,35 @@ def test_parsed_features_follow_the_raw_columns(full, raw):
     assert (X.loc[dosed["Age"] == "90+", "age_decades"] == 9).all()
     assert X["age_decades"].isna().sum() == dosed["Age"].isna().sum()
     assert (X.loc[dosed[VKORC1] == "A/A", "vkorc1"] == "A/A").all()
-    assert (X.loc[dosed[VKORC1].isna(), "vkorc1"] == "unknown").all()
+    assert (X.loc[dosed[VKORC1].isna() & dosed[LINKED].isna().all(axis=1), "vkorc1"]
+            == "unknown").all()
     assert (X.loc[dosed[CYP2C9] == "*1/*5", "cyp2c9"] == "other").all()
     inducer = dosed[["Carbamazepine (Tegretol)", "Phenytoin (Dilantin)",
                      "Rifampin or Rifampicin"]].eq(1).any(axis=1)
     assert (X.loc[inducer, "enzyme_inducer"] == 1).all() and inducer.sum() > 0
     assert X["sex"].isin(["male", "female", "unknown"]).all()
+
+
+def test_missing_vkorc1_is_imputed_from_linked_snps_by_the_iwpc_rule(raw):
+    sample = pd.DataFrame({
+        VKORC1: [np.nan, np.nan, np.nan, np.nan, np.nan, "G/G", np.nan],
+        LINKED[0]: ["T/T", "C/T", np.nan, np.nan, np.nan, "T/T", np.nan],
+        LINKED[1]: [np.nan, "C/C", "C/C", "C/C", np.nan, np.nan, np.nan],
+        LINKED[2]: [np.nan, np.nan, np.nan, "C/C", "C/C", np.nan, np.nan],
+        "Race (OMB)": ["Asian", "White", "White", "Black or African American", "White",
+                       "White", "Asian"],
+    })
+    genotyped, _ = parse_genotypes(sample[VKORC1], "vkorc1")
+    imputed = impute_vkorc1_from_linked_snps(genotyped, sample)
+    # rs9934438 for everyone first; rs2359612 and rs8050894 not for Black patients;
+    # a genotyped -1639 state is never replaced
+    assert list(imputed) == ["A/A", "A/G", "G/G", "unknown", "A/A", "G/G", "unknown"]
+    dosed = raw[raw[DOSE].notna()].reset_index(drop=True)
+    as_genotyped = warfarin(impute_vkorc1=False).inputs["vkorc1"]
+    filled = warfarin().inputs["vkorc1"]
+    assert (filled[as_genotyped != "unknown"] == as_genotyped[as_genotyped != "unknown"]).all()
+    assert (as_genotyped == "unknown").sum() == dosed[VKORC1].isna().sum()
+    assert (filled == "unknown").sum() < 0.1 * (as_genotyped == "unknown").sum()
 
 
 def test_target_inr_falls_back_to_the_midpoint_of_the_range(raw):

@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 from sklearn.base import clone
 
 from medtransfer.adapt.baselines import Pooled
-from medtransfer.datasets.warfarin import warfarin
 from medtransfer.errors import ConfigError, DataError
-from medtransfer.features.tabular import TabularEncoder
 from medtransfer.models.classifiers import make_classifier
 from medtransfer.models.dosing import SqrtDoseRegressor
 from medtransfer.models.tolerance import PW20Decision, PW20Regressor, within_tolerance
-
-TARGET_SITES = [3, 4, 8, 18]
 
 
 def hits(y: np.ndarray, pred: np.ndarray, tolerance: float = 0.2) -> float:
@@ -27,26 +22,6 @@ def coverage(candidate: float, mu: float, h: float, root, weight, tol: float = 0
     density = weight * np.exp(-0.5 * ((root - mu) / h) ** 2)
     inside = (candidate >= (1 - tol) * root**2) & (candidate <= (1 + tol) * root**2)
     return float(np.sum(density[inside]))
-
-
-@pytest.fixture(scope="module")
-def dose_split():
-    """The benchmark's split: IWPC sites (not 3, 4, 8, 18, 13) → sites 3, 4, 8, 18, k = 100."""
-    data = warfarin()
-    site = data.metadata["site"].to_numpy()
-    source = data.subset(np.flatnonzero(~np.isin(site, [*TARGET_SITES, 13])))
-    target = data.subset(np.flatnonzero(np.isin(site, TARGET_SITES)))
-    keep = target.inputs[["age_decades", "height_cm", "weight_kg"]].notna().all(axis=1)
-    target = target.subset(np.flatnonzero(keep.to_numpy()))
-    domain = np.r_[np.ones(len(source)), -2 * np.ones(len(target))].astype(int)
-    encoder = TabularEncoder().fit(pd.concat([source.inputs, target.inputs], ignore_index=True),
-                                   sample_domain=domain)
-    Xs, Xt = encoder.transform(source.inputs), encoder.transform(target.inputs)
-    order = np.random.default_rng(0).permutation(len(target))
-    labelled, test = order[:100], order[100:]
-    X = np.vstack([Xs, Xt[labelled], Xt[test]])
-    y = np.r_[source.labels, target.labels[labelled], np.full(len(test), np.nan)]
-    return X, y, domain, Xt[test], target.labels[test]
 
 
 def test_the_chosen_value_covers_the_most_kernel_weight():

@@ -5,15 +5,10 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from medtransfer.datasets.warfarin import warfarin
 from medtransfer.errors import ConfigError
-from medtransfer.features.tabular import TabularEncoder
 from medtransfer.select.auto import AutoTransfer
-
-TARGET_SITES = [3, 4, 8, 18]
 
 
 def hits(y: np.ndarray, pred: np.ndarray) -> float:
@@ -21,27 +16,14 @@ def hits(y: np.ndarray, pred: np.ndarray) -> float:
 
 
 @pytest.fixture(scope="module")
-def dose_split():
-    """Benchmark split, k = 100, on sqrt(dose): (X, y, domain, X_test, dose_test)."""
-    data = warfarin()
-    site = data.metadata["site"].to_numpy()
-    source = data.subset(np.flatnonzero(~np.isin(site, [*TARGET_SITES, 13])))
-    target = data.subset(np.flatnonzero(np.isin(site, TARGET_SITES)))
-    keep = target.inputs[["age_decades", "height_cm", "weight_kg"]].notna().all(axis=1)
-    target = target.subset(np.flatnonzero(keep.to_numpy()))
-    domain = np.r_[np.ones(len(source)), -2 * np.ones(len(target))].astype(int)
-    encoder = TabularEncoder().fit(pd.concat([source.inputs, target.inputs], ignore_index=True),
-                                   sample_domain=domain)
-    Xs, Xt = encoder.transform(source.inputs), encoder.transform(target.inputs)
-    order = np.random.default_rng(0).permutation(len(target))
-    labelled, test = order[:100], order[100:]
-    X = np.vstack([Xs, Xt[labelled], Xt[test]])
-    y = np.sqrt(np.r_[source.labels, target.labels[labelled], np.full(len(test), np.nan)])
-    return X, y, domain, Xt[test], target.labels[test]
+def sqrt_split(dose_split):
+    """The benchmark split on sqrt(dose): (X, y, domain, X_test, dose_test)."""
+    X, dose, domain, X_test, dose_test = dose_split
+    return X, np.sqrt(dose), domain, X_test, dose_test
 
 
-def test_pooled_anchor_and_pw20_decision_tuned_out_of_fold(dose_split):
-    X, y, domain, X_test, dose_test = dose_split
+def test_pooled_anchor_and_pw20_decision_tuned_out_of_fold(sqrt_split):
+    X, y, domain, X_test, dose_test = sqrt_split
     auto = AutoTransfer(candidates=["transfer_ridge"], n_repeats=1, point="pw20",
                         target_transform="sqrt", random_state=0)
     auto.fit(X, y, sample_domain=domain)
@@ -59,16 +41,16 @@ def test_pooled_anchor_and_pw20_decision_tuned_out_of_fold(dose_split):
     assert "folds_raw" not in ev
 
 
-def test_credible_rule_keeps_source_only_as_the_anchor(dose_split):
-    X, y, domain, _, _ = dose_split
+def test_credible_rule_keeps_source_only_as_the_anchor(sqrt_split):
+    X, y, domain, _, _ = sqrt_split
     auto = AutoTransfer(candidates=[], n_repeats=1, baseline_rule="credible", random_state=0)
     auto.fit(X, y, sample_domain=domain)
     assert auto.evidence_["baseline_anchor"]["anchor"] == "source_only"
     assert auto.decision_ is None and "decision" not in auto.evidence_
 
 
-def test_without_target_labels_the_decision_is_not_applied(dose_split):
-    X, y, domain, X_test, _ = dose_split
+def test_without_target_labels_the_decision_is_not_applied(sqrt_split):
+    X, y, domain, X_test, _ = sqrt_split
     unlabelled = np.where(domain < 0, np.nan, y)
     auto = AutoTransfer(candidates=[], n_repeats=1, point="pw20", target_transform="sqrt",
                         random_state=0).fit(X, unlabelled, sample_domain=domain)
@@ -76,8 +58,8 @@ def test_without_target_labels_the_decision_is_not_applied(dose_split):
     np.testing.assert_array_equal(auto.predict(X_test), auto.estimator_.predict(X_test))
 
 
-def test_point_and_transform_are_checked(dose_split):
-    X, y, domain, _, _ = dose_split
+def test_point_and_transform_are_checked(sqrt_split):
+    X, y, domain, _, _ = sqrt_split
     with pytest.raises(ConfigError, match="point='median' is not one of"):
         AutoTransfer(point="median").fit(X, y, sample_domain=domain)
     with pytest.raises(ConfigError, match="target_transform='cube' is not one of"):
