@@ -17,6 +17,7 @@ from medtransfer.finetune.head import head_to_sklearn, sklearn_to_head
 from medtransfer.finetune.inputs import image_tensor, prepare_data
 from medtransfer.finetune.loop import BatchSizeWarning, features_of, retry_on_oom
 from medtransfer.finetune.trainer import FineTuner
+from medtransfer.finetune.transfer import TRANSFER_LOSSES
 
 TINY = "timm:test_efficientnet"
 
@@ -206,6 +207,30 @@ def test_out_of_memory_halves_the_batch_then_explains():
         retry_on_oom(never, 4, torch.device("cpu"))
 
 
+@pytest.mark.parametrize("loss", ["none", *TRANSFER_LOSSES])
+def test_mixed_precision_trains_every_loss_in_float16_with_loss_scaling(loss):
+    """The CUDA mixed-precision path, run on the CPU: float16 autocast and a GradScaler."""
+    backbone = create_backbone(TINY, weights="random", device="cpu")
+    seen = set()
+    backbone.register_forward_hook(lambda module, args, out: seen.add(out.dtype))
+    half = tuner(backbone, transfer_loss=loss, mixed_precision=True, epochs=2).fit(SOURCE, TARGET)
+    assert torch.float16 in seen  # the training steps ran under float16 autocast
+    losses = [[h["train_ce"], h["train_transfer"]] for h in half.history_[1:]]
+    assert np.isfinite(losses).all()
+    full = tuner(backbone, transfer_loss=loss, mixed_precision=False, epochs=2).fit(SOURCE, TARGET)
+    key = "model.conv_stem.weight"
+    start = backbone.state_dict()[key]
+    assert not torch.equal(half.backbone_state()[key], start)  # scaled steps were applied
+    assert not torch.equal(half.backbone_state()[key], full.backbone_state()[key])
+    assert torch.allclose(half.backbone_state()[key], full.backbone_state()[key], atol=0.05)
+
+
+def test_mixed_precision_auto_is_for_cuda_only():
+    on_cpu = tuner(mixed_precision="auto").fit(SOURCE, TARGET).backbone_state()
+    plain = tuner(mixed_precision=False).fit(SOURCE, TARGET).backbone_state()
+    assert all(torch.equal(on_cpu[k], plain[k]) for k in plain)
+
+
 def test_transfer_loss_without_unlabelled_target_images_is_refused():
     labelled_target = square_domain(8, "tgt", seed=2)
     with pytest.raises(ConfigError, match=r"'mmd' learns from unlabelled target.*has none"):
@@ -243,6 +268,8 @@ def test_bad_settings_and_labels_are_refused():
         tuner(val_fraction=1.5).fit(SOURCE, TARGET)
     with pytest.raises(ConfigError, match=r"image_size=8; expected an integer >= 16"):
         tuner(image_size=8).fit(SOURCE, TARGET)
+    with pytest.raises(ConfigError, match=r"mixed_precision='fp16'; expected 'auto'"):
+        tuner(mixed_precision="fp16").fit(SOURCE, TARGET)
     with pytest.raises(ConfigError, match=r"unknown transfer loss 'mdd'.*Did you mean 'mmd'"):
         tuner(transfer_loss="mdd").fit(SOURCE, TARGET)
     with pytest.raises(DataError, match=r"source domain 'tgt' has no class labels"):

@@ -95,8 +95,8 @@ def retry_on_oom(run: Callable[[int], T], batch_size: int, device: torch.device)
 
 
 def _autocast(device: torch.device, enabled: bool):
-    if enabled and device.type == "cuda":
-        return torch.autocast(device_type="cuda", dtype=torch.float16)
+    if enabled:
+        return torch.autocast(device_type=device.type, dtype=torch.float16)
     return nullcontext()
 
 

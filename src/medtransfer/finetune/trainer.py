@@ -83,8 +83,9 @@ class FineTuner(BaseEstimator):
         Continue from ``checkpoint_dir/last.safetensors`` when it exists.
     device : str or None
         Torch device; None picks CUDA when available.
-    mixed_precision : bool
-        Use float16 autocast on CUDA.
+    mixed_precision : {"auto", True, False}
+        float16 autocast with loss scaling: "auto" on CUDA only, True on any device (on
+        most CPUs slower than float32; it runs the same code path as on CUDA), False never.
     progress : bool
         Show rich progress bars with the losses.
     random_state : int
@@ -114,7 +115,7 @@ class FineTuner(BaseEstimator):
         checkpoint_dir: str | Path | None = None,
         resume: bool = False,
         device: str | None = None,
-        mixed_precision: bool = True,
+        mixed_precision: bool | str = "auto",
         progress: bool = True,
         random_state: int = 0,
     ) -> None:
@@ -193,6 +194,9 @@ class FineTuner(BaseEstimator):
             TRANSFER_LOSSES.get(self.transfer_loss)  # an unknown name fails before training
         if self.resume and self.checkpoint_dir is None:
             raise ConfigError("resume=True needs checkpoint_dir, the folder of last.safetensors")
+        if self.mixed_precision not in ("auto", True, False):
+            raise ConfigError(f"mixed_precision={self.mixed_precision!r}; expected 'auto' "
+                              "(CUDA only), True or False")
 
     def _build_backbone(self, device: torch.device) -> Backbone:
         if isinstance(self.backbone, Backbone):
@@ -231,7 +235,7 @@ class FineTuner(BaseEstimator):
             augment=Augmenter(allow_flips=self.allow_flips) if self.augment else None,
             lambda_=self.transfer_weight, schedule=self.schedule, device=device,
             total_steps=self.epochs * n_batches(len(data.train_images), self.batch_size_),
-            scaler=torch.amp.GradScaler("cuda") if self._amp(device) else None,
+            scaler=torch.amp.GradScaler(device.type) if self._amp(device) else None,
         )
         train_data = TrainingData(
             data.train_images, data.train_labels, data.train_from_target, data.unlabelled
@@ -255,7 +259,9 @@ class FineTuner(BaseEstimator):
         return torch.optim.AdamW(groups, weight_decay=self.weight_decay)
 
     def _amp(self, device: torch.device) -> bool:
-        return bool(self.mixed_precision) and device.type == "cuda"
+        if self.mixed_precision == "auto":
+            return device.type == "cuda"
+        return bool(self.mixed_precision)
 
     def transform(self, domain: Domain) -> np.ndarray:
         """Fine-tuned backbone features of every image of ``domain``, (n, feature_dim)."""
