@@ -145,7 +145,7 @@ class TransferPipeline:
         X, y, sample_domain = self._stack(source, target, labelled, Xs, Xt)
         self.models_ = {
             name: self._fit_one(name, X, y, sample_domain, len(labelled))
-            for name in self._model_names(len(labelled))
+            for name in self._model_names(len(labelled), self._target_classes(target, labelled))
         }
         self.recalibrator_ = self._fit_recalibrator(Xt[labelled], y_recalibrate)
         return self
@@ -236,10 +236,24 @@ class TransferPipeline:
     def _decode_y(self, y: np.ndarray) -> np.ndarray:
         return from_model_scale(y, self.target_transform)
 
-    def _model_names(self, k: int) -> list[str]:
+    def _target_classes(self, target: Domain, labelled: np.ndarray) -> int | None:
+        """Classes among the labelled target samples (None for regression)."""
+        if self.task != "classification" or target.labels is None:
+            return None
+        return int(np.unique(target.labels[labelled]).size)
+
+    def _model_names(self, k: int, target_classes: int | None) -> list[str]:
+        """The method, then the baselines that ``k`` labelled target samples allow."""
+        one_class = target_classes == 1
+        if self.method == "target_only" and one_class:
+            raise DataError(
+                f"the {k} labelled target samples are all of one class; target_only needs "
+                "two; label samples of another class or choose a method that uses the source"
+            )
         names = [self.method]
         if self.baselines:
-            names += [b for b in BASELINES if b != self.method and (k > 0 or b == "source_only")]
+            names += [b for b in BASELINES if b != self.method and (k > 0 or b == "source_only")
+                      and not (b == "target_only" and one_class)]
         return names
 
     def _fit_one(self, name, X, y, sample_domain, k) -> BaseEstimator:
