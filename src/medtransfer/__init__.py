@@ -18,6 +18,7 @@ _EXPORTS = {
     "ConfigError": "medtransfer.errors",
     "DataError": "medtransfer.errors",
     "Domain": "medtransfer.data",
+    "EffectPipeline": "medtransfer.effect_pipeline",
     "MedTransferError": "medtransfer.errors",
     "ShiftReport": "medtransfer.shift",
     "TabularEncoder": "medtransfer.features",

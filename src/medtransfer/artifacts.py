@@ -147,11 +147,11 @@ def load_estimator(path: Path) -> Any:
 
 
 def record_files(run: Path) -> dict[str, str]:
-    """sha256 of every file under ``run`` except the manifest, keyed by posix relative path."""
+    """sha256 of every file under ``run`` except its manifest, keyed by posix relative path."""
     return {
         p.relative_to(run).as_posix(): sha256_file(p)
         for p in sorted(run.rglob("*"))
-        if p.is_file() and p.name != MANIFEST
+        if p.is_file() and p != run / MANIFEST
     }
 
 

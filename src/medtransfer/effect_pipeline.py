@@ -1,0 +1,170 @@
+"""Treatment effects carried across populations: a T-learner whose arms are TransferPipelines.
+
+:class:`~medtransfer.models.effects.TLearner` is the T-learner on feature arrays; this is the
+same model on table Domains. Each treatment arm gets its own TransferPipeline (encoder,
+transfer method, final predictor), fitted on the source rows of that arm, the labelled target
+rows of that arm and every target row's features; the effect of treatment for a patient is the
+difference of the two arms' predicted outcomes, CATE(x) = mu1(x) - mu0(x). Saved, it is one
+folder holding one pipeline artifact per arm, hash-listed like any run.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from medtransfer import __version__, artifacts
+from medtransfer.data.domain import Domain
+from medtransfer.errors import ArtifactError, ConfigError, DataError
+from medtransfer.pipeline import TransferPipeline
+
+ARMS = ("control", "treated")
+
+
+class EffectPipeline:
+    """Conditional treatment effect mu1(x) - mu0(x), one TransferPipeline per arm.
+
+    Parameters
+    ----------
+    treatment : str
+        Column of both domains' tables: 1 treated, 0 control, empty when not recorded. It
+        selects the arm and is not a feature of the arms' models.
+    pipeline : TransferPipeline, optional
+        Unfitted template copied for each arm (default: ``TransferPipeline()``). Its ``task``
+        decides the outcome: regression reads predicted values, classification the
+        probability of the second class (a risk difference; binary outcomes only).
+
+    Attributes
+    ----------
+    pipelines_ : dict of str to TransferPipeline
+        The fitted "control" and "treated" pipelines.
+    n_rows_ : dict
+        Labelled rows per arm and domain that each pipeline learnt from, and the rows left
+        out because their treatment was not recorded.
+    """
+
+    def __init__(self, treatment: str, pipeline: TransferPipeline | None = None) -> None:
+        self.treatment = treatment
+        self.pipeline = pipeline
+
+    def fit(
+        self, source: Domain, target: Domain, target_labels: int | Sequence[str] = 0
+    ) -> EffectPipeline:
+        """Fit one pipeline per arm.
+
+        Parameters
+        ----------
+        source, target : Domain
+            Table domains holding the ``treatment`` column; the source is labelled.
+        target_labels : int or sequence of str, default=0
+            k target outcomes to use, drawn as :meth:`TransferPipeline.fit` draws them among
+            the target rows whose treatment is recorded (an outcome without its arm cannot be
+            used), or the ids of those rows. Every target row's features are used.
+        """
+        template = self.pipeline if self.pipeline is not None else TransferPipeline()
+        arm_source = self._arm(source, "source")
+        arm_target = self._arm(target, "target")
+        recorded = np.flatnonzero(~np.isnan(arm_target))
+        labelled = recorded[template.labelled_positions(target.subset(recorded), target_labels)]
+        source_rows = ~np.isnan(arm_source) & source.labelled_mask
+        self.n_rows_ = {"treatment_not_recorded": {
+            "source": int((np.isnan(arm_source) & source.labelled_mask).sum()),
+            "target": int(len(target) - len(recorded))}}
+        features_target = self._without_treatment(target)
+        self.pipelines_ = {}
+        for value, arm in enumerate(ARMS):
+            in_source = np.flatnonzero(source_rows & (arm_source == value))
+            ids = [str(i) for i in target.ids[labelled[arm_target[labelled] == value]]]
+            if not len(in_source):
+                raise DataError(
+                    f"source {source.name!r} has no labelled {arm} rows ({self.treatment!r} "
+                    f"= {value}); a T-learner needs outcomes in both arms"
+                )
+            self.n_rows_[arm] = {"source": len(in_source), "target": len(ids)}
+            arm_source_domain = self._without_treatment(source.subset(in_source))
+            self.pipelines_[arm] = copy.deepcopy(template).fit(
+                arm_source_domain, features_target, target_labels=ids)
+        return self
+
+    def _arm(self, domain: Domain, role: str) -> np.ndarray:
+        if domain.kind != "table":
+            raise ConfigError(f"{role} {domain.name!r} holds images; EffectPipeline needs "
+                              "tables with a treatment column")
+        if self.treatment not in domain.inputs:
+            raise DataError(
+                f"{role} {domain.name!r} has no column {self.treatment!r}; the treatment "
+                f"column must be among its features ({list(domain.inputs.columns)[:8]} ...)"
+            )
+        values = domain.inputs[self.treatment]
+        arm = pd.to_numeric(values, errors="coerce")
+        wrong = values.notna() & ~arm.isin([0, 1])
+        if wrong.any():
+            bad = sorted({str(v) for v in values[wrong]})
+            raise DataError(
+                f"{role} {domain.name!r}: column {self.treatment!r} holds {bad[:5]}; expected "
+                "1 (treated), 0 (control) or an empty cell (not recorded)"
+            )
+        return arm.to_numpy(dtype=float)
+
+    def _without_treatment(self, domain: Domain) -> Domain:
+        return replace(domain, inputs=domain.inputs.drop(columns=[self.treatment]))
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "pipelines_"):
+            raise ConfigError("this EffectPipeline is not fitted; call fit or load first")
+
+    def predict_outcomes(self, domain: Domain) -> tuple[np.ndarray, np.ndarray]:
+        """Predicted outcomes (mu0, mu1) of every row under control and under treatment."""
+        self._check_fitted()
+        features = (self._without_treatment(domain) if self.treatment in domain.inputs
+                    else domain)
+        return tuple(self._outcome(self.pipelines_[arm], features) for arm in ARMS)
+
+    @staticmethod
+    def _outcome(pipeline: TransferPipeline, domain: Domain) -> np.ndarray:
+        if pipeline.task == "regression":
+            return np.asarray(pipeline.predict(domain), dtype=float)
+        if len(pipeline.class_names_) != 2:
+            raise ConfigError(f"a treatment effect on {len(pipeline.class_names_)} classes "
+                              "is not one number; use a binary outcome or a regression task")
+        return pipeline.predict_proba(domain)[:, 1]
+
+    def predict(self, domain: Domain) -> np.ndarray:
+        """Conditional average treatment effect mu1(x) - mu0(x) of every row."""
+        mu0, mu1 = self.predict_outcomes(domain)
+        return mu1 - mu0
+
+    def save(self, path: Path, force: bool = False) -> Path:
+        """Write one pipeline artifact per arm and a manifest listing every file's sha256."""
+        self._check_fitted()
+        with artifacts.atomic_directory(Path(path), force) as tmp:
+            for arm, pipeline in self.pipelines_.items():
+                manifest = pipeline.write_to(tmp / arm)
+                manifest["files"] = artifacts.record_files(tmp / arm)
+                artifacts.write_json(tmp / arm / artifacts.MANIFEST, manifest)
+            artifacts.write_json(tmp / artifacts.MANIFEST, {
+                "medtransfer_version": __version__,
+                "effect": {"treatment": self.treatment, "arms": list(ARMS),
+                           "n_rows": self.n_rows_},
+                "files": artifacts.record_files(tmp),
+            })
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: Path, **runtime: Any) -> EffectPipeline:
+        """Load an EffectPipeline written by :meth:`save`, verifying every file's hash."""
+        path = Path(path)
+        effect = artifacts.read_manifest(path).get("effect")
+        if effect is None or effect.get("arms") != list(ARMS):
+            raise ArtifactError(f"{path} is not an EffectPipeline artifact (its manifest has "
+                                "no 'effect' entry with the arms control and treated)")
+        model = cls(effect["treatment"])
+        model.n_rows_ = effect["n_rows"]
+        model.pipelines_ = {arm: TransferPipeline.load(path / arm, **runtime) for arm in ARMS}
+        return model

@@ -1,0 +1,105 @@
+"""EffectPipeline: a T-learner of TransferPipelines, on IWPC warfarin and heart disease."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from medtransfer.datasets.warfarin import warfarin
+from medtransfer.effect_pipeline import EffectPipeline
+from medtransfer.errors import ArtifactError, ConfigError, DataError
+from medtransfer.pipeline import TransferPipeline
+
+EAST_ASIAN_SITES = [3, 4, 8, 18]
+
+
+def dose_model(method: str = "pooled") -> TransferPipeline:
+    return TransferPipeline(method=method, classifier="logreg", task="regression",
+                            target_transform="sqrt", progress=False)
+
+
+@pytest.fixture(scope="module")
+def populations():
+    data = warfarin()
+    site = data.metadata["site"].to_numpy()
+    source = data.subset(np.flatnonzero(~np.isin(site, [*EAST_ASIAN_SITES, 13])))
+    return source, data.subset(np.flatnonzero(np.isin(site, EAST_ASIAN_SITES)))
+
+
+@pytest.fixture(scope="module")
+def amiodarone(populations):
+    source, target = populations
+    return EffectPipeline("amiodarone", dose_model()).fit(source, target, target_labels=100)
+
+
+def test_amiodarone_lowers_the_dose_carried_to_the_east_asian_sites(amiodarone, populations):
+    source, target = populations
+    effect = amiodarone.predict(target)
+    mu0, mu1 = amiodarone.predict_outcomes(target)
+    np.testing.assert_allclose(effect, mu1 - mu0)
+    # Amiodarone inhibits warfarin's metabolism: less dose for nearly every patient, by a
+    # quarter to a half of the usual dose (about 24 mg/week at these sites).
+    assert np.mean(effect < 0) > 0.9
+    assert -15 < effect.mean() < -4
+    # Carried over untransferred, the source's higher doses give a larger absolute effect.
+    source_only = EffectPipeline("amiodarone", dose_model("source_only"))
+    assert source_only.fit(source, target).predict(target).mean() < effect.mean() - 3
+    # The arms learn their own outcomes: the observed treated doses are lower.
+    treated = (source.inputs["amiodarone"] == 1).to_numpy()
+    assert np.median(source.labels[treated]) < np.median(source.labels[~treated])
+    rows = amiodarone.n_rows_
+    recorded_target = target.inputs["amiodarone"].notna().sum()
+    assert rows["treatment_not_recorded"]["target"] == len(target) - recorded_target
+    assert rows["control"]["target"] + rows["treated"]["target"] == 100
+    assert rows["treated"]["source"] == int(treated.sum())
+    # The treatment is not a feature of the arms' models.
+    assert all("amiodarone" not in str(p.feature_spec_) for p in amiodarone.pipelines_.values())
+
+
+def test_saved_effect_model_predicts_the_same_and_refuses_tampering(amiodarone, populations,
+                                                                    tmp_path):
+    _, target = populations
+    path = amiodarone.save(tmp_path / "effect")
+    loaded = EffectPipeline.load(path, progress=False)
+    np.testing.assert_array_equal(loaded.predict(target), amiodarone.predict(target))
+    assert loaded.treatment == "amiodarone" and loaded.n_rows_ == amiodarone.n_rows_
+    with pytest.raises(ArtifactError, match="already exists"):
+        amiodarone.save(path)
+    manifest = path / "treated" / "manifest.json"
+    manifest.write_text(manifest.read_text().replace('"regression"', '"classification"'))
+    with pytest.raises(ArtifactError, match="sha256"):
+        EffectPipeline.load(path)
+    with pytest.raises(ArtifactError, match="not an EffectPipeline"):
+        EffectPipeline.load(dose_model().fit(*populations).save(tmp_path / "plain"))
+
+
+def test_binary_outcome_gives_a_risk_difference(populations):
+    source, target = (
+        replace(d, labels=(d.labels > 30).astype(int), class_names=("<= 30", "> 30 mg/week"))
+        for d in populations)
+    model = EffectPipeline("amiodarone", TransferPipeline(method="pooled", classifier="logreg",
+                                                          progress=False))
+    effect = model.fit(source, target, target_labels=100).predict(target)
+    mu0, mu1 = model.predict_outcomes(target)
+    assert ((mu0 >= 0) & (mu0 <= 1) & (mu1 >= 0) & (mu1 <= 1)).all()
+    np.testing.assert_allclose(effect, mu1 - mu0)
+    # Amiodarone makes a weekly dose above 30 mg less likely.
+    assert effect.mean() < -0.05
+
+
+def test_bad_treatment_columns_are_named(populations):
+    source, target = populations
+    with pytest.raises(DataError, match=r"source .* has no column 'aspirin'"):
+        EffectPipeline("aspirin", dose_model()).fit(source, target)
+    coded = source.inputs.assign(amiodarone=source.inputs["amiodarone"].map({1.0: "yes"}))
+    with pytest.raises(DataError, match=r"column 'amiodarone' holds \['yes'\]; expected 1"):
+        EffectPipeline("amiodarone", dose_model()).fit(replace(source, inputs=coded), target)
+    never = source.inputs.assign(amiodarone=0.0)
+    target_never = target.inputs.assign(amiodarone=0.0)
+    with pytest.raises(DataError, match=r"source .* has no labelled treated rows.*needs outcomes in both"):
+        EffectPipeline("amiodarone", dose_model()).fit(
+            replace(source, inputs=never), replace(target, inputs=target_never), 20)
+    with pytest.raises(ConfigError, match="not fitted"):
+        EffectPipeline("amiodarone").predict(target)
