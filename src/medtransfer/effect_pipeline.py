@@ -5,7 +5,9 @@ same model on table Domains. Each treatment arm gets its own TransferPipeline (e
 transfer method, final predictor), fitted on the source rows of that arm, the labelled target
 rows of that arm and every target row's features; the effect of treatment for a patient is the
 difference of the two arms' predicted outcomes, CATE(x) = mu1(x) - mu0(x). Saved, it is one
-folder holding one pipeline artifact per arm, hash-listed like any run.
+folder holding one pipeline artifact per arm, hash-listed like any run;
+:func:`fit_effect_run` (``medtransfer fit --treatment-col``) adds the held-out predictions and
+their scores.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ import pandas as pd
 from medtransfer import __version__, artifacts
 from medtransfer.data.domain import Domain
 from medtransfer.errors import ArtifactError, ConfigError, DataError
+from medtransfer.evaluate.bootstrap import bootstrap_distribution, percentile_interval
 from medtransfer.pipeline import TransferPipeline
+from medtransfer.run import RunResult, heldout_target, run_header, score_models, write_run
 
 ARMS = ("control", "treated")
 
@@ -142,19 +146,23 @@ class EffectPipeline:
 
     def save(self, path: Path, force: bool = False) -> Path:
         """Write one pipeline artifact per arm and a manifest listing every file's sha256."""
-        self._check_fitted()
         with artifacts.atomic_directory(Path(path), force) as tmp:
-            for arm, pipeline in self.pipelines_.items():
-                manifest = pipeline.write_to(tmp / arm)
-                manifest["files"] = artifacts.record_files(tmp / arm)
-                artifacts.write_json(tmp / arm / artifacts.MANIFEST, manifest)
-            artifacts.write_json(tmp / artifacts.MANIFEST, {
-                "medtransfer_version": __version__,
-                "effect": {"treatment": self.treatment, "arms": list(ARMS),
-                           "n_rows": self.n_rows_},
-                "files": artifacts.record_files(tmp),
-            })
+            manifest = self.write_to(tmp)
+            manifest["files"] = artifacts.record_files(tmp)
+            artifacts.write_json(tmp / artifacts.MANIFEST, manifest)
         return Path(path)
+
+    def write_to(self, folder: Path) -> dict[str, Any]:
+        """Write each arm's pipeline artifact under ``folder/ARM``; return the manifest entries."""
+        self._check_fitted()
+        for arm, pipeline in self.pipelines_.items():
+            manifest = pipeline.write_to(folder / arm)
+            manifest["files"] = artifacts.record_files(folder / arm)
+            artifacts.write_json(folder / arm / artifacts.MANIFEST, manifest)
+        return {
+            "medtransfer_version": __version__,
+            "effect": {"treatment": self.treatment, "arms": list(ARMS), "n_rows": self.n_rows_},
+        }
 
     @classmethod
     def load(cls, path: Path, **runtime: Any) -> EffectPipeline:
@@ -168,3 +176,80 @@ class EffectPipeline:
         model.n_rows_ = effect["n_rows"]
         model.pipelines_ = {arm: TransferPipeline.load(path / arm, **runtime) for arm in ARMS}
         return model
+
+
+def fit_effect_run(
+    source: Domain,
+    target: Domain,
+    out: Path,
+    *,
+    effect: EffectPipeline,
+    target_labels: int | Sequence[str] = 0,
+    force: bool = False,
+    n_resamples: int = 1000,
+    data_options: dict[str, Any] | None = None,
+) -> RunResult:
+    """Fit ``effect`` and write its run folder ``out`` atomically.
+
+    ``predictions.csv`` holds, for every held-out target row (labels not given to the fit),
+    its recorded treatment and outcome, both predicted outcomes and the effect. The manifest's
+    ``metrics`` score the factual prediction (the outcome under the treatment each row
+    actually had) where treatment and outcome are recorded, and give the mean effect over the
+    held-out rows, each with a 95% bootstrap interval. The true effect of one patient is never
+    observed, so no metric scores it directly.
+    """
+    artifacts.check_writable(out, force)
+    effect.fit(source, target, target_labels)
+    used = sorted({i for p in effect.pipelines_.values() for i in p.labelled_target_ids_})
+    heldout = heldout_target(target, used)
+    predictions = _effect_frame(effect, heldout)
+    control = effect.pipelines_["control"]
+    manifest = {
+        **run_header(control, source, target, len(used), data_options),
+        "metrics": _effect_metrics(effect, heldout, predictions, n_resamples),
+    }
+    write_run(out, manifest, effect, predictions, force=force)
+    return RunResult(effect, Path(out), manifest, predictions)
+
+
+def effect_frame(effect: EffectPipeline, domain: Domain) -> pd.DataFrame:
+    """id, both predicted outcomes and the effect of every row of ``domain``."""
+    mu0, mu1 = effect.predict_outcomes(domain)
+    return pd.DataFrame({"id": domain.ids.astype(str), "outcome_control": mu0,
+                         "outcome_treated": mu1, "effect": mu1 - mu0})
+
+
+def _effect_frame(effect: EffectPipeline, heldout: Domain) -> pd.DataFrame:
+    frame = effect_frame(effect, heldout)
+    frame.insert(1, "treatment", effect._arm(heldout, "target"))
+    label = (np.full(len(heldout), np.nan) if heldout.labels is None
+             else np.where(heldout.labelled_mask, heldout.labels.astype(float), np.nan))
+    frame.insert(2, "label", label)
+    return frame
+
+
+def _effect_metrics(effect: EffectPipeline, heldout: Domain, frame: pd.DataFrame,
+                    n_resamples: int) -> dict[str, dict]:
+    control = effect.pipelines_["control"]
+    value = frame["effect"].to_numpy()
+    draws = bootstrap_distribution(lambda idx: {"mean": float(value[idx].mean())},
+                                   np.zeros(len(value)), n_resamples=n_resamples,
+                                   random_state=control.random_state)
+    low, high = percentile_interval(draws["mean"])
+    metrics = {"mean_effect": {"value": float(value.mean()), "low": low, "high": high,
+                               "n": len(value)}}
+    scored = np.flatnonzero(~np.isnan(frame["treatment"].to_numpy()) & heldout.labelled_mask)
+    if not len(scored):
+        return metrics
+    treated = frame["treatment"].to_numpy()[scored] == 1
+    factual = np.where(treated, frame["outcome_treated"].to_numpy()[scored],
+                       frame["outcome_control"].to_numpy()[scored])
+    block = pd.DataFrame({"model": "factual", "label": frame["label"].to_numpy()[scored]})
+    if control.task == "regression":
+        block["prediction"] = factual
+    else:
+        for column, p in zip(control.class_names_, (1 - factual, factual), strict=True):
+            block[f"p_{column}"] = p
+    metrics["factual"] = score_models(control, heldout.subset(scored), block, n_resamples)[
+        "factual"]
+    return metrics

@@ -399,6 +399,11 @@ class TransferPipeline:
         """
         path = Path(path)
         manifest = artifacts.read_manifest(path)
+        if "effect" in manifest:
+            raise ArtifactError(
+                f"{path} is a treatment-effect run (one pipeline per arm): load it with "
+                "EffectPipeline.load, or use `medtransfer predict` on it"
+            )
         listed = {f"{MODEL_DIR}/{name}.skops" for name in manifest.get("models", [])}
         listed |= {manifest["recalibrator"]} if manifest.get("recalibrator") else set()
         on_disk = {p.relative_to(path).as_posix() for p in (path / MODEL_DIR).glob("*")}

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -30,6 +30,9 @@ from medtransfer.evaluate.dosing import dosing_metrics
 from medtransfer.evaluate.subgroups import age_bands
 from medtransfer.pipeline import TransferPipeline
 
+if TYPE_CHECKING:
+    from medtransfer.effect_pipeline import EffectPipeline
+
 PREDICTIONS = "predictions.csv"
 EMBEDDING = "embedding.npz"
 EMBEDDING_MAX_POINTS = 2000
@@ -39,7 +42,7 @@ EMBEDDING_MAX_POINTS = 2000
 class RunResult:
     """What a run produced: the fitted pipeline, its folder, metrics and predictions."""
 
-    pipeline: TransferPipeline
+    pipeline: TransferPipeline | EffectPipeline
     path: Path
     manifest: dict[str, Any]
     predictions: pd.DataFrame
@@ -71,7 +74,7 @@ def fit_run(
     """
     artifacts.check_writable(out, force)
     pipeline.fit(source, target, target_labels)
-    heldout = _heldout(target, pipeline.labelled_target_ids_)
+    heldout = heldout_target(target, pipeline.labelled_target_ids_)
     predictions = predict_frame(pipeline, heldout)
     if references:
         predictions = pd.concat(
@@ -81,6 +84,37 @@ def fit_run(
     predictions = _with_subgroups(predictions, heldout)
     embedding = adaptation_embedding(pipeline, source, target)
     manifest = {
+        **run_header(pipeline, source, target, len(pipeline.labelled_target_ids_), data_options),
+        "chosen_method": pipeline.chosen_method,
+        "selection": _selection(pipeline),
+        "metrics": score_models(pipeline, heldout, predictions, n_resamples),
+        **(details or {}),
+    }
+    write_run(out, manifest, pipeline, predictions, force=force, embedding=embedding)
+    return RunResult(pipeline, Path(out), manifest, predictions)
+
+
+def write_run(
+    out: Path, manifest: dict[str, Any], model: TransferPipeline | EffectPipeline,
+    predictions: pd.DataFrame, *, force: bool, embedding: Mapping[str, np.ndarray] | None = None,
+) -> None:
+    """Write a run folder atomically: the model's files, ``predictions.csv``, the embedding
+    if any, and the manifest (completed with the model's entries and every file's sha256)."""
+    with artifacts.atomic_directory(out, force) as tmp:
+        manifest.update(model.write_to(tmp))
+        predictions.to_csv(tmp / PREDICTIONS, index=False)
+        if embedding is not None:
+            write_embedding(tmp / EMBEDDING, embedding)
+        manifest["files"] = artifacts.record_files(tmp)
+        artifacts.write_json(tmp / artifacts.MANIFEST, manifest)
+
+
+def run_header(
+    pipeline: TransferPipeline, source: Domain, target: Domain, n_labelled: int,
+    data_options: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The manifest entries every run starts with: when, how, and on what data."""
+    return {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": " ".join(sys.argv),
         "seed": pipeline.random_state,
@@ -90,19 +124,8 @@ def fit_run(
         "backbone": pipeline.backbone if source.kind == "image" else None,
         "data_options": data_options or {},
         "source": describe_domain(source),
-        "target": {**describe_domain(target), "n_labelled": len(pipeline.labelled_target_ids_)},
-        "chosen_method": pipeline.chosen_method,
-        "selection": _selection(pipeline),
-        "metrics": score_models(pipeline, heldout, predictions, n_resamples),
-        **(details or {}),
+        "target": {**describe_domain(target), "n_labelled": n_labelled},
     }
-    with artifacts.atomic_directory(out, force) as tmp:
-        manifest.update(pipeline.write_to(tmp))
-        predictions.to_csv(tmp / PREDICTIONS, index=False)
-        write_embedding(tmp / EMBEDDING, embedding)
-        manifest["files"] = artifacts.record_files(tmp)
-        artifacts.write_json(tmp / artifacts.MANIFEST, manifest)
-    return RunResult(pipeline, Path(out), manifest, predictions)
 
 
 def adaptation_embedding(
@@ -217,7 +240,7 @@ def evaluate_run(
     return score_models(pipeline, test, predict_frame(pipeline, test), n_resamples)
 
 
-def _heldout(target: Domain, labelled_ids: list[str]) -> Domain:
+def heldout_target(target: Domain, labelled_ids: list[str]) -> Domain:
     """Target samples not used as labelled training data (all of them when unlabelled)."""
     used = np.isin(target.ids.astype(str), labelled_ids)
     return target.subset(np.flatnonzero(~used), name=f"{target.name} (held out)")

@@ -29,3 +29,40 @@ def test_dose_model_transfers_from_the_raw_iwpc_file_and_predicts(runner, tmp_pa
     assert list(doses.columns) == ["id", "prediction"]
     assert doses["id"].str.startswith("PA").all() and doses["prediction"].between(3, 150).all()
 
+
+
+def test_treatment_effect_run_from_the_raw_iwpc_file(runner, tmp_path):
+    run, out = tmp_path / "effect", tmp_path / "effects.csv"
+    args = ["fit", str(WARFARIN), str(WARFARIN), *OPTIONS, "--source-site", "1",
+            "--target-site", "4", "--treatment-col", "Amiodarone (Cordarone)",
+            "--target-transform", "sqrt", "--method", "pooled", "--classifier", "logreg",
+            "--target-labels", "60"]
+    result = runner.invoke(app, [*args, "--quiet", "-o", str(run)])
+    assert result.exit_code == 0, result.output
+    assert "mean effect of Amiodarone (Cordarone) = 1 vs 0" in result.output
+    manifest = json.loads((run / "manifest.json").read_text())
+    effect = manifest["metrics"]["mean_effect"]
+    assert effect["low"] <= effect["value"] <= effect["high"] < 0  # amiodarone: less warfarin
+    factual = manifest["metrics"]["factual"]
+    assert 3 < factual["mae"]["value"] < 10 and factual["pw20"]["value"] > 0.3
+    held = pd.read_csv(run / "predictions.csv")
+    assert list(held.columns) == ["id", "treatment", "label", "outcome_control",
+                                  "outcome_treated", "effect"]
+    assert len(held) == effect["n"] and held["label"].notna().all()
+    site = ["--site-col", "Project Site", "--site", "4", "--id-col", "PharmGKB Subject ID"]
+    result = runner.invoke(app, ["predict", str(run), str(WARFARIN), *site, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    predicted = pd.read_csv(out)
+    assert list(predicted.columns) == ["id", "outcome_control", "outcome_treated", "effect"]
+    both = held.merge(predicted, on="id")
+    assert len(both) > 0
+    assert (both["effect_x"] - both["effect_y"]).abs().max() < 1e-9
+    refused = runner.invoke(app, ["predict", str(run), str(WARFARIN), *site, "--model",
+                                  "pooled", "-o", str(tmp_path / "no.csv")])
+    assert refused.exit_code == 2 and "treatment-effect run" in refused.output
+    refused = runner.invoke(app, ["evaluate", str(run), str(WARFARIN), *site,
+                                  "--label-col", "Therapeutic Dose of Warfarin"])
+    assert refused.exit_code == 2 and "EffectPipeline.load" in refused.output
+    assert "Traceback" not in refused.output
+    refused = runner.invoke(app, ["report", str(run)])
+    assert refused.exit_code == 2 and "is a treatment-effect run" in refused.output

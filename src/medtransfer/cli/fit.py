@@ -10,7 +10,7 @@ import typer
 
 from medtransfer.cli import options as opt
 from medtransfer.cli.app import command
-from medtransfer.cli.render import print_metrics
+from medtransfer.cli.render import format_interval, print_metrics
 
 
 @command(
@@ -107,6 +107,15 @@ def fit(
             "within ±20% of the truth (tuned on the labelled target samples).",
         ),
     ] = "mean",
+    treatment_col: Annotated[
+        str | None,
+        typer.Option(
+            "--treatment-col",
+            help="Tables: fit a treatment-effect model (T-learner), one pipeline per arm of "
+            "this column (1 treated, 0 control, empty if not recorded); predictions give both "
+            "outcomes and their difference.",
+        ),
+    ] = None,
     label_col: opt.LabelCol = None,
     id_col: opt.IdCol = None,
     site_col: opt.SiteCol = None,
@@ -139,7 +148,7 @@ def fit(
             "--recalibrate": (recalibrate, None), "--target-transform": (target_transform, "none"),
             "--point": (point, "mean"),
             "--task": (task, "classification"), "--source-site": (source_site, None),
-            "--finetune": (finetune, None),
+            "--finetune": (finetune, None), "--treatment-col": (treatment_col, None),
         }
         target = _source_free_target(source, target, fit_only)
         from medtransfer.finetune.run import fit_source_free_run
@@ -175,6 +184,15 @@ def fit(
         data_options={**options, "source_site": source_site, "target_site": target_site},
     )
     domains = opt.load(source, options, source_site), opt.load(target, options, target_site)
+    if treatment_col is not None:
+        from medtransfer.effect_pipeline import EffectPipeline, fit_effect_run
+
+        if finetune is not None:
+            raise ConfigError("--treatment-col fits tables; --finetune fine-tunes an image "
+                              "backbone: use one or the other")
+        run["effect"] = EffectPipeline(treatment_col, run.pop("pipeline"))
+        _show_effect(fit_effect_run(*domains, out, **run), treatment_col, fmt)
+        return
     if finetune is None:
         result = fit_run(*domains, out, **run)
     else:
@@ -195,6 +213,19 @@ def _show(result, fmt: str) -> None:
         result.manifest["metrics"], title=f"{result.manifest['target']['name']} (held out)"
     )
     typer.echo(f"method: {result.pipeline.method}; run written to {result.path}")
+
+
+def _show_effect(result, treatment_col: str, fmt: str) -> None:
+    metrics = result.manifest["metrics"]
+    if fmt == "json":
+        typer.echo(json.dumps(metrics, indent=2))
+        return
+    title = f"{result.manifest['target']['name']} (held out)"
+    if "factual" in metrics:
+        print_metrics({"factual outcome": metrics["factual"]}, title=title)
+    mean = metrics["mean_effect"]
+    typer.echo(f"mean effect of {treatment_col} = 1 vs 0 on {mean['n']} held-out target rows: "
+               f"{format_interval(mean)}; run written to {result.path}")
 
 
 def _source_free_target(

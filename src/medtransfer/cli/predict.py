@@ -60,7 +60,8 @@ def predict(
     quiet: opt.Quiet = False,
     strict: opt.Strict = False,
 ) -> None:
-    """Write one row per input: id, prediction and p_<class> per class.
+    """Write one row per input: id, prediction and p_<class> per class (a treatment-effect
+    run: id, outcome_control, outcome_treated and effect).
 
     Labels are not needed; a table's label column is ignored unless named with --label-col.
     """
@@ -70,6 +71,10 @@ def predict(
     from medtransfer.run import predict_frame
 
     artifacts.check_writable(out, force)
+    if "effect" in artifacts.read_manifest(run, verify=False):
+        _predict_effect(run, inputs, out, model, explain, quiet,
+                        (label_col, id_col, site_col, split, strict), site)
+        return
     pipeline = TransferPipeline.load(run, progress=not quiet)
     options = opt.data_options(label_col, id_col, site_col, split, pipeline.task, strict)
     domain = opt.load(inputs, options, site)
@@ -83,6 +88,26 @@ def predict(
                          force) if explain else ""
     artifacts.write_csv(out, frame)
     typer.echo(f"{len(frame)} predictions written to {out}{explained}")
+
+
+def _predict_effect(run: Path, inputs: Path, out: Path, model: str | None, explain: bool,
+                    quiet: bool, data: tuple, site: str | None) -> None:
+    """Both predicted outcomes and the effect per input row, from a treatment-effect run."""
+    from medtransfer import artifacts
+    from medtransfer.effect_pipeline import EffectPipeline, effect_frame
+    from medtransfer.errors import ConfigError
+
+    if model is not None or explain:
+        raise ConfigError(f"{run} is a treatment-effect run: --model and --explain do not "
+                          "apply; it predicts both outcomes and their difference")
+    effect = EffectPipeline.load(run, progress=not quiet)
+    label_col, id_col, site_col, split, strict = data
+    task = effect.pipelines_["control"].task
+    options = opt.data_options(label_col, id_col, site_col, split, task, strict)
+    frame = effect_frame(effect, opt.load(inputs, options, site).without_labels())
+    artifacts.write_csv(out, frame)
+    typer.echo(f"{len(frame)} predicted outcomes and effects of {effect.treatment!r} written "
+               f"to {out}")
 
 
 def _importance_path(out: Path) -> Path:

@@ -31,12 +31,12 @@ from medtransfer.finetune.inputs import image_tensor
 from medtransfer.finetune.source_free import shot_adapt, source_model, update_batch_norm
 from medtransfer.pipeline import SAVED_PARAMS, TransferPipeline
 from medtransfer.run import (
-    PREDICTIONS,
     RunResult,
     describe_domain,
     predict_frame,
     score_models,
     subgroup_columns,
+    write_run,
 )
 
 SOURCE_FREE_METHODS = ("adabn", "shot", "adabn+shot")
@@ -140,11 +140,7 @@ def fit_source_free_run(
             },
             "metrics": score_models(pipeline, target, predictions, n_resamples),
         }
-        with artifacts.atomic_directory(out, force) as folder:
-            manifest.update(pipeline.write_to(folder))
-            predictions.to_csv(folder / PREDICTIONS, index=False)
-            manifest["files"] = artifacts.record_files(folder)
-            artifacts.write_json(folder / artifacts.MANIFEST, manifest)
+        write_run(out, manifest, pipeline, predictions, force=force)
     loaded = TransferPipeline.load(out, progress=progress, device=device)
     return RunResult(loaded, Path(out), manifest, predictions)
 

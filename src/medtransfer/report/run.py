@@ -131,6 +131,12 @@ def load_run(run_dir: Path) -> RunData:
     """
     run = Path(run_dir)
     manifest = read_manifest(run, verify=True)
+    if "effect" in manifest:
+        raise ArtifactError(
+            f"{run} is a treatment-effect run: the report covers diagnosis and dosing runs; "
+            f"its held-out scores are under 'metrics' in {run / 'manifest.json'} and its "
+            f"predicted outcomes and effects in {run / PREDICTIONS}"
+        )
     task = str(manifest.get("task") or "classification")
     if task not in TASKS:
         raise ArtifactError(
