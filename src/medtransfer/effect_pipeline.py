@@ -72,8 +72,8 @@ class EffectPipeline:
             used), or the ids of those rows. Every target row's features are used.
         """
         template = self.pipeline if self.pipeline is not None else TransferPipeline()
-        arm_source = self._arm(source, "source")
-        arm_target = self._arm(target, "target")
+        arm_source = self.arms(source, "source")
+        arm_target = self.arms(target, "target")
         recorded = np.flatnonzero(~np.isnan(arm_target))
         labelled = recorded[template.labelled_positions(target.subset(recorded), target_labels)]
         source_rows = ~np.isnan(arm_source) & source.labelled_mask
@@ -96,7 +96,11 @@ class EffectPipeline:
                 arm_source_domain, features_target, target_labels=ids)
         return self
 
-    def _arm(self, domain: Domain, role: str) -> np.ndarray:
+    def arms(self, domain: Domain, role: str = "data") -> np.ndarray:
+        """Treatment arm of every row of ``domain``: 1.0, 0.0 or NaN (not recorded).
+
+        ``role`` names the domain in error messages ("source", "target").
+        """
         if domain.kind != "table":
             raise ConfigError(f"{role} {domain.name!r} holds images; EffectPipeline needs "
                               "tables with a treatment column")
@@ -194,9 +198,10 @@ def fit_effect_run(
     ``predictions.csv`` holds, for every held-out target row (labels not given to the fit),
     its recorded treatment and outcome, both predicted outcomes and the effect. The manifest's
     ``metrics`` score the factual prediction (the outcome under the treatment each row
-    actually had) where treatment and outcome are recorded, and give the mean effect over the
-    held-out rows, each with a 95% bootstrap interval. The true effect of one patient is never
-    observed, so no metric scores it directly.
+    actually had) where treatment and outcome are recorded, and give the mean predicted effect
+    over the held-out rows, each with a 95% bootstrap interval over those rows (which patients
+    were held out, not the uncertainty of the fitted arms). The true effect of one patient is
+    never observed, so no metric scores it directly.
     """
     artifacts.check_writable(out, force)
     effect.fit(source, target, target_labels)
@@ -221,7 +226,7 @@ def effect_frame(effect: EffectPipeline, domain: Domain) -> pd.DataFrame:
 
 def _effect_frame(effect: EffectPipeline, heldout: Domain) -> pd.DataFrame:
     frame = effect_frame(effect, heldout)
-    frame.insert(1, "treatment", effect._arm(heldout, "target"))
+    frame.insert(1, "treatment", effect.arms(heldout, "target"))
     label = (np.full(len(heldout), np.nan) if heldout.labels is None
              else np.where(heldout.labelled_mask, heldout.labels.astype(float), np.nan))
     frame.insert(2, "label", label)
