@@ -65,12 +65,17 @@ def fit(
         ),
     ] = None,
     epochs: Annotated[
-        int, typer.Option("--epochs", help="With --source-model or --finetune: epochs.")
-    ] = 5,
+        int | None,
+        typer.Option("--epochs", help="With --source-model or --finetune: epochs (default 2)."),
+    ] = None,
     lr: Annotated[
-        float,
-        typer.Option("--lr", help="With --source-model or --finetune: backbone learning rate."),
-    ] = 1e-4,
+        float | None,
+        typer.Option(
+            "--lr",
+            help="With --source-model or --finetune: backbone learning rate (default 1e-3 "
+            "for --finetune, 1e-4 for SHOT).",
+        ),
+    ] = None,
     batch_size: Annotated[
         int,
         typer.Option("--batch-size", help="With --source-model or --finetune: images per batch."),
@@ -140,6 +145,7 @@ def fit(
 
     opt.check_format(fmt)
     options = opt.data_options(label_col, id_col, site_col, split, task, strict)
+    training = {k: v for k, v in (("epochs", epochs), ("lr", lr)) if v is not None}
     if source_model is not None:
         fit_only = {
             "--target-labels": (target_labels, "0"), "--method": (method, "auto"),
@@ -155,8 +161,8 @@ def fit(
 
         result = fit_source_free_run(
             source_model, opt.load(target, options, target_site), out, method=source_free,
-            epochs=epochs, lr=lr, batch_size=batch_size, random_state=seed, force=force,
-            progress=not quiet, data_options={**options, "target_site": target_site},
+            batch_size=batch_size, random_state=seed, force=force, progress=not quiet,
+            data_options={**options, "target_site": target_site}, **training,
         )
         _show(result, fmt)
         return
@@ -200,7 +206,7 @@ def fit(
 
         result = fit_finetuned_run(
             *domains, out, transfer_loss=finetune, **run,
-            finetune_options={"epochs": epochs, "lr": lr, "batch_size": batch_size},
+            finetune_options={**training, "batch_size": batch_size},
         )
     _show(result, fmt)
 

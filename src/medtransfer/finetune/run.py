@@ -50,7 +50,7 @@ def fit_source_free_run(
     out: Path,
     *,
     method: str = "adabn+shot",
-    epochs: int = 5,
+    epochs: int = 2,
     lr: float = 1e-4,
     batch_size: int = 32,
     random_state: int = 0,
