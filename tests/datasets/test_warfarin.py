@@ -13,6 +13,7 @@ from medtransfer.datasets.warfarin import (
     DOSE,
     FEATURES,
     LINKED_VKORC1,
+    RECORDED_FLAGS,
     VKORC1,
     GenotypeFormatWarning,
     bundled_path,
@@ -112,6 +113,25 @@ def test_missing_vkorc1_is_imputed_from_linked_snps_by_the_iwpc_rule(raw):
     assert (filled[as_genotyped != "unknown"] == as_genotyped[as_genotyped != "unknown"]).all()
     assert (as_genotyped == "unknown").sum() == dosed[VKORC1].isna().sum()
     assert (filled == "unknown").sum() < 0.1 * (as_genotyped == "unknown").sum()
+
+
+def test_recorded_co_medications_and_comorbidities_become_flags(raw):
+    sample = raw.head(5).drop(columns=["Diabetes"])
+    for column in RECORDED_FLAGS["statin"]:
+        sample[column] = np.nan
+    sample["Simvastatin (Zocor)"] = ["YES", "NO", "0", np.nan, np.nan]
+    sample["Atorvastatin (Lipitor)"] = [np.nan, np.nan, "1", np.nan, "no"]
+    sample["Valve Replacement"] = [1.0, 0.0, np.nan, np.nan, 1.0]
+    features, _ = parse_iwpc(sample)
+    np.testing.assert_array_equal(features["statin"], [1, 0, 1, np.nan, 0])
+    np.testing.assert_array_equal(features["valve_replacement"], [1, 0, np.nan, np.nan, 1])
+    assert features["diabetes"].isna().all()  # column absent: unknown
+    features, _ = parse_iwpc(raw)
+    said_yes = raw[list(RECORDED_FLAGS["statin"])].astype(str).isin(["1", "1.0", "YES"])
+    assert (features.loc[said_yes.any(axis=1), "statin"] == 1).all()
+    assert said_yes.any(axis=1).sum() > 600
+    assert features["heart_failure"].notna().sum() == raw[
+        "Congestive Heart Failure and/or Cardiomyopathy"].notna().sum()
 
 
 def test_target_inr_falls_back_to_the_midpoint_of_the_range(raw):

@@ -38,8 +38,24 @@ REQUIRED = (SITE, RACE, "Age", "Height (cm)", "Weight (kg)", "Gender", AMIODARON
 CYP2C9_STATES = ("*1/*1", "*1/*2", "*1/*3", "*2/*2", "*2/*3", "*3/*3")
 VKORC1_STATES = ("G/G", "A/G", "A/A")
 UNKNOWN, OTHER = "unknown", "other"
+# Further co-medications and comorbidities the file records (yes/no, often missing by site);
+# optional, so a file in the IWPC layout without them still loads.
+RECORDED_FLAGS = {
+    "aspirin": ("Aspirin",),
+    "statin": ("Simvastatin (Zocor)", "Atorvastatin (Lipitor)", "Fluvastatin (Lescol)",
+               "Lovastatin (Mevacor)", "Pravastatin (Pravachol)", "Rosuvastatin (Crestor)",
+               "Cerivastatin (Baycol)"),
+    "azole_antifungal": ("Anti-fungal Azoles",),
+    "sulfonamide": ("Sulfonamide Antibiotics",),
+    "macrolide": ("Macrolide Antibiotics",),
+    "acetaminophen": ("Acetaminophen or Paracetamol (Tylenol)",),
+    "supplements": ("Herbal Medications, Vitamins, Supplements",),
+    "diabetes": ("Diabetes",),
+    "heart_failure": ("Congestive Heart Failure and/or Cardiomyopathy",),
+    "valve_replacement": ("Valve Replacement",),
+}
 FEATURES = ("age_decades", "height_cm", "weight_kg", "sex", "race", "amiodarone",
-            "enzyme_inducer", "smoker", "target_inr", "cyp2c9", "vkorc1")
+            "enzyme_inducer", "smoker", "target_inr", "cyp2c9", "vkorc1", *RECORDED_FLAGS)
 
 
 class GenotypeFormatWarning(UserWarning):
@@ -95,8 +111,12 @@ def parse_genotypes(values: pd.Series, gene: str) -> tuple[pd.Series, dict[str, 
 
 
 def _flag(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.Series:
-    """1 if any column says yes, 0 if any says no (and none yes), NaN if none was recorded."""
-    values = frame[list(columns)].apply(pd.to_numeric, errors="coerce")
+    """1 if any column says yes (1, "yes"), 0 if any says no (0, "no") and none yes, NaN if
+    none was recorded or ``frame`` has none of the columns."""
+    present = [c for c in columns if c in frame]
+    words = {"yes": 1.0, "no": 0.0, "1": 1.0, "0": 0.0, "1.0": 1.0, "0.0": 0.0}
+    values = frame[present].apply(
+        lambda column: column.astype("string").str.strip().str.lower().map(words))
     flag = (values == 1).any(axis=1).astype(float)
     return flag.where(values.notna().any(axis=1))
 
@@ -170,7 +190,9 @@ def parse_iwpc(
         Columns ``FEATURES``: ``age_decades`` ("70 - 79" → 7, "90+" → 9), ``height_cm``,
         ``weight_kg``, ``sex``, ``race`` (Race (OMB)), ``amiodarone``, ``enzyme_inducer``
         (carbamazepine, phenytoin or rifampin), ``smoker`` (1/0/NaN), ``target_inr``,
-        ``cyp2c9`` and ``vkorc1`` (genotype states, "unknown" when missing).
+        ``cyp2c9`` and ``vkorc1`` (genotype states, "unknown" when missing), then the
+        co-medications and comorbidities of ``RECORDED_FLAGS`` (1/0/NaN; NaN also when the
+        file lacks their columns).
     unrecognised : dict
         ``{"cyp2c9": {string: count}, "vkorc1": {...}}`` for genotype strings in an unknown
         format; a GenotypeFormatWarning reports them too.
@@ -200,6 +222,7 @@ def parse_iwpc(
         "target_inr": _target_inr(raw),
         "cyp2c9": cyp,
         "vkorc1": vko,
+        **{name: _flag(raw, columns) for name, columns in RECORDED_FLAGS.items()},
     }).reset_index(drop=True), unrecognised
 
 
