@@ -57,3 +57,11 @@ def test_pw20_point_outside_regression_auto_is_refused(runner, tmp_path, heart_c
     line = _one_clean_line(runner.invoke(app, args))
     assert "--point pw20 applies only with --task regression and --method auto" in line
     assert not (tmp_path / "r").exists()
+
+
+def test_treatment_effect_with_finetune_is_refused(runner, heart_csv, tmp_path):
+    args = ["fit", str(heart_csv), str(heart_csv), "--label-col", "diagnosis", "--site-col",
+            "dataset", "--source-site", "Cleveland", "--target-site", "Hungary",
+            "--treatment-col", "exang", "--finetune", "mmd", "-o", str(tmp_path / "r")]
+    line = _one_clean_line(runner.invoke(app, args))
+    assert "--treatment-col fits tables" in line and not (tmp_path / "r").exists()
