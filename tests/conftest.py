@@ -5,10 +5,9 @@ import pandas as pd
 import pytest
 import torch
 
+from medtransfer.bench.warfarin import EXCLUDED_SITES, TARGET_SITES
 from medtransfer.datasets.warfarin import warfarin
 from medtransfer.features.tabular import TabularEncoder
-
-EAST_ASIAN_SITES = [3, 4, 8, 18]
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -33,8 +32,8 @@ def dose_split():
     """
     data = warfarin(impute_vkorc1=False)
     site = data.metadata["site"].to_numpy()
-    source = data.subset(np.flatnonzero(~np.isin(site, [*EAST_ASIAN_SITES, 13])))
-    target = data.subset(np.flatnonzero(np.isin(site, EAST_ASIAN_SITES)))
+    source = data.subset(np.flatnonzero(~np.isin(site, [*TARGET_SITES, *EXCLUDED_SITES])))
+    target = data.subset(np.flatnonzero(np.isin(site, TARGET_SITES)))
     keep = target.inputs[["age_decades", "height_cm", "weight_kg"]].notna().all(axis=1)
     target = target.subset(np.flatnonzero(keep.to_numpy()))
     domain = np.r_[np.ones(len(source)), -2 * np.ones(len(target))].astype(int)

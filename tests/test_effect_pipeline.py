@@ -7,12 +7,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from medtransfer.bench.warfarin import EXCLUDED_SITES, TARGET_SITES
 from medtransfer.datasets.warfarin import warfarin
 from medtransfer.effect_pipeline import EffectPipeline
 from medtransfer.errors import ArtifactError, ConfigError, DataError
 from medtransfer.pipeline import TransferPipeline
-
-EAST_ASIAN_SITES = [3, 4, 8, 18]
 
 
 def dose_model(method: str = "transfer_ridge") -> TransferPipeline:
@@ -24,8 +23,8 @@ def dose_model(method: str = "transfer_ridge") -> TransferPipeline:
 def populations():
     data = warfarin()
     site = data.metadata["site"].to_numpy()
-    source = data.subset(np.flatnonzero(~np.isin(site, [*EAST_ASIAN_SITES, 13])))
-    return source, data.subset(np.flatnonzero(np.isin(site, EAST_ASIAN_SITES)))
+    source = data.subset(np.flatnonzero(~np.isin(site, [*TARGET_SITES, *EXCLUDED_SITES])))
+    return source, data.subset(np.flatnonzero(np.isin(site, TARGET_SITES)))
 
 
 @pytest.fixture(scope="module")

@@ -155,6 +155,12 @@ def record_files(run: Path) -> dict[str, str]:
     }
 
 
+def write_manifest(folder: Path, manifest: dict) -> None:
+    """Complete ``manifest`` with the sha256 of every file under ``folder``; write it there."""
+    manifest["files"] = record_files(folder)
+    write_json(folder / MANIFEST, manifest)
+
+
 def read_manifest(run: Path, verify: bool = True) -> dict:
     """Read ``run/manifest.json``; with ``verify``, check every listed file's sha256."""
     run = Path(run)

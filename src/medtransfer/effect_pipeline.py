@@ -151,18 +151,14 @@ class EffectPipeline:
     def save(self, path: Path, force: bool = False) -> Path:
         """Write one pipeline artifact per arm and a manifest listing every file's sha256."""
         with artifacts.atomic_directory(Path(path), force) as tmp:
-            manifest = self.write_to(tmp)
-            manifest["files"] = artifacts.record_files(tmp)
-            artifacts.write_json(tmp / artifacts.MANIFEST, manifest)
+            artifacts.write_manifest(tmp, self.write_to(tmp))
         return Path(path)
 
     def write_to(self, folder: Path) -> dict[str, Any]:
         """Write each arm's pipeline artifact under ``folder/ARM``; return the manifest entries."""
         self._check_fitted()
         for arm, pipeline in self.pipelines_.items():
-            manifest = pipeline.write_to(folder / arm)
-            manifest["files"] = artifacts.record_files(folder / arm)
-            artifacts.write_json(folder / arm / artifacts.MANIFEST, manifest)
+            artifacts.write_manifest(folder / arm, pipeline.write_to(folder / arm))
         return {
             "medtransfer_version": __version__,
             "effect": {"treatment": self.treatment, "arms": list(ARMS), "n_rows": self.n_rows_},

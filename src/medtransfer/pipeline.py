@@ -361,9 +361,7 @@ class TransferPipeline:
         """Write the fitted pipeline as a directory artifact (manifest + skops files)."""
         self._check_fitted()
         with artifacts.atomic_directory(Path(path), force) as tmp:
-            manifest = self.write_to(tmp)
-            manifest["files"] = artifacts.record_files(tmp)
-            artifacts.write_json(tmp / artifacts.MANIFEST, manifest)
+            artifacts.write_manifest(tmp, self.write_to(tmp))
         return Path(path)
 
     def write_to(self, folder: Path) -> dict[str, Any]:

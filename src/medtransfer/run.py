@@ -105,8 +105,7 @@ def write_run(
         predictions.to_csv(tmp / PREDICTIONS, index=False)
         if embedding is not None:
             write_embedding(tmp / EMBEDDING, embedding)
-        manifest["files"] = artifacts.record_files(tmp)
-        artifacts.write_json(tmp / artifacts.MANIFEST, manifest)
+        artifacts.write_manifest(tmp, manifest)
 
 
 def run_header(
