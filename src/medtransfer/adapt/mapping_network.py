@@ -11,6 +11,7 @@ Cost: O(steps * batch^2) for the MMD, O(d^2) for the covariance.
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import erf
 from sklearn.base import BaseEstimator
 from sklearn.preprocessing import StandardScaler
 
@@ -59,7 +60,9 @@ class MappingNetwork(AdaptedEstimator):
 
     Attributes
     ----------
-    network_ : torch.nn.Module
+    layers_ : list of ndarray
+        The trained network's weights and biases (float32, numpy), so that a fitted model holds
+        no torch object and is saved like every other estimator.
     scaler_ : StandardScaler
         Standardisation fitted on the source rows.
     loss_history_ : list of float
@@ -135,6 +138,10 @@ class MappingNetwork(AdaptedEstimator):
             loss.backward()
             optimiser.step()
             self.loss_history_.append(loss.item())
+        first, last = self.network_[0], self.network_[2]
+        self.layers_ = [t.detach().numpy().copy() for t in
+                        (first.weight, first.bias, last.weight, last.bias)]
+        del self.network_
 
     def _adapt(self, X, y, rows):
         import torch
@@ -157,10 +164,11 @@ class MappingNetwork(AdaptedEstimator):
         return out, None
 
     def _map_scaled(self, Z: np.ndarray) -> np.ndarray:
-        import torch
-
-        with torch.no_grad():
-            return self._map(torch.as_tensor(Z, dtype=torch.float32)).double().numpy()
+        w1, b1, w2, b2 = self.layers_
+        Z = Z.astype(np.float32)
+        hidden = Z @ w1.T + b1
+        hidden = 0.5 * hidden * (1.0 + erf(hidden / np.sqrt(2.0)))  # torch's exact GELU
+        return (Z + hidden @ w2.T + b2).astype(np.float64)
 
     def _map_target(self, X):
         return self._map_scaled(self.scaler_.transform(X))
