@@ -10,7 +10,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 import medtransfer.select  # noqa: F401  (registers the "auto" method)
-from medtransfer import __version__, artifacts
+from medtransfer import __version__, artifacts, model_files
 from medtransfer.adapt import get_method
 from medtransfer.data import Domain, harmonize_classes
 from medtransfer.data.sample_domain import SOURCE, TARGET
@@ -369,9 +369,9 @@ class TransferPipeline:
         self._check_fitted()
         (folder / MODEL_DIR).mkdir(parents=True, exist_ok=True)
         for name, model in self.models_.items():
-            artifacts.dump_estimator(model, folder / MODEL_DIR / f"{name}.skops")
+            model_files.dump_estimator(model, folder / MODEL_DIR / f"{name}.skops")
         if self.recalibrator_ is not None:
-            artifacts.dump_estimator(self.recalibrator_, folder / RECALIBRATOR_FILE)
+            model_files.dump_estimator(self.recalibrator_, folder / RECALIBRATOR_FILE)
         params = {key: getattr(self, key) for key in SAVED_PARAMS}
         spec = self.feature_spec_
         if getattr(self, "run_weights_", None) is not None:
@@ -390,26 +390,20 @@ class TransferPipeline:
         }
 
     @classmethod
-    def load(cls, path: Path, **runtime: Any) -> TransferPipeline:
+    def load(cls, path: Path, verify_key: bytes | None = None, **runtime: Any) -> TransferPipeline:
         """Load a pipeline saved by ``save`` (or a run directory), verifying every file's hash.
 
+        ``verify_key`` also checks the run's signature (see :func:`medtransfer.artifacts.signing`);
         ``runtime`` may set ``cache_dir``, ``device`` and ``progress``.
         """
         path = Path(path)
-        manifest = artifacts.read_manifest(path)
+        manifest = artifacts.read_manifest(path, key=verify_key)
         if "effect" in manifest:
             raise ArtifactError(
                 f"{path} is a treatment-effect run (one pipeline per arm): load it with "
                 "EffectPipeline.load, or use `medtransfer predict` on it"
             )
-        listed = {f"{MODEL_DIR}/{name}.skops" for name in manifest.get("models", [])}
-        listed |= {manifest["recalibrator"]} if manifest.get("recalibrator") else set()
-        on_disk = {p.relative_to(path).as_posix() for p in (path / MODEL_DIR).glob("*")}
-        if on_disk - set(manifest.get("files", {})) or listed - on_disk:
-            raise ArtifactError(
-                f"{path / MODEL_DIR} holds files that the manifest does not list, or lacks "
-                f"listed ones ({sorted(on_disk ^ listed)}); refusing to load an unknown model"
-            )
+        check_pipeline_manifest(manifest, path / artifacts.MANIFEST)
         pipeline = cls(**manifest["pipeline"], **runtime)
         pipeline.class_names_ = _tuple_or_none(manifest["class_names"])
         pipeline.classes_report_ = manifest["classes_report"]
@@ -417,12 +411,45 @@ class TransferPipeline:
         pipeline.feature_spec_ = manifest["features"]
         _attach_run_weights(pipeline, path, manifest)
         pipeline.models_ = {
-            name: artifacts.load_estimator(path / MODEL_DIR / f"{name}.skops")
+            name: model_files.load_estimator(path / MODEL_DIR / f"{name}.skops")
             for name in manifest["models"]
         }
         recalibrator = manifest.get("recalibrator")
-        pipeline.recalibrator_ = recalibrator and artifacts.load_estimator(path / recalibrator)
+        pipeline.recalibrator_ = recalibrator and model_files.load_estimator(path / recalibrator)
         return pipeline
+
+
+_MANIFEST_FIELDS = {
+    "pipeline": dict, "models": list, "class_names": (list, type(None)),
+    "classes_report": (dict, type(None)), "labelled_target_ids": list, "features": dict,
+}
+
+
+def check_pipeline_manifest(manifest: dict, where: Path) -> None:
+    """Refuse a manifest whose pipeline entries are missing, mistyped or name unknown files."""
+    for key, kind in _MANIFEST_FIELDS.items():
+        if not isinstance(manifest.get(key), kind):
+            raise ArtifactError(f"{where}: {key!r} is missing or malformed; this is not a "
+                                "TransferPipeline run, or it is damaged")
+    unknown = set(manifest["pipeline"]) - set(SAVED_PARAMS)
+    if unknown:
+        raise ArtifactError(f"{where}: 'pipeline' holds unknown settings {sorted(unknown)}; "
+                            f"expected only {', '.join(SAVED_PARAMS)}")
+    names = manifest["class_names"]
+    if names is not None and (len(names) < 2 or not all(isinstance(n, str) for n in names)):
+        raise ArtifactError(f"{where}: 'class_names' must list at least two class names; "
+                            f"found {names!r}")
+    models = manifest["models"]
+    if not models or not all(isinstance(m, str) and m.replace("_", "").replace("+", "")
+                             .isalnum() for m in models):
+        raise ArtifactError(f"{where}: 'models' must name the run's models; found {models!r}")
+    method = manifest["pipeline"].get("method")
+    if method not in models:
+        raise ArtifactError(f"{where}: the pipeline's method {method!r} is not among its "
+                            f"models {models}")
+    recalibrator = manifest.get("recalibrator")
+    if recalibrator not in (None, RECALIBRATOR_FILE):
+        raise ArtifactError(f"{where}: 'recalibrator' must be {RECALIBRATOR_FILE!r} or null")
 
 
 def _attach_run_weights(pipeline: TransferPipeline, path: Path, manifest: dict) -> None:

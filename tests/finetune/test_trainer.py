@@ -8,7 +8,6 @@ import torch
 from PIL import Image
 from sklearn.linear_model import LogisticRegression
 
-from medtransfer.artifacts import dump_estimator, load_estimator
 from medtransfer.data.domain import Domain
 from medtransfer.errors import ArtifactError, ConfigError, DataError
 from medtransfer.features.backbones import Backbone, backbone_config, create_backbone
@@ -18,6 +17,7 @@ from medtransfer.finetune.inputs import image_tensor, prepare_data
 from medtransfer.finetune.loop import BatchSizeWarning, features_of, retry_on_oom
 from medtransfer.finetune.trainer import FineTuner
 from medtransfer.finetune.transfer import TRANSFER_LOSSES
+from medtransfer.model_files import dump_estimator, load_estimator
 
 TINY = "timm:test_efficientnet"
 
