@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from medtransfer import integrity
 from medtransfer.datasets import heart_disease
 from medtransfer.errors import ArtifactError, ConfigError
 from medtransfer.pipeline import TransferPipeline
@@ -61,7 +62,8 @@ def test_loader_refuses_an_unlisted_recalibrator(run, tmp_path: Path) -> None:
     manifest = json.loads((copy / "manifest.json").read_text())
     del manifest["files"][manifest["recalibrator"]]
     manifest["recalibrator"] = None
-    (copy / "manifest.json").write_text(json.dumps(manifest))
+    # even with the manifest's digest recomputed, the file it no longer lists is refused
+    (copy / "manifest.json").write_text(json.dumps(integrity.seal(manifest)))
     with pytest.raises(ArtifactError, match="does not list"):
         TransferPipeline.load(copy)
 

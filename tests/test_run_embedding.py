@@ -117,7 +117,7 @@ def test_the_report_refuses_a_malformed_embedding(coral, tmp_path, entry, value,
     embedding[entry] = value
     write_embedding(run / EMBEDDING, embedding)
     manifest = json.loads((run / "manifest.json").read_text())
-    artifacts.write_json(run / "manifest.json", {**manifest, "files": artifacts.record_files(run)})
+    artifacts.write_manifest(run, {**manifest, "files": artifacts.record_files(run)})
     with pytest.raises(ArtifactError, match=message):
         write_report(run)
 

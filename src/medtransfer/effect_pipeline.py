@@ -165,16 +165,18 @@ class EffectPipeline:
         }
 
     @classmethod
-    def load(cls, path: Path, **runtime: Any) -> EffectPipeline:
-        """Load an EffectPipeline written by :meth:`save`, verifying every file's hash."""
+    def load(cls, path: Path, verify_key: bytes | None = None, **runtime: Any) -> EffectPipeline:
+        """Load an EffectPipeline written by :meth:`save`, verifying every file's hash (and
+        the signature, with ``verify_key``)."""
         path = Path(path)
-        effect = artifacts.read_manifest(path).get("effect")
-        if effect is None or effect.get("arms") != list(ARMS):
+        effect = artifacts.read_manifest(path, key=verify_key).get("effect")
+        if not isinstance(effect, dict) or effect.get("arms") != list(ARMS):
             raise ArtifactError(f"{path} is not an EffectPipeline artifact (its manifest has "
                                 "no 'effect' entry with the arms control and treated)")
         model = cls(effect["treatment"])
         model.n_rows_ = effect["n_rows"]
-        model.pipelines_ = {arm: TransferPipeline.load(path / arm, **runtime) for arm in ARMS}
+        model.pipelines_ = {arm: TransferPipeline.load(path / arm, verify_key, **runtime)
+                           for arm in ARMS}
         return model
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from medtransfer import artifacts
+from medtransfer import artifacts, integrity
 from medtransfer.data.domain import Domain
 from medtransfer.errors import ArtifactError, ConfigError
 from medtransfer.features.backbones import create_backbone
@@ -95,7 +95,7 @@ def test_changed_or_unlisted_weights_are_refused(adapted, tmp_path):
     shutil.copytree(result.path, unlisted)
     manifest = json.loads((unlisted / "manifest.json").read_text())
     del manifest["files"][RUN_WEIGHTS]
-    (unlisted / "manifest.json").write_text(json.dumps(manifest))
+    (unlisted / "manifest.json").write_text(json.dumps(integrity.seal(manifest)))
     with pytest.raises(ArtifactError, match=r"manifest does not list"):
         TransferPipeline.load(unlisted)
 

@@ -134,7 +134,7 @@ def run_dir(tmp_path_factory) -> Path:
         "selection": {"criterion": "AUROC on the labelled target cases", "scores": scores},
         "metrics": metrics, "files": artifacts.record_files(run),
     }
-    artifacts.write_json(run / "manifest.json", manifest)
+    artifacts.write_manifest(run, manifest)
     write_report(run)
     return run
 
@@ -185,11 +185,11 @@ def test_tampered_or_incomplete_runs_are_refused(run_dir: Path, tmp_path: Path) 
     manifest = json.loads((run_dir / "manifest.json").read_text())
     manifest["files"] = {}
     manifest["method"] = "kmm"
-    artifacts.write_json(broken / "manifest.json", manifest)
+    artifacts.write_manifest(broken, manifest)
     with pytest.raises(ArtifactError, match="no rows for the chosen method 'kmm'"):
         write_report(broken)
     manifest["class_names"] = ["no disease", "mild", "severe"]
-    artifacts.write_json(broken / "manifest.json", manifest)
+    artifacts.write_manifest(broken, manifest)
     with pytest.raises(ArtifactError, match=r"lacks columns \['p_mild', 'p_severe'\]"):
         write_report(broken)
 
@@ -216,19 +216,23 @@ def test_damaged_run_files_are_named(run_dir: Path, tmp_path: Path) -> None:
     shutil.copytree(run_dir, run)
     manifest = json.loads((run / "manifest.json").read_text())
     manifest["files"] = {}
-    artifacts.write_json(run / "manifest.json", {**manifest, "class_names": ["disease"]})
+    artifacts.write_manifest(run, {**manifest, "class_names": ["disease"]})
     with pytest.raises(ArtifactError, match=r"'class_names' lists \['disease'\]; .* at least two"):
         write_report(run)
-    artifacts.write_json(run / "manifest.json", manifest)
+    artifacts.write_manifest(run, manifest)
+    # each damage below is re-sealed (digest and hashes recomputed), as a careless tool would
     np.savez(run / "embedding.npz", source=np.zeros((3, 5)))
+    artifacts.write_manifest(run, manifest)
     with pytest.raises(ArtifactError, match=r"embedding.npz must hold 2-D arrays"):
         write_report(run)
     (run / "embedding.npz").unlink()
     table = pd.read_csv(run / "predictions.csv", dtype=str, keep_default_na=False)
     table.loc[0, "label"] = "maybe"
     table.to_csv(run / "predictions.csv", index=False)
+    artifacts.write_manifest(run, manifest)
     with pytest.raises(ArtifactError, match=r"'label' holds \['maybe'\], not among class_names"):
         write_report(run)
     (run / "predictions.csv").unlink()
+    artifacts.write_manifest(run, manifest)
     with pytest.raises(ArtifactError, match=r"predictions\.csv is missing"):
         write_report(run)

@@ -55,7 +55,7 @@ def with_reference(run_dir: Path, tmp_path_factory) -> Path:
     block["prediction"] = dose.loc[block["id"]].to_numpy()
     pd.concat([table, block]).to_csv(run / "predictions.csv", index=False)
     manifest = json.loads((run / "manifest.json").read_text())
-    artifacts.write_json(run / "manifest.json", {**manifest, "files": {}})
+    artifacts.write_manifest(run, {**manifest, "files": {}})
     write_report(run)
     return run
 
@@ -135,13 +135,14 @@ def test_broken_regression_runs_are_named(run_dir: Path, tmp_path: Path) -> None
     run = tmp_path / "run"
     shutil.copytree(run_dir, run)
     manifest = {**json.loads((run / "manifest.json").read_text()), "files": {}}
-    artifacts.write_json(run / "manifest.json", {**manifest, "task": "survival"})
+    artifacts.write_manifest(run, {**manifest, "task": "survival"})
     with pytest.raises(ArtifactError, match=r"'task' is 'survival'; expected one of"):
         write_report(run)
-    artifacts.write_json(run / "manifest.json", manifest)
+    artifacts.write_manifest(run, manifest)
     table = pd.read_csv(run / "predictions.csv", dtype=str, keep_default_na=False)
     table.loc[0, "prediction"] = "high"
     table.to_csv(run / "predictions.csv", index=False)
+    artifacts.write_manifest(run, manifest)
     with pytest.raises(ArtifactError, match=r"'prediction' holds \['high'\], not numbers"):
         write_report(run)
 

@@ -35,6 +35,7 @@ def evaluate(
     quiet: opt.Quiet = False,
     strict: opt.Strict = False,
     fmt: opt.Format = "human",
+    verify_key: opt.VerifyKey = None,
 ) -> None:
     """Score the run's method and baselines on TEST (every label of TEST is used for scoring)."""
     from medtransfer import artifacts
@@ -44,6 +45,7 @@ def evaluate(
     opt.check_format(fmt)
     if out is not None:
         artifacts.check_writable(out, force)
+    opt.verified(run, verify_key)
     pipeline = TransferPipeline.load(run, progress=not quiet)
     saved = artifacts.read_manifest(run, verify=False).get("data_options", {})
     options = opt.data_options(

@@ -133,17 +133,21 @@ def fit(
     quiet: opt.Quiet = False,
     strict: opt.Strict = False,
     fmt: opt.Format = "human",
+    sign_key: opt.SignKey = None,
 ) -> None:
     """Fit on SOURCE + TARGET and score on the held-out target samples.
 
     With --source-model RUN, adapt RUN's model to TARGET's images without any source data.
     """
+    from medtransfer import artifacts, integrity
     from medtransfer.data.sampling import read_id_file
     from medtransfer.errors import ConfigError
     from medtransfer.pipeline import TransferPipeline
     from medtransfer.run import fit_run
 
     opt.check_format(fmt)
+    artifacts.sign_runs_with(None if sign_key is None else integrity.read_key(sign_key))
+    artifacts.check_writable(out, force)
     options = opt.data_options(label_col, id_col, site_col, split, task, strict)
     training = {k: v for k, v in (("epochs", epochs), ("lr", lr)) if v is not None}
     if source_model is not None:

@@ -77,3 +77,25 @@ def check_format(fmt: str) -> None:
 
     if fmt not in ("human", "json"):
         raise ConfigError(f"--format must be human or json, got {fmt!r}")
+
+
+SignKey = Annotated[
+    Path | None,
+    typer.Option("--sign-key", help="Sign the run with this key file (HMAC-SHA256; "
+                 "`medtransfer keygen`), so the receiving site can check who wrote it."),
+]
+VerifyKey = Annotated[
+    Path | None,
+    typer.Option("--verify-key", help="Check the run's signature with this key file before "
+                 "using it."),
+]
+
+
+def verified(run: Path, verify_key: Path | None) -> bytes | None:
+    """Check ``run`` fully (digest, every file, signature when a key is given) before any use;
+    return the key's bytes for the loaders."""
+    from medtransfer import artifacts, integrity
+
+    key = None if verify_key is None else integrity.read_key(verify_key)
+    artifacts.verify_run(run, key)
+    return key

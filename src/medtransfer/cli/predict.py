@@ -59,6 +59,7 @@ def predict(
     force: opt.Force = False,
     quiet: opt.Quiet = False,
     strict: opt.Strict = False,
+    verify_key: opt.VerifyKey = None,
 ) -> None:
     """Write one row per input: id, prediction and p_<class> per class (a treatment-effect
     run: id, outcome_control, outcome_treated and effect).
@@ -66,11 +67,15 @@ def predict(
     Labels are not needed; a table's label column is ignored unless named with --label-col.
     """
     from medtransfer import artifacts
+    from medtransfer.errors import ConfigError
     from medtransfer.explain.pipeline import check_explain_options
     from medtransfer.pipeline import TransferPipeline
     from medtransfer.run import predict_frame
 
+    if out.is_dir():
+        raise ConfigError(f"-o {out} is a folder; give the path of the CSV file to write")
     artifacts.check_writable(out, force)
+    opt.verified(run, verify_key)
     if "effect" in artifacts.read_manifest(run, verify=False):
         _predict_effect(run, inputs, out, model, explain, quiet,
                         (label_col, id_col, site_col, split, strict), site)

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from medtransfer.data.domain import Domain
+from medtransfer.data.identifiers import drop_identifier_names
 from medtransfer.data.labels import encode_labels, label_text, require_two_classes
 from medtransfer.errors import ConfigError, DataError
 
@@ -121,7 +122,7 @@ def domain_from_table(
     return Domain(
         name=name,
         kind="table",
-        inputs=frame.drop(columns=extra).reset_index(drop=True),
+        inputs=drop_identifier_names(frame.drop(columns=extra), where).reset_index(drop=True),
         ids=_ids(frame, id_col, where),
         labels=labels,
         class_names=classes,

@@ -15,6 +15,7 @@ import pandas as pd
 from sklearn.base import clone
 
 from medtransfer.data.domain import Domain
+from medtransfer.data.identifiers import drop_free_text
 from medtransfer.errors import ArtifactError, ConfigError
 from medtransfer.features.backbones import backbone_config, weights_fingerprint
 from medtransfer.features.extract import extract_features
@@ -70,7 +71,7 @@ def featurize_pair(
 def _tables(
     source: Domain, target: Domain, encoder: TabularEncoder | None
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    both = _stack_tables(source, target)
+    both = drop_free_text(_stack_tables(source, target), f"{source.name} + {target.name}")
     sample_domain = np.r_[np.full(len(source), SOURCE_ID), np.full(len(target), TARGET_ID)]
     fitted = clone(encoder or TabularEncoder()).fit(both, sample_domain=sample_domain)
     encoded = fitted.transform(both)
