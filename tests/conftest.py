@@ -45,3 +45,22 @@ def dose_split():
     X = np.vstack([Xs, Xt[labelled], Xt[test]])
     dose = np.r_[source.labels, target.labels[labelled], np.full(len(test), np.nan)]
     return X, dose, domain, Xt[test], target.labels[test]
+
+
+@pytest.fixture
+def skops_exploit():
+    """Build the exploit of issue 15: a skops file of only builtins./numpy./sklearn. types
+    that, once loaded and used, writes ``marker`` (``exec`` of a string numpy made)."""
+    import builtins
+
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    def build(marker):
+        code = f"open({str(marker)!r}, 'w').write('pwned')"
+        return Pipeline([
+            ("a", FunctionTransformer(np.full_like, kw_args={"fill_value": code, "dtype": str})),
+            ("b", FunctionTransformer(builtins.exec)),
+        ])
+
+    return build

@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 import skops.io as sio
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from medtransfer.adapt import METHODS
@@ -48,15 +47,6 @@ def test_unknown_types_are_refused_on_save_and_on_load(tmp_path):
         load_estimator(tmp_path / "m.skops")
 
 
-def _issue_exploit(marker):
-    """The exploit of issue 15: only builtins./numpy./sklearn. types, code run on load+use."""
-    code = f"open({str(marker)!r}, 'w').write('pwned')"
-    return Pipeline([
-        ("a", FunctionTransformer(np.full_like, kw_args={"fill_value": code, "dtype": str})),
-        ("b", FunctionTransformer(builtins.exec)),
-    ])
-
-
 GADGETS = {
     "issue_exploit": None,
     "eval": lambda m: FunctionTransformer(builtins.eval),
@@ -72,9 +62,9 @@ GADGETS = {
 
 
 @pytest.mark.parametrize("name", sorted(GADGETS))
-def test_known_gadgets_are_refused_before_anything_runs(tmp_path, name):
+def test_known_gadgets_are_refused_before_anything_runs(tmp_path, name, skops_exploit):
     marker = tmp_path / "ran"
-    gadget = _issue_exploit(marker) if name == "issue_exploit" else GADGETS[name](marker)
+    gadget = skops_exploit(marker) if name == "issue_exploit" else GADGETS[name](marker)
     path = tmp_path / "gadget.skops"
     try:
         sio.dump(gadget, path)

@@ -96,9 +96,13 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _owner(name: str) -> int | None:
-    """The pid embedded in a temporary name ``.<name>.<pid>.<random><suffix>``, if any."""
+    """The writer's pid in a temporary name: ``.<name>.<pid>.<random>.<tmp|partial>`` or
+    ``.<name>.old-<pid>``; None for any other name."""
+    if ".old-" in name:
+        tail = name.rsplit(".old-", 1)[1]
+        return int(tail) if tail.isdigit() else None
     parts = name.split(".")
-    return next((int(p) for p in reversed(parts[2:-1]) if p.isdigit()), None)
+    return int(parts[-3]) if len(parts) >= 5 and parts[-3].isdigit() else None
 
 
 def remove_orphans(folder: Path) -> None:
@@ -110,7 +114,7 @@ def remove_orphans(folder: Path) -> None:
             ):
                 continue
             pid = _lock_pid(leftover) if leftover.name.endswith(".lock") else _owner(
-                leftover.name.replace(".old-", ".")
+                leftover.name
             )
             if pid is None or pid == os.getpid() or _pid_alive(pid):
                 continue
@@ -152,7 +156,8 @@ def claim(out: Path) -> None:
                 if pid is not None and _pid_alive(pid) and pid != os.getpid():
                     raise ArtifactError(
                         f"another medtransfer process (pid {pid}) is writing {out}; wait for it "
-                        "to finish or choose another output path"
+                        f"to finish, choose another output path, or remove {lock} if no "
+                        "medtransfer process is running"
                     ) from None
                 lock.unlink(missing_ok=True)
                 continue
@@ -235,15 +240,17 @@ def atomic_directory(out: Path, force: bool = False) -> Iterator[Path]:
     """
     out = Path(out)
     check_writable(out, force)
-    with _write_errors_named(out):
-        tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.{os.getpid()}.",
-                                    suffix=".partial"))
-        try:
-            yield tmp
-            _replace_directory(tmp, out, force)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-            release(out)
+    try:
+        with _write_errors_named(out):
+            tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.{os.getpid()}.",
+                                        suffix=".partial"))
+            try:
+                yield tmp
+                _replace_directory(tmp, out, force)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+    finally:
+        release(out)
 
 
 def _replace_directory(tmp: Path, out: Path, force: bool) -> None:

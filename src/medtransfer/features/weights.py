@@ -16,7 +16,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 
-from medtransfer.artifacts import write_bytes
+from medtransfer.artifacts import remove_orphans, write_bytes
 from medtransfer.errors import ArtifactError, ConfigError
 from medtransfer.features.cache import file_sha256, user_cache_dir
 
@@ -67,6 +67,7 @@ def efficientnet_lite0_weights(source: Path | None = None, cache_dir: Path | Non
     if target.exists() and _is_readable(target):
         return target
     state = _read_verified_legacy(source or packaged_lite0_file())
+    remove_orphans(target.parent)  # temp files of a conversion that was killed
     write_bytes(target, save(state, metadata={"source_sha256": LITE0_SHA256}))
     return target
 

@@ -137,7 +137,7 @@ def class_balance(info: dict) -> str:
     """A domain's recorded class counts with their shares."""
     counts = info.get("class_counts") or {}
     total = sum(counts.values()) or 1
-    return ", ".join(f"{c}: {fmt(n)} ({n / total:.0%})" for c, n in counts.items())
+    return ", ".join(f"{fmt(c)}: {fmt(n)} ({n / total:.0%})" for c, n in counts.items())
 
 
 def data_section(run: RunData) -> str:
