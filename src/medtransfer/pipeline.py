@@ -52,7 +52,7 @@ class TransferPipeline:
     method : str, default="source_only"
         Registered transfer method (``medtransfer methods`` lists them), or "auto".
     method_params : dict, optional
-        Parameters set on the method's estimator (e.g. ``{"time_budget": 60}`` for "auto").
+        Parameters set on the method's estimator (e.g. ``{"max_fits": 60}`` for "auto").
     classifier : str, default="svm"
         Final predictor: "svm", "logreg" or "boosting".
     backbone : str, default="efficientnet_lite0"
@@ -260,6 +260,8 @@ class TransferPipeline:
         method = get_method(name, self.task, k)
         predictor = make_classifier(self.classifier, self.task, self.random_state)
         estimator = method.build(predictor, self.random_state)
+        if name == "auto":
+            estimator.set_params(progress=self.progress)
         if name == "auto" and self.task == "regression":
             estimator.set_params(point=self.point, target_transform=self.target_transform)
         if name == self.method and self.method_params:

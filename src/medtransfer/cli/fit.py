@@ -87,6 +87,22 @@ def fit(
         ),
     ] = "0",
     method: Annotated[str, typer.Option("--method", help="Transfer method or 'auto'.")] = "auto",
+    max_fits: Annotated[
+        int | None,
+        typer.Option(
+            "--max-fits", metavar="N",
+            help="With --method auto: at most N candidate fits (candidates x folds) after the "
+            "baselines; the rest are skipped and listed. Reproducible (default: no limit).",
+        ),
+    ] = None,
+    time_budget: Annotated[
+        float | None,
+        typer.Option(
+            "--time-budget", metavar="SECONDS",
+            help="With --method auto: skip the candidates left after SECONDS. NOT "
+            "reproducible: the choice then depends on the machine's speed and load.",
+        ),
+    ] = None,
     classifier: Annotated[
         str, typer.Option("--classifier", help="svm, logreg or boosting.")
     ] = "svm",
@@ -144,6 +160,7 @@ def fit(
     from medtransfer.run import fit_run
 
     opt.check_format(fmt)
+    method_params = _auto_params(method, max_fits, time_budget)
     options = opt.data_options(label_col, id_col, site_col, split, task, strict)
     training = {k: v for k, v in (("epochs", epochs), ("lr", lr)) if v is not None}
     if source_model is not None:
@@ -184,6 +201,7 @@ def fit(
         random_state=seed,
         progress=not quiet,
         recalibrate=recalibrate,
+        method_params=method_params,
     )
     run = dict(
         pipeline=pipeline, target_labels=labels, force=force,
@@ -211,6 +229,20 @@ def fit(
     _show(result, fmt)
 
 
+def _auto_params(method: str, max_fits: int | None, time_budget: float | None) -> dict | None:
+    """auto's work budget from --max-fits / --time-budget (refused with another method)."""
+    from medtransfer.errors import ConfigError
+
+    given = {k: v for k, v in (("max_fits", max_fits), ("time_budget", time_budget))
+             if v is not None}
+    if given and method != "auto":
+        flags = ", ".join("--" + k.replace("_", "-") for k in given)
+        raise ConfigError(f"{flags} budget(s) --method auto; remove them or use --method auto")
+    if max_fits is not None and max_fits < 0:
+        raise ConfigError(f"--max-fits {max_fits}: expected a number of fits >= 0")
+    return given or None
+
+
 def _show(result, fmt: str) -> None:
     if fmt == "json":
         typer.echo(json.dumps(result.manifest["metrics"], indent=2))
@@ -218,6 +250,9 @@ def _show(result, fmt: str) -> None:
     print_metrics(
         result.manifest["metrics"], title=f"{result.manifest['target']['name']} (held out)"
     )
+    selection = result.manifest.get("selection") or {}
+    if selection.get("reason"):
+        typer.echo(f"auto chose {result.manifest.get('chosen_method')}: {selection['reason']}")
     typer.echo(f"method: {result.pipeline.method}; run written to {result.path}")
 
 
