@@ -13,6 +13,7 @@ import medtransfer.select  # noqa: F401  (registers the "auto" method)
 from medtransfer import __version__, artifacts
 from medtransfer.adapt import get_method
 from medtransfer.data import Domain, harmonize_classes
+from medtransfer.data.label_map import warn_label_spaces
 from medtransfer.data.sample_domain import SOURCE, TARGET
 from medtransfer.data.sampling import choose_labelled, labelled_from_ids
 from medtransfer.errors import ArtifactError, ConfigError, DataError
@@ -183,6 +184,7 @@ class TransferPipeline:
             )
         if self.task == "regression":
             return source, target, {}
+        warn_label_spaces(source, target)
         return harmonize_classes(source, target)
 
     def labelled_positions(self, target: Domain, target_labels: int | Sequence[str]) -> np.ndarray:

@@ -18,7 +18,8 @@ from medtransfer.cli.render import format_interval, print_metrics
     epilog=(
         "Examples:\n\n"
         "  medtransfer fit heart.csv heart.csv --label-col num --site-col dataset "
-        "--source-site Cleveland --target-site Hungary --target-labels 10 -o runs/hungary\n\n"
+        "--label-map \"0=no disease,1-4=disease\" --source-site Cleveland --target-site Hungary "
+        "--target-labels 10 -o runs/hungary\n\n"
         "  medtransfer fit pbc/ bccd/ --target-labels 20 --method coral -o runs/wbc\n\n"
         "  medtransfer fit pbc/ bccd/ --target-labels 20 --finetune mmd -o runs/wbc-mmd"
         "   (fine-tune the backbone first)\n\n"
@@ -138,6 +139,10 @@ def fit(
         ),
     ] = None,
     label_col: opt.LabelCol = None,
+    label_map: opt.LabelMap = None,
+    positive_class: opt.PositiveClass = None,
+    drop_cols: opt.DropCols = None,
+    keep_site_col: opt.KeepSiteCol = False,
     id_col: opt.IdCol = None,
     site_col: opt.SiteCol = None,
     source_site: opt.SourceSite = None,
@@ -161,7 +166,9 @@ def fit(
 
     opt.check_format(fmt)
     method_params = _auto_params(method, max_fits, time_budget)
-    options = opt.data_options(label_col, id_col, site_col, split, task, strict)
+    options = opt.data_options(label_col, id_col, site_col, split, task, strict,
+                               label_map=label_map, positive_class=positive_class,
+                               drop_cols=drop_cols)
     training = {k: v for k, v in (("epochs", epochs), ("lr", lr)) if v is not None}
     if source_model is not None:
         fit_only = {
@@ -208,6 +215,10 @@ def fit(
         data_options={**options, "source_site": source_site, "target_site": target_site},
     )
     domains = opt.load(source, options, source_site), opt.load(target, options, target_site)
+    if not keep_site_col:
+        from medtransfer.data.columns import drop_site_columns
+
+        domains = drop_site_columns(*domains)
     if treatment_col is not None:
         from medtransfer.effect_pipeline import EffectPipeline, fit_effect_run
 
