@@ -66,10 +66,9 @@ SCENARIOS = (
         {
             "classifier": "svm",
             "image_size": 128,
-            "method_params": {
-                "time_budget": 20,
-                "candidates": ["coral", "subspace_alignment", "adaptive_logreg", "label_shift"],
-            },
+            # a declared list, not a time budget: the same choice on any machine (CORAL on
+            # 1280 features is the costly one, about 30 s over its 15 folds)
+            "method_params": {"candidates": ["coral", "label_shift"]},
         },
     ),
     Scenario(
@@ -82,10 +81,7 @@ SCENARIOS = (
             "task": "regression",
             "target_transform": "sqrt",
             "point": "pw20",
-            "method_params": {
-                "time_budget": 20,
-                "candidates": ["transfer_ridge", "kmm", "kliep", "density_ratio"],
-            },
+            "method_params": {"candidates": ["transfer_ridge", "kmm", "kliep", "density_ratio"]},
         },
         {"iwpc_pharmacogenetic": IWPCPharmacogenetic(), "iwpc_clinical": IWPCClinical()},
     ),

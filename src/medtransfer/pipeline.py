@@ -13,6 +13,7 @@ import medtransfer.select  # noqa: F401  (registers the "auto" method)
 from medtransfer import __version__, artifacts, model_files
 from medtransfer.adapt import get_method
 from medtransfer.data import Domain, harmonize_classes
+from medtransfer.data.label_map import warn_label_spaces
 from medtransfer.data.sample_domain import SOURCE, TARGET
 from medtransfer.data.sampling import choose_labelled, labelled_from_ids
 from medtransfer.errors import ArtifactError, ConfigError, DataError
@@ -52,7 +53,7 @@ class TransferPipeline:
     method : str, default="source_only"
         Registered transfer method (``medtransfer methods`` lists them), or "auto".
     method_params : dict, optional
-        Parameters set on the method's estimator (e.g. ``{"time_budget": 60}`` for "auto").
+        Parameters set on the method's estimator (e.g. ``{"max_fits": 60}`` for "auto").
     classifier : str, default="svm"
         Final predictor: "svm", "logreg" or "boosting".
     backbone : str, default="efficientnet_lite0"
@@ -183,6 +184,7 @@ class TransferPipeline:
             )
         if self.task == "regression":
             return source, target, {}
+        warn_label_spaces(source, target)
         return harmonize_classes(source, target)
 
     def labelled_positions(self, target: Domain, target_labels: int | Sequence[str]) -> np.ndarray:
@@ -260,6 +262,8 @@ class TransferPipeline:
         method = get_method(name, self.task, k)
         predictor = make_classifier(self.classifier, self.task, self.random_state)
         estimator = method.build(predictor, self.random_state)
+        if name == "auto":
+            estimator.set_params(progress=self.progress)
         if name == "auto" and self.task == "regression":
             estimator.set_params(point=self.point, target_transform=self.target_transform)
         if name == self.method and self.method_params:

@@ -55,6 +55,7 @@ def evaluate(
         split,
         pipeline.task,
         strict,
+        **{k: saved.get(k) for k in ("label_map", "positive_class", "drop_cols")},
     )
     metrics = evaluate_run(pipeline, opt.load(test, options, site), n_resamples=n_resamples)
     if out is not None:

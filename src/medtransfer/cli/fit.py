@@ -18,7 +18,8 @@ from medtransfer.cli.render import format_interval, print_metrics
     epilog=(
         "Examples:\n\n"
         "  medtransfer fit heart.csv heart.csv --label-col num --site-col dataset "
-        "--source-site Cleveland --target-site Hungary --target-labels 10 -o runs/hungary\n\n"
+        "--label-map \"0=no disease,1-4=disease\" --source-site Cleveland --target-site Hungary "
+        "--target-labels 10 -o runs/hungary\n\n"
         "  medtransfer fit pbc/ bccd/ --target-labels 20 --method coral -o runs/wbc\n\n"
         "  medtransfer fit pbc/ bccd/ --target-labels 20 --finetune mmd -o runs/wbc-mmd"
         "   (fine-tune the backbone first)\n\n"
@@ -87,6 +88,22 @@ def fit(
         ),
     ] = "0",
     method: Annotated[str, typer.Option("--method", help="Transfer method or 'auto'.")] = "auto",
+    max_fits: Annotated[
+        int | None,
+        typer.Option(
+            "--max-fits", metavar="N",
+            help="With --method auto: at most N candidate fits (candidates x folds) after the "
+            "baselines; the rest are skipped and listed. Reproducible (default: no limit).",
+        ),
+    ] = None,
+    time_budget: Annotated[
+        float | None,
+        typer.Option(
+            "--time-budget", metavar="SECONDS",
+            help="With --method auto: skip the candidates left after SECONDS. NOT "
+            "reproducible: the choice then depends on the machine's speed and load.",
+        ),
+    ] = None,
     classifier: Annotated[
         str, typer.Option("--classifier", help="svm, logreg or boosting.")
     ] = "svm",
@@ -122,6 +139,10 @@ def fit(
         ),
     ] = None,
     label_col: opt.LabelCol = None,
+    label_map: opt.LabelMap = None,
+    positive_class: opt.PositiveClass = None,
+    drop_cols: opt.DropCols = None,
+    keep_site_col: opt.KeepSiteCol = False,
     id_col: opt.IdCol = None,
     site_col: opt.SiteCol = None,
     source_site: opt.SourceSite = None,
@@ -148,7 +169,10 @@ def fit(
     opt.check_format(fmt)
     artifacts.sign_runs_with(None if sign_key is None else integrity.read_key(sign_key))
     artifacts.check_writable(out, force)
-    options = opt.data_options(label_col, id_col, site_col, split, task, strict)
+    method_params = _auto_params(method, max_fits, time_budget)
+    options = opt.data_options(label_col, id_col, site_col, split, task, strict,
+                               label_map=label_map, positive_class=positive_class,
+                               drop_cols=drop_cols)
     training = {k: v for k, v in (("epochs", epochs), ("lr", lr)) if v is not None}
     if source_model is not None:
         fit_only = {
@@ -188,12 +212,17 @@ def fit(
         random_state=seed,
         progress=not quiet,
         recalibrate=recalibrate,
+        method_params=method_params,
     )
     run = dict(
         pipeline=pipeline, target_labels=labels, force=force,
         data_options={**options, "source_site": source_site, "target_site": target_site},
     )
     domains = opt.load(source, options, source_site), opt.load(target, options, target_site)
+    if not keep_site_col:
+        from medtransfer.data.columns import drop_site_columns
+
+        domains = drop_site_columns(*domains)
     if treatment_col is not None:
         from medtransfer.effect_pipeline import EffectPipeline, fit_effect_run
 
@@ -215,6 +244,20 @@ def fit(
     _show(result, fmt)
 
 
+def _auto_params(method: str, max_fits: int | None, time_budget: float | None) -> dict | None:
+    """auto's work budget from --max-fits / --time-budget (refused with another method)."""
+    from medtransfer.errors import ConfigError
+
+    given = {k: v for k, v in (("max_fits", max_fits), ("time_budget", time_budget))
+             if v is not None}
+    if given and method != "auto":
+        flags = ", ".join("--" + k.replace("_", "-") for k in given)
+        raise ConfigError(f"{flags} budget(s) --method auto; remove them or use --method auto")
+    if max_fits is not None and max_fits < 0:
+        raise ConfigError(f"--max-fits {max_fits}: expected a number of fits >= 0")
+    return given or None
+
+
 def _show(result, fmt: str) -> None:
     if fmt == "json":
         typer.echo(json.dumps(result.manifest["metrics"], indent=2))
@@ -222,6 +265,9 @@ def _show(result, fmt: str) -> None:
     print_metrics(
         result.manifest["metrics"], title=f"{result.manifest['target']['name']} (held out)"
     )
+    selection = result.manifest.get("selection") or {}
+    if selection.get("reason"):
+        typer.echo(f"auto chose {result.manifest.get('chosen_method')}: {selection['reason']}")
     typer.echo(f"method: {result.pipeline.method}; run written to {result.path}")
 
 

@@ -43,6 +43,30 @@ ImageSize = Annotated[
     int | None, typer.Option("--image-size", help="Backbone input size override.")
 ]
 Format = Annotated[str, typer.Option("--format", help="Output: human or json.")]
+LabelMap = Annotated[
+    str | None,
+    typer.Option(
+        "--label-map", metavar="MAP",
+        help="Merge or rename classes: '0=no disease,1-4=disease' (RAW=CLASS, ranges A-B); "
+        "classes follow the map's order, the last named is the positive class.",
+    ),
+]
+PositiveClass = Annotated[
+    str | None,
+    typer.Option("--positive-class", metavar="CLASS",
+                 help="The class binary metrics (sensitivity, AUROC) call positive."),
+]
+DropCols = Annotated[
+    str | None,
+    typer.Option("--drop-cols", metavar="COL,COL",
+                 help="Table: feature columns not to use, comma-separated."),
+]
+KeepSiteCol = Annotated[
+    bool,
+    typer.Option("--keep-site-col",
+                 help="Table: keep columns holding one value per domain (a site's name) as "
+                 "features; by default they are dropped with a warning."),
+]
 
 
 def data_options(
@@ -52,8 +76,14 @@ def data_options(
     split: str | None,
     task: str,
     strict: bool,
+    *,
+    label_map: str | None = None,
+    positive_class: str | None = None,
+    drop_cols: str | list[str] | None = None,
 ) -> dict[str, Any]:
     """The loader options common to every domain of one command."""
+    if isinstance(drop_cols, str):
+        drop_cols = [c.strip() for c in drop_cols.split(",") if c.strip()]
     return {
         "label_col": label_col,
         "id_col": id_col,
@@ -61,6 +91,9 @@ def data_options(
         "split": split,
         "task": task,
         "strict": strict,
+        "label_map": label_map,
+        "positive_class": positive_class,
+        "drop_cols": drop_cols or [],
     }
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from medtransfer.data.columns import drop_columns
 from medtransfer.data.domain import Domain
 from medtransfer.data.folders import load_image_folder
+from medtransfer.data.label_map import map_labels, put_positive_last
 from medtransfer.data.labels import check_task
 from medtransfer.data.manifest import is_manifest, load_manifest
 from medtransfer.data.npz import load_npz
@@ -24,6 +27,9 @@ def load_domain(
     name: str | None = None,
     strict: bool = False,
     task: str = "classification",
+    label_map: str | Mapping[str, str] | None = None,
+    positive_class: str | None = None,
+    drop_cols: Sequence[str] = (),
 ) -> Domain:
     """Load a folder or file as a Domain, picking the loader from the path.
 
@@ -44,6 +50,14 @@ def load_domain(
         Images: raise on an unreadable file instead of skipping it with a warning.
     task : {"classification", "regression"}
         Whether labels are classes or continuous values.
+    label_map : str or mapping, optional
+        Merge or rename classes, e.g. ``"0=no disease,1-4=disease"``
+        (:func:`~medtransfer.data.label_map.parse_label_map`); the classes follow the map's
+        order, the last one named being the positive class of a binary task.
+    positive_class : str, optional
+        The class binary metrics call positive (moved last in the class list).
+    drop_cols : sequence of str
+        Tables: feature columns not to use.
 
     Returns
     -------
@@ -57,6 +71,16 @@ def load_domain(
         If an option does not apply to this kind of input.
     """
     check_task(task)
+    domain = _load(path, label_col=label_col, id_col=id_col, site_col=site_col, site=site,
+                   split=split, name=name, strict=strict, task=task)
+    if label_map is not None:
+        domain = map_labels(domain, label_map)
+    if positive_class is not None:
+        domain = put_positive_last(domain, positive_class)
+    return drop_columns(domain, list(drop_cols))
+
+
+def _load(path, *, label_col, id_col, site_col, site, split, name, strict, task) -> Domain:
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: no such file or folder; check the path")

@@ -192,6 +192,11 @@ def selection_section(run: RunData) -> str:
 def selection_summary(evidence: dict) -> str:
     """The decision in one sentence, then one row per candidate against the baseline."""
     text = f"<p><strong>{escape(str(evidence.get('reason', '')))}</strong></p>"
+    skipped = [s for s in evidence.get("skipped") or [] if isinstance(s, dict)]
+    if skipped:
+        text += ("<p>Not tried:</p><ul>" + "".join(
+            f"<li>{escape(str(s.get('name')))}: {escape(str(s.get('reason')))}</li>"
+            for s in skipped) + "</ul>")
     methods = evidence.get("methods")
     if not isinstance(methods, dict):
         return text

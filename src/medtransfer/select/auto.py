@@ -32,7 +32,9 @@ from medtransfer.data.sample_domain import domain_masks
 from medtransfer.errors import ConfigError
 from medtransfer.models.classifiers import make_classifier
 from medtransfer.models.tolerance import TRANSFORMS, PW20Decision
+from medtransfer.select.budget import SizeRule, plan_candidates, skip, skip_line
 from medtransfer.select.predictor import default_grid, tune_on_source
+from medtransfer.select.progress import SelectionProgress
 from medtransfer.select.unsupervised import agreement_choice, score_without_labels
 from medtransfer.select.validation import (
     infer_task,
@@ -62,8 +64,16 @@ class AutoTransfer(BaseEstimator):
         Method names to try besides the baselines; None means every registered method that
         supports the task and the number of labelled target samples. A dict names
         ready-made estimators (fitted as ``fit(X, y, *, sample_domain)``) to try instead.
-    time_budget : float, default=300
+    max_fits : int or None, default=None
+        Work budget: fits allowed over all candidates after the baselines (one fit per
+        candidate and fold); candidates past it are skipped and listed. None: no limit.
+    size_rules : mapping of str to SizeRule, optional
+        Candidates skipped above a number of rows (source + target) because they are known
+        to be too expensive there; None uses :data:`medtransfer.select.budget.SIZE_RULES`,
+        ``{}`` tries every candidate. Decided by the data size alone, so reproducible.
+    time_budget : float or None, default=None
         Seconds to spend on candidates after the baselines; the rest are skipped and listed.
+        Only on request: the choice then depends on the machine's speed and load.
     n_splits, n_repeats : int
         Cross-validation of the k labelled target samples (or source splits when k = 0).
     confidence : float, default=0.95
@@ -107,6 +117,9 @@ class AutoTransfer(BaseEstimator):
         windows of ``point="pw20"`` are taken on the original scale.
     random_state : int or None
         Seed of the folds and of every method.
+    progress : bool, default=False
+        Show candidate i of n, fold and elapsed time on stderr, and one line per skipped
+        candidate.
 
     Attributes
     ----------
@@ -125,7 +138,9 @@ class AutoTransfer(BaseEstimator):
         estimator: BaseEstimator | None = None,
         candidates: list[str] | Mapping[str, BaseEstimator] | None = None,
         *,
-        time_budget: float = 300.0,
+        max_fits: int | None = None,
+        size_rules: Mapping[str, SizeRule] | None = None,
+        time_budget: float | None = None,
         n_splits: int = 5,
         n_repeats: int = 3,
         confidence: float = 0.95,
@@ -137,9 +152,12 @@ class AutoTransfer(BaseEstimator):
         point: str = "mean",
         target_transform: str = "none",
         random_state: int | None = None,
+        progress: bool = False,
     ) -> None:
         self.estimator = estimator
         self.candidates = candidates
+        self.max_fits = max_fits
+        self.size_rules = size_rules
         self.time_budget = time_budget
         self.n_splits = n_splits
         self.n_repeats = n_repeats
@@ -152,6 +170,7 @@ class AutoTransfer(BaseEstimator):
         self.point = point
         self.target_transform = target_transform
         self.random_state = random_state
+        self.progress = progress
 
     def fit(self, X, y, *, sample_domain, groups=None) -> AutoTransfer:
         """Validate the candidates, choose one, and refit it on all rows.
@@ -271,18 +290,17 @@ class AutoTransfer(BaseEstimator):
         # the heart sites, 10 VA Long Beach patients cost Cleveland -> VA 0.02 AUROC).
         if short and "source_only" in methods:
             return {"mode": "too_few_labels", "methods": {}, "baseline": "source_only",
-                    "skipped": [n for n in methods if n != "source_only"],
+                    "skipped": [skip(n, "too few labelled target samples to compare methods")
+                                for n in methods if n != "source_only"],
                     "choice": "source_only",
                     "reason": f"{short}: too few to trust any comparison; keeping source_only"}
         folds = target_folds(y, sample_domain=sample_domain, task=task, groups=groups,
                              n_splits=self.n_splits, n_repeats=self.n_repeats,
                              random_state=self.random_state, held_in=held_in)
-        base = {n: m for n, m in methods.items() if n in REFERENCES}
-        results = validate_methods(base, X, y, sample_domain=sample_domain, folds=folds, task=task)
-        skipped = self._validate_within_budget(
-            {n: m for n, m in methods.items() if n not in REFERENCES}, results,
-            lambda ms: validate_methods(ms, X, y, sample_domain=sample_domain, folds=folds,
-                                        task=task))
+        results, skipped = self._validate_planned(
+            methods, len(X), len(folds),
+            lambda ms, on_fold: validate_methods(ms, X, y, sample_domain=sample_domain,
+                                                 folds=folds, task=task, on_fold=on_fold))
         y_k = y[np.unique(np.concatenate([te for _, te in folds]))]
         best, baseline_comparisons, anchor = self._reference(results, y_k, task)
         comparisons = self._compare(results, best, y_k, task)
@@ -335,15 +353,35 @@ class AutoTransfer(BaseEstimator):
             "regression: pooled (source + labelled target, half the weight each) is kept "
             "unless source_only or target_only credibly beats it")}
 
-    def _validate_within_budget(self, methods, results, validate) -> list[str]:
-        """Validate candidates one by one until the time budget is spent; return the rest."""
-        start, skipped = time.perf_counter(), []
-        for name, method in methods.items():
-            if time.perf_counter() - start > self.time_budget:
-                skipped.append(name)
-                continue
-            results.update(validate({name: method}))
-        return skipped
+    def _validate_planned(self, methods, n_rows, n_fits, validate, unit="fold"):
+        """Validate the references, then the candidates :func:`plan_candidates` keeps.
+
+        Returns the results and the skipped candidates (``{"name", "reason"}``), each skip
+        printed as one line when ``progress`` is on.
+        """
+        references = [n for n in methods if n in REFERENCES]
+        plan = plan_candidates([n for n in methods if n not in REFERENCES], n_rows=n_rows,
+                               n_folds=n_fits, size_rules=self.size_rules, max_fits=self.max_fits)
+        results, skipped = {}, list(plan.skipped)
+        with SelectionProgress(self.progress, [*references, *plan.run], n_fits, unit) as bar:
+            for entry in skipped:
+                bar.note(skip_line(entry))
+            start = None
+            for name in [*references, *plan.run]:
+                if name not in references:
+                    start = start or time.perf_counter()
+                    if self._out_of_time(start):
+                        skipped.append(skip(name, f"time budget of {self.time_budget} s spent "
+                                                  "(--time-budget: depends on the machine)"))
+                        bar.note(skip_line(skipped[-1]))
+                        continue
+                bar.candidate(name)
+                results.update(validate({name: methods[name]}, bar.fold))
+                bar.finish_candidate()
+        return results, skipped
+
+    def _out_of_time(self, start: float) -> bool:
+        return self.time_budget is not None and time.perf_counter() - start > self.time_budget
 
     def _compare(self, results, best, y_k, task) -> dict[str, dict]:
         """Paired bootstrap of each method against the best baseline, Bonferroni-adjusted."""
@@ -370,12 +408,12 @@ class AutoTransfer(BaseEstimator):
 
     def _select_without_labels(self, methods, X, y, sample_domain, task) -> dict:
         names = ["source_only", *(n for n in methods if n not in REFERENCES)]
-        results: dict[str, dict] = {}
-        skipped = self._validate_within_budget(
-            {n: methods[n] for n in names}, results,
-            lambda ms: score_without_labels(ms, X, y, sample_domain=sample_domain, task=task,
-                                            n_repeats=self.n_repeats,
-                                            random_state=self.random_state))
+        results, skipped = self._validate_planned(
+            {n: methods[n] for n in names}, len(X), self.n_repeats,
+            lambda ms, _: score_without_labels(ms, X, y, sample_domain=sample_domain, task=task,
+                                               n_repeats=self.n_repeats,
+                                               random_state=self.random_state),
+            unit="repeat")
         verdict = agreement_choice(results, reference="source_only")
         return {"mode": "unsupervised", "methods": results, "baseline": "source_only",
                 "skipped": skipped, **verdict}

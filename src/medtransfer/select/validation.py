@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 from scipy import stats
@@ -196,12 +196,14 @@ def align_proba(proba: np.ndarray, model: BaseEstimator, classes: np.ndarray) ->
 
 
 def out_of_fold(
-    method: BaseEstimator, X, y, *, sample_domain, folds: list[Fold], task: str
+    method: BaseEstimator, X, y, *, sample_domain, folds: list[Fold], task: str,
+    on_fold: Callable[[], None] | None = None,
 ) -> tuple[np.ndarray, str | None]:
     """Out-of-fold predictions on the labelled target rows, averaged over repetitions.
 
     Each fold fits a clone of ``method`` with the fold's test labels hidden (those rows stay
-    in as unlabelled target rows) and predicts them.
+    in as unlabelled target rows) and predicts them; ``on_fold()`` is called after each fold
+    (progress).
 
     Returns
     -------
@@ -225,6 +227,8 @@ def out_of_fold(
         where = np.searchsorted(rows, fold[1])
         total[where] += pred
         count[where] += 1
+        if on_fold is not None:
+            on_fold()
     return total / count[:, None], None
 
 
@@ -239,15 +243,20 @@ def _fold_predictions(method, X, y, sample_domain, fold: Fold, task, classes) ->
 
 
 def validate_methods(
-    methods: Mapping[str, BaseEstimator], X, y, *, sample_domain, folds: list[Fold], task: str
+    methods: Mapping[str, BaseEstimator], X, y, *, sample_domain, folds: list[Fold], task: str,
+    on_fold: Callable[[], None] | None = None,
 ) -> dict[str, dict]:
-    """Out-of-fold predictions of every method on the same folds, with score, time and error."""
+    """Out-of-fold predictions of every method on the same folds, with score, time and error.
+
+    ``on_fold()`` is called after each fold of each method (progress).
+    """
     rows = np.unique(np.concatenate([test for _, test in folds]))
     y_k = np.asarray(y)[rows]
     results = {}
     for name, method in methods.items():
         start = time.perf_counter()
-        pred, error = out_of_fold(method, X, y, sample_domain=sample_domain, folds=folds, task=task)
+        pred, error = out_of_fold(method, X, y, sample_domain=sample_domain, folds=folds,
+                                  task=task, on_fold=on_fold)
         score = float("nan") if error else metric(y_k, pred, task)
         results[name] = {"score": score, "oof": pred, "time_s": time.perf_counter() - start,
                          "error": error}
