@@ -177,7 +177,8 @@ def release(out: Path) -> None:
 
 
 @atexit.register
-def _release_all() -> None:
+def release_all() -> None:
+    """Give up every claim this process holds (at exit, and after each CLI command)."""
     for out in list(_held):
         release(out)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import sys
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -37,6 +38,10 @@ def command(name: str, **kwargs: Any) -> Callable[[Callable], Callable]:
             except MedTransferError as err:
                 typer.echo(f"error: {err}", err=True)
                 raise typer.Exit(2) from None
+            finally:
+                # outputs claimed by the command (never imported just for this: it is heavy)
+                if "medtransfer.artifacts" in sys.modules:
+                    sys.modules["medtransfer.artifacts"].release_all()
 
         return app.command(name, **kwargs)(wrapper)
 
