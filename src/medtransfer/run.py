@@ -29,6 +29,13 @@ from medtransfer.evaluate.bootstrap import evaluate_predictions
 from medtransfer.evaluate.dosing import dosing_metrics
 from medtransfer.evaluate.subgroups import age_bands
 from medtransfer.pipeline import TransferPipeline
+from medtransfer.validation_run import (
+    HELDOUT_ROLE,
+    LABELLED_ROLE,
+    SOURCE_ROLE,
+    ValidationOptions,
+    guard_heldout,
+)
 
 if TYPE_CHECKING:
     from medtransfer.effect_pipeline import EffectPipeline
@@ -60,6 +67,7 @@ def fit_run(
     data_options: dict[str, Any] | None = None,
     references: Mapping[str, Any] | None = None,
     details: Mapping[str, Any] | None = None,
+    validation: ValidationOptions | None = None,
 ) -> RunResult:
     """Fit ``pipeline`` and write the run folder ``out`` atomically.
 
@@ -70,11 +78,16 @@ def fit_run(
     holds ``embedding.npz``, source and target before and after adaptation in 2-D (see
     :func:`adaptation_embedding`), listed with its sha256 in the manifest like every file.
     ``details`` are further manifest entries (how a fine-tuned backbone was trained, say).
-    Nothing is written if any step fails.
+    The held-out target is first checked for copies of source or labelled target cases
+    (:func:`medtransfer.validation_run.guard_heldout`; ``validation.dedupe`` says what to
+    do with them), recorded under ``leakage``. Nothing is written if any step fails.
     """
     artifacts.check_writable(out, force)
+    validation = validation or ValidationOptions()
+    validation.check()
     pipeline.fit(source, target, target_labels)
-    heldout = heldout_target(target, pipeline.labelled_target_ids_)
+    features = pipeline.features(source), pipeline.features(target)
+    heldout, leakage = _guarded_heldout(pipeline, source, target, features, validation.dedupe)
     predictions = predict_frame(pipeline, heldout)
     if references:
         predictions = pd.concat(
@@ -82,9 +95,10 @@ def fit_run(
             ignore_index=True,
         )
     predictions = _with_subgroups(predictions, heldout)
-    embedding = adaptation_embedding(pipeline, source, target)
+    embedding = adaptation_embedding(pipeline, source, target, features=features)
     manifest = {
         **run_header(pipeline, source, target, len(pipeline.labelled_target_ids_), data_options),
+        "leakage": leakage,
         "chosen_method": pipeline.chosen_method,
         "selection": _selection(pipeline),
         "metrics": score_models(pipeline, heldout, predictions, n_resamples),
@@ -92,6 +106,19 @@ def fit_run(
     }
     write_run(out, manifest, pipeline, predictions, force=force, embedding=embedding)
     return RunResult(pipeline, Path(out), manifest, predictions)
+
+
+def _guarded_heldout(
+    pipeline: TransferPipeline, source: Domain, target: Domain,
+    features: tuple[np.ndarray, np.ndarray], dedupe: str,
+) -> tuple[Domain, dict[str, Any]]:
+    """The held-out target after the leakage guard, and the guard's record."""
+    used = np.isin(target.ids.astype(str), pipeline.labelled_target_ids_)
+    labelled, heldout = target.subset(np.flatnonzero(used)), heldout_target(
+        target, pipeline.labelled_target_ids_)
+    roles = {SOURCE_ROLE: features[0], LABELLED_ROLE: features[1][used],
+             HELDOUT_ROLE: features[1][~used]}
+    return guard_heldout(source, labelled, heldout, dedupe=dedupe, features=roles)
 
 
 def write_run(
@@ -133,6 +160,7 @@ def adaptation_embedding(
     target: Domain,
     *,
     max_points: int = EMBEDDING_MAX_POINTS,
+    features: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """2-D coordinates of source and target before and after the fitted method's adaptation.
 
@@ -153,6 +181,8 @@ def adaptation_embedding(
         The domains given to ``pipeline.fit``.
     max_points : int, default=2000
         Cap on the rows drawn from each domain.
+    features : (ndarray, ndarray), optional
+        ``pipeline.features`` of ``source`` and ``target``, when already computed.
 
     Returns
     -------
@@ -161,8 +191,8 @@ def adaptation_embedding(
         ``effect`` ("mapped", "reweighted" or "unchanged"), ``projection`` ("shared" or
         "separate") and, for reweighting methods, ``source_weight`` (one per source point).
     """
-    X_source = pipeline.features(source)[source.labelled_mask]
-    X_target = pipeline.features(target)
+    X_source, X_target = features or (pipeline.features(source), pipeline.features(target))
+    X_source = X_source[source.labelled_mask]
     X = np.vstack([X_source, X_target])
     codes = np.r_[np.full(len(X_source), SOURCE), np.full(len(X_target), TARGET)]
     view = adapted_features(pipeline.models_[pipeline.method], X, codes, fitted_rows=True)

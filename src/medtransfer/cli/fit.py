@@ -121,6 +121,15 @@ def fit(
             "outcomes and their difference.",
         ),
     ] = None,
+    dedupe: Annotated[
+        str,
+        typer.Option(
+            "--dedupe",
+            help="Held-out target cases that duplicate source, labelled target or other "
+            "held-out cases (same pixels or row, perceptual hash, feature-space neighbour, "
+            "patient id): keep (score them, warn), drop (score without them) or error.",
+        ),
+    ] = "keep",
     label_col: opt.LabelCol = None,
     id_col: opt.IdCol = None,
     site_col: opt.SiteCol = None,
@@ -142,6 +151,7 @@ def fit(
     from medtransfer.errors import ConfigError
     from medtransfer.pipeline import TransferPipeline
     from medtransfer.run import fit_run
+    from medtransfer.validation_run import ValidationOptions
 
     opt.check_format(fmt)
     options = opt.data_options(label_col, id_col, site_col, split, task, strict)
@@ -199,14 +209,16 @@ def fit(
         run["effect"] = EffectPipeline(treatment_col, run.pop("pipeline"))
         _show_effect(fit_effect_run(*domains, out, **run), treatment_col, fmt)
         return
+    validation = ValidationOptions(dedupe=dedupe)
+    validation.check()
     if finetune is None:
-        result = fit_run(*domains, out, **run)
+        result = fit_run(*domains, out, validation=validation, **run)
     else:
         from medtransfer.finetune.finetuned_run import fit_finetuned_run
 
         result = fit_finetuned_run(
             *domains, out, transfer_loss=finetune, **run,
-            finetune_options={**training, "batch_size": batch_size},
+            finetune_options={**training, "batch_size": batch_size}, validation=validation,
         )
     _show(result, fmt)
 

@@ -12,6 +12,7 @@ from medtransfer.report import sections
 from medtransfer.report.markup import fmt
 from medtransfer.report.model_card import model_card_section
 from medtransfer.report.run import RunData, load_run
+from medtransfer.report.validation import leakage_section
 
 REPORT = "report.html"
 
@@ -25,7 +26,7 @@ def build_html(run: RunData) -> str:
         task_parts = [sections.roc_section(run), sections.calibration_section(run),
                       sections.confusion_section(run), sections.subgroup_section(run)]
     parts = [
-        sections.data_section(run), sections.shift_section(run),
+        leakage_section(run), sections.data_section(run), sections.shift_section(run),
         sections.selection_section(run), sections.metrics_section(run, perf),
         *task_parts, sections.embedding_section(run),
         sections.explain_section(run), model_card_section(run, perf),
