@@ -35,6 +35,8 @@ from medtransfer.validation_run import (
     SOURCE_ROLE,
     ValidationOptions,
     guard_heldout,
+    positive_scores,
+    validation_block,
 )
 
 if TYPE_CHECKING:
@@ -96,12 +98,17 @@ def fit_run(
         )
     predictions = _with_subgroups(predictions, heldout)
     embedding = adaptation_embedding(pipeline, source, target, features=features)
+    metrics = score_models(pipeline, heldout, predictions, n_resamples)
+    study = _validation(pipeline, target, predictions, validation, n_resamples)
+    for name, measures in (study or {}).get("calibration", {}).items():
+        metrics.get(name, {}).update(measures)
     manifest = {
         **run_header(pipeline, source, target, len(pipeline.labelled_target_ids_), data_options),
         "leakage": leakage,
         "chosen_method": pipeline.chosen_method,
         "selection": _selection(pipeline),
-        "metrics": score_models(pipeline, heldout, predictions, n_resamples),
+        "metrics": metrics,
+        "validation": study,
         **(details or {}),
     }
     write_run(out, manifest, pipeline, predictions, force=force, embedding=embedding)
@@ -119,6 +126,27 @@ def _guarded_heldout(
     roles = {SOURCE_ROLE: features[0], LABELLED_ROLE: features[1][used],
              HELDOUT_ROLE: features[1][~used]}
     return guard_heldout(source, labelled, heldout, dedupe=dedupe, features=roles)
+
+
+def _validation(
+    pipeline: TransferPipeline, target: Domain, predictions: pd.DataFrame,
+    options: ValidationOptions, n_resamples: int,
+) -> dict[str, Any] | None:
+    """The external-validation record of a binary run (see ``validation_block``)."""
+    if pipeline.task != "classification" or len(pipeline.class_names_) != 2:
+        return None
+    names = list(pipeline.class_names_)
+    codes = {name: i for i, name in enumerate(names)}
+    block = predictions[predictions["model"] == pipeline.method]
+    y = block["label"].map(lambda v: codes.get(v, -1)).to_numpy(dtype=int)
+    used = np.flatnonzero(np.isin(target.ids.astype(str), pipeline.labelled_target_ids_))
+    labelled = predict_frame(pipeline, target.subset(used), [pipeline.method])
+    y_lab = labelled["label"].map(lambda v: codes.get(v, -1)).to_numpy(dtype=int)
+    p_lab = labelled[f"p_{names[1]}"].to_numpy(dtype=float)
+    return validation_block(
+        pipeline.method, names, y, positive_scores(predictions, names),
+        (y_lab[y_lab >= 0], p_lab[y_lab >= 0]), options, n_resamples=n_resamples,
+        random_state=pipeline.random_state)
 
 
 def write_run(

@@ -1,6 +1,9 @@
 """What an external-validation study reports about a run, beyond its metrics.
 
-The leakage guard on the held-out target (and what ``dedupe`` does with its duplicates).
+The leakage guard on the held-out target (and what ``dedupe`` does with its duplicates);
+for binary outcomes, calibration (CITL, slope, O/E with intervals), the operating point
+chosen on the labelled target cases carried to the held-out cases, decision curves'
+inputs and the sample-size adequacy of the held-out set.
 """
 
 from __future__ import annotations
@@ -10,12 +13,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from medtransfer.data import Domain
 from medtransfer.errors import ConfigError, DataError
+from medtransfer.evaluate.calibration_study import calibration_study
+from medtransfer.evaluate.decision_curve import check_prevalence, operating_point
+from medtransfer.evaluate.metrics import binary_auroc, threshold_for_sensitivity
+from medtransfer.evaluate.sample_size import sample_size_adequacy
 from medtransfer.shift.leakage import DEDUPE_MODES, check_leakage
 
 SOURCE_ROLE, LABELLED_ROLE, HELDOUT_ROLE = "source", "labelled target", "held-out target"
+OPERATING_RULES = ("sensitivity", "threshold")
+DEFAULT_THRESHOLD = 0.5
 
 
 @dataclass(frozen=True)
@@ -26,15 +36,38 @@ class ValidationOptions:
     ----------
     dedupe : {"keep", "drop", "error"}, default "keep"
         What to do with held-out cases that duplicate others (see :func:`guard_heldout`).
+    operating_point : str, default "sensitivity:0.9"
+        How the decision threshold is chosen on the labelled target cases: the highest
+        threshold reaching a sensitivity (``sensitivity:0.9``) or a fixed one
+        (``threshold:0.3``).
+    prevalence : float, optional
+        The share of positives where the model will be used, for PPV and NPV there.
     """
 
     dedupe: str = "keep"
+    operating_point: str = "sensitivity:0.9"
+    prevalence: float | None = None
 
     def check(self) -> None:
         """Refuse options that cannot be used, before any fitting."""
         if self.dedupe not in DEDUPE_MODES:
             raise ConfigError(
                 f"--dedupe must be one of {', '.join(DEDUPE_MODES)}, got {self.dedupe!r}")
+        check_prevalence(self.prevalence)
+        self.rule()
+
+    def rule(self) -> tuple[str, float]:
+        """The operating-point rule and its value: ("sensitivity", 0.9) or ("threshold", t)."""
+        kind, _, value = self.operating_point.partition(":")
+        try:
+            number = float(value)
+        except ValueError:
+            number = float("nan")
+        if kind not in OPERATING_RULES or not 0.0 < number < 1.0:
+            raise ConfigError(
+                f"--operating-point {self.operating_point!r}: expected sensitivity:S or "
+                "threshold:T with S, T in (0, 1), e.g. sensitivity:0.9")
+        return kind, number
 
 
 def guard_heldout(
@@ -80,3 +113,53 @@ def guard_heldout(
     warnings.warn(f"{message}; the held-out scores are optimistic: use --dedupe drop",
                   stacklevel=2)
     return heldout, record
+
+
+def positive_scores(predictions: pd.DataFrame, class_names: list[str]) -> dict[str, np.ndarray]:
+    """Each model's predicted probability of the positive (second) class, in case order."""
+    column = f"p_{class_names[1]}"
+    return {str(name): block[column].to_numpy(dtype=float)
+            for name, block in predictions.groupby("model", sort=False)}
+
+
+def choose_threshold(options: ValidationOptions, y_labelled: np.ndarray,
+                     p_labelled: np.ndarray) -> dict[str, Any]:
+    """The decision threshold chosen on the labelled target cases, and how it was chosen."""
+    kind, value = options.rule()
+    if kind == "threshold":
+        return {"rule": f"fixed threshold {value}", "threshold": value}
+    if not np.any(y_labelled == 1):
+        return {"rule": f"no labelled positive target case to reach sensitivity {value} on: "
+                        f"the default threshold {DEFAULT_THRESHOLD}",
+                "threshold": DEFAULT_THRESHOLD}
+    threshold = threshold_for_sensitivity(y_labelled, p_labelled, value)
+    return {"rule": f"highest threshold with sensitivity ≥ {value} on the "
+                    f"{len(y_labelled)} labelled target cases", "threshold": threshold}
+
+
+def validation_block(
+    chosen: str, class_names: list[str], y_heldout: np.ndarray, scores: dict[str, np.ndarray],
+    labelled: tuple[np.ndarray, np.ndarray], options: ValidationOptions, *,
+    n_resamples: int, random_state: int,
+) -> dict[str, Any] | None:
+    """Calibration, operating point and sample size of a binary run (None otherwise).
+
+    ``y_heldout`` are the held-out outcomes (codes, -1 unknown), ``scores`` each model's
+    positive-class probability on the same cases and ``labelled`` the labelled target
+    cases' outcomes and the chosen model's probabilities on them.
+    """
+    known = y_heldout >= 0
+    y = y_heldout[known]
+    if len(class_names) != 2 or np.unique(y).size < 2:
+        return None
+    kwargs = {"n_resamples": n_resamples, "random_state": random_state}
+    point = choose_threshold(options, *labelled)
+    p_chosen = scores[chosen][known]
+    return {
+        "positive_class": class_names[1],
+        "calibration": {name: calibration_study(y, p[known], **kwargs)
+                        for name, p in scores.items()},
+        "operating_point": {**point, "prevalence": options.prevalence, "heldout": operating_point(
+            y, p_chosen, point["threshold"], prevalence=options.prevalence, **kwargs)},
+        "sample_size": sample_size_adequacy(y, p_chosen, binary_auroc(y, p_chosen)),
+    }

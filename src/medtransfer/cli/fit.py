@@ -130,6 +130,23 @@ def fit(
             "patient id): keep (score them, warn), drop (score without them) or error.",
         ),
     ] = "keep",
+    operating_point: Annotated[
+        str,
+        typer.Option(
+            "--operating-point",
+            help="Binary: the decision threshold chosen on the labelled target samples, "
+            "sensitivity:S (highest threshold reaching S) or threshold:T, then carried to "
+            "the held-out target with its interval.",
+        ),
+    ] = "sensitivity:0.9",
+    prevalence: Annotated[
+        float | None,
+        typer.Option(
+            "--prevalence",
+            help="Binary: the share of positives where the model will be used; PPV and NPV "
+            "are also given at this prevalence (label shift).",
+        ),
+    ] = None,
     label_col: opt.LabelCol = None,
     id_col: opt.IdCol = None,
     site_col: opt.SiteCol = None,
@@ -209,7 +226,8 @@ def fit(
         run["effect"] = EffectPipeline(treatment_col, run.pop("pipeline"))
         _show_effect(fit_effect_run(*domains, out, **run), treatment_col, fmt)
         return
-    validation = ValidationOptions(dedupe=dedupe)
+    validation = ValidationOptions(dedupe=dedupe, operating_point=operating_point,
+                                   prevalence=prevalence)
     validation.check()
     if finetune is None:
         result = fit_run(*domains, out, validation=validation, **run)

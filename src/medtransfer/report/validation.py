@@ -1,9 +1,31 @@
-"""Report sections of an external-validation study: the leakage check first."""
+"""Report sections of an external-validation study: the leakage check first, then
+calibration slope and CITL, clinical utility and the held-out set's sample size."""
 
 from __future__ import annotations
 
-from medtransfer.report.markup import fmt, section, table
-from medtransfer.report.run import RunData
+import numpy as np
+
+from medtransfer.evaluate.calibration_study import calibration_study
+from medtransfer.evaluate.metrics import binary_auroc
+from medtransfer.evaluate.sample_size import n_needed, sample_size_adequacy
+from medtransfer.report.markup import figure, fmt, interval, section, table
+from medtransfer.report.run import RECALIBRATED, RunData
+from medtransfer.report.sections import N_RESAMPLES, seed
+from medtransfer.report.validation_figures import (
+    decision_curve_figure,
+    smoothed_calibration_figure,
+)
+
+CALIBRATION_MEASURES = ("calibration_in_the_large", "calibration_slope", "oe_ratio")
+CALIBRATION_LABELS = ("Calibration-in-the-large", "Calibration slope", "O/E")
+OPERATING_LABELS = {
+    "sensitivity": "Sensitivity", "specificity": "Specificity", "ppv": "PPV", "npv": "NPV",
+    "ppv_at_prevalence": "PPV at the stated prevalence",
+    "npv_at_prevalence": "NPV at the stated prevalence",
+}
+SAMPLE_SIZE_LABELS = {"auroc": "AUROC", "calibration_slope": "Calibration slope",
+                      "oe_ratio": "O/E"}
+TIGHTER_AUROC = 0.03
 
 LEAKAGE_KINDS = {
     "exact": "Exact (same pixels / row)",
@@ -48,3 +70,123 @@ def leakage_section(run: RunData) -> str:
             "the same patient id in both sets, when ids are recorded.</p>")
     return section("leakage", "Leakage check", verdict + table(
         ["Comparison", *[LEAKAGE_KINDS[k] for k in kinds], "Cases flagged"], rows) + note)
+
+
+def binary_scores(run: RunData) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
+    """Held-out outcomes and each model's positive-class probability (binary runs whose
+    models score the same labelled cases); None otherwise."""
+    if run.is_regression or len(run.class_names) != 2:
+        return None
+    chosen = run.models[run.chosen]
+    mask = chosen.labelled
+    y = chosen.y[mask]
+    if np.unique(y).size < 2:
+        return None
+    scores = {name: m.proba[mask][:, 1] for name, m in run.models.items()
+              if np.array_equal(m.ids, chosen.ids)}
+    return y, scores
+
+
+def recorded(run: RunData, key: str):
+    """An entry of the run's validation record, if the run wrote one."""
+    study = run.manifest.get("validation")
+    return study.get(key) if isinstance(study, dict) else None
+
+
+def calibration_rows(run: RunData, y: np.ndarray, scores: dict[str, np.ndarray]) -> list:
+    stored = recorded(run, "calibration") or {}
+    rows = []
+    for name, p in scores.items():
+        found = stored.get(name) or calibration_study(y, p, n_resamples=N_RESAMPLES,
+                                                      random_state=seed(run))
+        tag = " <span class=badge>chosen</span>" if name == run.chosen else ""
+        rows.append([fmt(name) + tag, *[interval(found.get(m)) for m in CALIBRATION_MEASURES]])
+    return rows
+
+
+def calibration_study_section(run: RunData) -> str:
+    """CITL, calibration slope and O/E with intervals, and smoothed calibration curves
+    (before and after recalibration when the run recalibrated)."""
+    found = binary_scores(run)
+    if found is None:
+        return ""
+    y, scores = found
+    recalibrated = run.chosen + RECALIBRATED
+    shown = ([run.chosen, recalibrated] if recalibrated in scores else
+             [n for n in scores if not n.endswith(RECALIBRATED)])
+    curves = {("after recalibration" if n == recalibrated else
+               "before recalibration" if recalibrated in scores else n): (y, scores[n])
+              for n in shown}
+    note = ("<p class=note>Logistic recalibration on the held-out target cases: "
+            "calibration-in-the-large is the intercept with the model's logit as an offset "
+            "(ideal 0; above 0: risks underestimated), the calibration slope the logit's "
+            "coefficient (ideal 1; below 1: predictions too extreme), O/E the observed "
+            "events over the sum of predicted risks (ideal 1). 95% bootstrap intervals "
+            "(cases resampled). The curve is a logistic regression of the outcome on a cubic "
+            "spline of the logit, between the 2.5th and 97.5th percentiles of the "
+            "predictions; ticks at the bottom: the first curve's predictions.</p>")
+    return section("calstudy", "Calibration slope and calibration-in-the-large", table(
+        ["Model", *CALIBRATION_LABELS], calibration_rows(run, y, scores), "metrics")
+        + figure(smoothed_calibration_figure(curves),
+                 "Smoothed calibration curves on the held-out target cases") + note)
+
+
+def operating_point_text(run: RunData) -> str:
+    """The threshold chosen on the labelled target cases and its held-out performance."""
+    point = recorded(run, "operating_point")
+    if not isinstance(point, dict) or not isinstance(point.get("heldout"), dict):
+        return ""
+    found = point["heldout"]
+    rows = [[OPERATING_LABELS[m], interval(found.get(m))] for m in OPERATING_LABELS
+            if m in found]
+    prevalence = point.get("prevalence")
+    text = (f"<h3>Operating point</h3><p>Threshold {fmt(point.get('threshold'))} "
+            f"({fmt(point.get('rule'))}), applied unchanged to the held-out target cases"
+            + (f"; PPV and NPV also at the stated prevalence {fmt(prevalence)}" if prevalence
+               else "") + ":</p>")
+    return text + table(["Measure", "Held-out target (95% CI)"], rows, "metrics") + (
+        "<p class=note>The threshold is chosen on the labelled target cases, which the "
+        "model may have been fitted on, so their own sensitivity is optimistic; the held-out "
+        "figures are the honest ones.</p>")
+
+
+def utility_section(run: RunData) -> str:
+    """Decision curves of the chosen model and the baselines, and the operating point."""
+    found = binary_scores(run)
+    if found is None:
+        return ""
+    y, scores = found
+    caption = ("Decision curves on the held-out target cases: net benefit (true positives "
+               "minus false positives weighted by the odds of the threshold, per case) of "
+               "the chosen model and the baselines, against treating everyone and no one")
+    return section("utility", "Clinical utility", figure(
+        decision_curve_figure(y, scores), caption) + operating_point_text(run))
+
+
+def sample_size_section(run: RunData) -> str:
+    """How precisely this held-out set estimates each figure, and the n a target needs."""
+    found = binary_scores(run)
+    if found is None:
+        return ""
+    y, scores = found
+    p = scores[run.chosen]
+    adequacy = recorded(run, "sample_size") or sample_size_adequacy(y, p, binary_auroc(y, p))
+    if "auroc" not in adequacy:
+        return ""
+    rows = [[SAMPLE_SIZE_LABELS[m], "±" + fmt(adequacy[m].get("halfwidth")),
+             "±" + fmt(adequacy[m].get("target")), fmt(adequacy[m].get("n_needed"))]
+            for m in SAMPLE_SIZE_LABELS if isinstance(adequacy.get(m), dict)]
+    auroc = adequacy["auroc"]
+    tighter = n_needed("auroc", TIGHTER_AUROC, float(adequacy["anticipated_auroc"]),
+                       float(adequacy["prevalence"]), p)
+    statement = (f"<p><strong>This target set ({fmt(adequacy.get('n'))} held-out cases, "
+                 f"{float(adequacy['prevalence']):.0%} positive) estimates AUROC to "
+                 f"±{float(auroc['halfwidth']):.2f}; ±{TIGHTER_AUROC:.2f} needs about "
+                 f"{fmt(tighter)} cases.</strong></p>")
+    note = ("<p class=note>Half-width of the 95% interval by Riley et al. (BMJ "
+            "2024;384:e074821): AUROC by Newcombe's formula at the observed AUROC and "
+            "prevalence, the calibration slope from the recalibration model's information "
+            "over the model's own predicted logits (assuming it is calibrated), O/E from "
+            "sqrt((1 - prevalence) / (n prevalence)); the n needed keeps the prevalence.</p>")
+    return section("samplesize", "Is the held-out set large enough?", statement + table(
+        ["Measure", "Precision at this n", "Target", "n needed"], rows) + note)
