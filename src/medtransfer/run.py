@@ -35,6 +35,7 @@ from medtransfer.validation_run import (
     SOURCE_ROLE,
     ValidationOptions,
     guard_heldout,
+    plan_record,
     positive_scores,
     validation_block,
 )
@@ -111,6 +112,10 @@ def fit_run(
         "validation": study,
         **(details or {}),
     }
+    if validation.plan is not None:
+        manifest["plan"] = plan_record(
+            validation.plan, manifest, predictions, class_names=list(pipeline.class_names_ or []),
+            labelled_ids=pipeline.labelled_target_ids_, recalibrate=pipeline.recalibrate)
     write_run(out, manifest, pipeline, predictions, force=force, embedding=embedding)
     return RunResult(pipeline, Path(out), manifest, predictions)
 

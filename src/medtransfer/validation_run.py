@@ -20,6 +20,7 @@ from medtransfer.errors import ConfigError, DataError
 from medtransfer.evaluate.calibration_study import calibration_study
 from medtransfer.evaluate.decision_curve import check_prevalence, operating_point
 from medtransfer.evaluate.metrics import binary_auroc, threshold_for_sensitivity
+from medtransfer.evaluate.plan import MIN_CLASS_CASES, check_heldout_size, check_plan
 from medtransfer.evaluate.sample_size import sample_size_adequacy
 from medtransfer.shift.leakage import DEDUPE_MODES, check_leakage
 
@@ -42,11 +43,15 @@ class ValidationOptions:
         (``threshold:0.3``).
     prevalence : float, optional
         The share of positives where the model will be used, for PPV and NPV there.
+    plan : dict, optional
+        A site-adaptation plan (:func:`medtransfer.evaluate.plan.load_plan`) to check the
+        run against.
     """
 
     dedupe: str = "keep"
     operating_point: str = "sensitivity:0.9"
     prevalence: float | None = None
+    plan: dict | None = None
 
     def check(self) -> None:
         """Refuse options that cannot be used, before any fitting."""
@@ -163,3 +168,35 @@ def validation_block(
             y, p_chosen, point["threshold"], prevalence=options.prevalence, **kwargs)},
         "sample_size": sample_size_adequacy(y, p_chosen, binary_auroc(y, p_chosen)),
     }
+
+
+def subgroup_aurocs(block: pd.DataFrame, positive: str) -> dict[str, float]:
+    """AUROC of one model in each subgroup of at least ``MIN_CLASS_CASES`` cases of each
+    class (``subgroup_<attribute>`` columns of its predictions)."""
+    found = {}
+    y = (block["label"] == positive).to_numpy(dtype=int)
+    known = (block["label"] != "").to_numpy()
+    for column in [c for c in block.columns if str(c).startswith("subgroup_")]:
+        values = block[column].to_numpy(dtype=object)
+        for value in pd.unique(values[known]):
+            if value is None or (isinstance(value, float) and np.isnan(value)):
+                continue
+            rows = known & (values == value)
+            if min(y[rows].sum(), (1 - y[rows]).sum()) >= MIN_CLASS_CASES:
+                name = f"{column.removeprefix('subgroup_')}={value}"
+                found[name] = binary_auroc(y[rows], block[f"p_{positive}"].to_numpy()[rows])
+    return found
+
+
+def plan_record(plan: dict, manifest: dict, predictions: pd.DataFrame, *,
+                class_names: list[str], labelled_ids: list[str],
+                recalibrate: str | None) -> dict[str, Any]:
+    """The run checked against ``plan``: refused when the held-out set is too small."""
+    block = predictions[predictions["model"] == manifest.get("method")]
+    positive = class_names[1] if len(class_names) == 2 else None
+    labels = block["label"].astype(str)
+    n_pos = int((labels == positive).sum())
+    check_heldout_size(plan, n_pos, int(((labels != "") & (labels != positive)).sum()))
+    groups = subgroup_aurocs(block, positive) if positive else {}
+    return check_plan(plan, {**manifest, "recalibrate": recalibrate},
+                      labelled_ids=labelled_ids, subgroup_auroc=groups)

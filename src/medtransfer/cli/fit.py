@@ -147,6 +147,14 @@ def fit(
             "are also given at this prevalence (label shift).",
         ),
     ] = None,
+    plan: Annotated[
+        Path | None,
+        typer.Option(
+            "--plan",
+            help="Check the run against this site-adaptation plan (`medtransfer plan init`); "
+            "with --strict a failed plan exits with code 1 (the run folder is still written).",
+        ),
+    ] = None,
     label_col: opt.LabelCol = None,
     id_col: opt.IdCol = None,
     site_col: opt.SiteCol = None,
@@ -226,8 +234,11 @@ def fit(
         run["effect"] = EffectPipeline(treatment_col, run.pop("pipeline"))
         _show_effect(fit_effect_run(*domains, out, **run), treatment_col, fmt)
         return
+    from medtransfer.evaluate.plan import load_plan
+
     validation = ValidationOptions(dedupe=dedupe, operating_point=operating_point,
-                                   prevalence=prevalence)
+                                   prevalence=prevalence,
+                                   plan=None if plan is None else load_plan(plan))
     validation.check()
     if finetune is None:
         result = fit_run(*domains, out, validation=validation, **run)
@@ -239,6 +250,7 @@ def fit(
             finetune_options={**training, "batch_size": batch_size}, validation=validation,
         )
     _show(result, fmt)
+    _plan_verdict(result.manifest.get("plan"), strict)
 
 
 def _show(result, fmt: str) -> None:
@@ -249,6 +261,19 @@ def _show(result, fmt: str) -> None:
         result.manifest["metrics"], title=f"{result.manifest['target']['name']} (held out)"
     )
     typer.echo(f"method: {result.pipeline.method}; run written to {result.path}")
+
+
+def _plan_verdict(record: dict | None, strict: bool) -> None:
+    """Say whether the run met its plan; with --strict a failed plan exits with code 1."""
+    if record is None:
+        return
+    failed = [c["criterion"] for c in record["checks"] if not c["passed"]]
+    if not failed:
+        typer.echo("plan: passed")
+        return
+    typer.echo(f"plan: FAILED ({'; '.join(failed)})", err=True)
+    if strict:
+        raise typer.Exit(1)
 
 
 def _show_effect(result, treatment_col: str, fmt: str) -> None:

@@ -15,6 +15,7 @@ from medtransfer.report.run import RunData, load_run
 from medtransfer.report.validation import (
     calibration_study_section,
     leakage_section,
+    plan_section,
     sample_size_section,
     utility_section,
 )
@@ -33,7 +34,8 @@ def build_html(run: RunData) -> str:
                       sample_size_section(run),
                       sections.confusion_section(run), sections.subgroup_section(run)]
     parts = [
-        leakage_section(run), sections.data_section(run), sections.shift_section(run),
+        leakage_section(run), plan_section(run),
+        sections.data_section(run), sections.shift_section(run),
         sections.selection_section(run), sections.metrics_section(run, perf),
         *task_parts, sections.embedding_section(run),
         sections.explain_section(run), model_card_section(run, perf),

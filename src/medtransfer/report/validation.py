@@ -125,7 +125,8 @@ def calibration_study_section(run: RunData) -> str:
             "(cases resampled). The curve is a logistic regression of the outcome on a cubic "
             "spline of the logit, between the 2.5th and 97.5th percentiles of the "
             "predictions; ticks at the bottom: the first curve's predictions.</p>")
-    return section("calstudy", "Calibration slope and calibration-in-the-large", table(
+    positive = f"<p>Outcome: <strong>{fmt(run.class_names[1])}</strong> (the positive class).</p>"
+    return section("calstudy", "Calibration slope and calibration-in-the-large", positive + table(
         ["Model", *CALIBRATION_LABELS], calibration_rows(run, y, scores), "metrics")
         + figure(smoothed_calibration_figure(curves),
                  "Smoothed calibration curves on the held-out target cases") + note)
@@ -140,7 +141,8 @@ def operating_point_text(run: RunData) -> str:
     rows = [[OPERATING_LABELS[m], interval(found.get(m))] for m in OPERATING_LABELS
             if m in found]
     prevalence = point.get("prevalence")
-    text = (f"<h3>Operating point</h3><p>Threshold {fmt(point.get('threshold'))} "
+    text = (f"<h3>Operating point</h3><p>Calling <strong>{fmt(run.class_names[1])}</strong> "
+            f"at a predicted probability of at least {fmt(point.get('threshold'))} "
             f"({fmt(point.get('rule'))}), applied unchanged to the held-out target cases"
             + (f"; PPV and NPV also at the stated prevalence {fmt(prevalence)}" if prevalence
                else "") + ":</p>")
@@ -190,3 +192,24 @@ def sample_size_section(run: RunData) -> str:
             "sqrt((1 - prevalence) / (n prevalence)); the n needed keeps the prevalence.</p>")
     return section("samplesize", "Is the held-out set large enough?", statement + table(
         ["Measure", "Precision at this n", "Target", "n needed"], rows) + note)
+
+
+def plan_section(run: RunData) -> str:
+    """The run checked against its site-adaptation plan, and its change log."""
+    record = run.manifest.get("plan")
+    if not isinstance(record, dict):
+        return ""
+    checks = [c for c in record.get("checks") or [] if isinstance(c, dict)]
+    rows = [[fmt(c.get("criterion")), fmt(c.get("required")), fmt(c.get("observed")),
+             "<strong>pass</strong>" if c.get("passed") else "<strong class=todo>FAIL</strong>"]
+            for c in checks]
+    passed = bool(record.get("passed"))
+    verdict = ("<p><strong>The run meets its site-adaptation plan.</strong></p>" if passed
+               else f"<p class=alert><strong>The run FAILS its site-adaptation plan: "
+               f"{fmt(sum(not c.get('passed') for c in checks))} of {fmt(len(checks))} "
+               "criteria not met.</strong></p>")
+    log = [[fmt(e.get("change")), fmt(e.get("why")), fmt(e.get("evidence"))]
+           for e in record.get("change_log") or [] if isinstance(e, dict)]
+    return section("plan", "Site-adaptation plan", verdict
+                   + table(["Criterion", "Required", "Observed", "Result"], rows)
+                   + "<h3>Change log</h3>" + table(["What changed", "Why", "Evidence"], log))
