@@ -84,7 +84,7 @@ def test_table_copy_within_heldout_and_patient_overlap():
 
     between, within = found.pairs
     assert (between["exact"], between["patient"]) == (1, 1)
-    assert between["feature"] >= 1
+    assert "feature" not in between  # tables: identical rows only
     assert within["exact"] == 1
     assert {3, 150, 151} <= set(found.flagged.tolist())
 
@@ -108,3 +108,16 @@ def test_guard_drops_warns_or_refuses(xrays, tmp_path):
 def test_unknown_dedupe_mode_is_refused():
     with pytest.raises(ConfigError, match="--dedupe must be one of keep, drop, error, got 'skip'"):
         ValidationOptions(dedupe="skip").check()
+
+
+def test_a_feature_space_neighbour_is_flagged_at_the_stated_radius(xrays):
+    rng = np.random.default_rng(0)
+    source = Domain("s", "image", inputs=xrays[:40], ids=np.arange(40).astype(str))
+    # distinct images whose first feature vector lies next to a source one (a crop, say)
+    target = Domain("t", "image", inputs=xrays[40:60], ids=np.arange(40, 60).astype(str))
+    Xs = rng.normal(size=(40, 16))
+    Xt = rng.normal(size=(20, 16))
+    Xt[4] = Xs[11] + 1e-3
+    found = check_leakage({"source": source, "target": target}, {"source": Xs, "target": Xt})
+    assert found.pairs[0]["feature"] == 1 and found.flagged.tolist() == [4]
+    assert 0 < found.thresholds["feature_radius"] < 1

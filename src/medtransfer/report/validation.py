@@ -66,7 +66,8 @@ def leakage_section(run: RunData) -> str:
             f"Perceptual: 256-bit DCT hash within {fmt(limits.get('perceptual_max_bits'))} "
             "bits (survives resizing and JPEG re-encoding). Feature-space: nearest neighbour "
             f"closer than {fmt(limits.get('feature_ratio'))} &times; the median "
-            "nearest-neighbour distance among source cases (standardised features). Patient: "
+            "nearest-neighbour distance among source cases (standardised features; images only, as "
+            "distinct patients often share near-identical table rows). Patient: "
             "the same patient id in both sets, when ids are recorded.</p>")
     return section("leakage", "Leakage check", verdict + table(
         ["Comparison", *[LEAKAGE_KINDS[k] for k in kinds], "Cases flagged"], rows) + note)
