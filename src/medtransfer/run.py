@@ -30,14 +30,13 @@ from medtransfer.evaluate.dosing import dosing_metrics
 from medtransfer.evaluate.subgroups import age_bands
 from medtransfer.pipeline import TransferPipeline
 from medtransfer.validation_run import (
-    HELDOUT_ROLE,
-    LABELLED_ROLE,
-    SOURCE_ROLE,
     ValidationOptions,
-    guard_heldout,
+    guard_run_heldout,
     plan_record,
-    positive_scores,
-    validation_block,
+    run_validation,
+)
+from medtransfer.validation_run import (
+    heldout_target as heldout_target,  # re-exported: effect runs import it from here
 )
 
 if TYPE_CHECKING:
@@ -90,7 +89,8 @@ def fit_run(
     validation.check()
     pipeline.fit(source, target, target_labels)
     features = pipeline.features(source), pipeline.features(target)
-    heldout, leakage = _guarded_heldout(pipeline, source, target, features, validation.dedupe)
+    heldout, leakage = guard_run_heldout(source, target, pipeline.labelled_target_ids_, features,
+                                         validation.dedupe)
     predictions = predict_frame(pipeline, heldout)
     if references:
         predictions = pd.concat(
@@ -100,7 +100,11 @@ def fit_run(
     predictions = _with_subgroups(predictions, heldout)
     embedding = adaptation_embedding(pipeline, source, target, features=features)
     metrics = score_models(pipeline, heldout, predictions, n_resamples)
-    study = _validation(pipeline, target, predictions, validation, n_resamples)
+    used = np.flatnonzero(np.isin(target.ids.astype(str), pipeline.labelled_target_ids_))
+    study = None if pipeline.task != "classification" else run_validation(
+        pipeline.method, list(pipeline.class_names_), predictions,
+        predict_frame(pipeline, target.subset(used), [pipeline.method]) if used.size else None,
+        validation, n_resamples=n_resamples, random_state=pipeline.random_state)
     for name, measures in (study or {}).get("calibration", {}).items():
         metrics.get(name, {}).update(measures)
     manifest = {
@@ -118,40 +122,6 @@ def fit_run(
             labelled_ids=pipeline.labelled_target_ids_, recalibrate=pipeline.recalibrate)
     write_run(out, manifest, pipeline, predictions, force=force, embedding=embedding)
     return RunResult(pipeline, Path(out), manifest, predictions)
-
-
-def _guarded_heldout(
-    pipeline: TransferPipeline, source: Domain, target: Domain,
-    features: tuple[np.ndarray, np.ndarray], dedupe: str,
-) -> tuple[Domain, dict[str, Any]]:
-    """The held-out target after the leakage guard, and the guard's record."""
-    used = np.isin(target.ids.astype(str), pipeline.labelled_target_ids_)
-    labelled, heldout = target.subset(np.flatnonzero(used)), heldout_target(
-        target, pipeline.labelled_target_ids_)
-    roles = {SOURCE_ROLE: features[0], LABELLED_ROLE: features[1][used],
-             HELDOUT_ROLE: features[1][~used]}
-    return guard_heldout(source, labelled, heldout, dedupe=dedupe, features=roles)
-
-
-def _validation(
-    pipeline: TransferPipeline, target: Domain, predictions: pd.DataFrame,
-    options: ValidationOptions, n_resamples: int,
-) -> dict[str, Any] | None:
-    """The external-validation record of a binary run (see ``validation_block``)."""
-    if pipeline.task != "classification" or len(pipeline.class_names_) != 2:
-        return None
-    names = list(pipeline.class_names_)
-    codes = {name: i for i, name in enumerate(names)}
-    block = predictions[predictions["model"] == pipeline.method]
-    y = block["label"].map(lambda v: codes.get(v, -1)).to_numpy(dtype=int)
-    used = np.flatnonzero(np.isin(target.ids.astype(str), pipeline.labelled_target_ids_))
-    labelled = predict_frame(pipeline, target.subset(used), [pipeline.method])
-    y_lab = labelled["label"].map(lambda v: codes.get(v, -1)).to_numpy(dtype=int)
-    p_lab = labelled[f"p_{names[1]}"].to_numpy(dtype=float)
-    return validation_block(
-        pipeline.method, names, y, positive_scores(predictions, names),
-        (y_lab[y_lab >= 0], p_lab[y_lab >= 0]), options, n_resamples=n_resamples,
-        random_state=pipeline.random_state)
 
 
 def write_run(
@@ -300,12 +270,6 @@ def evaluate_run(
         )
         _, test, _ = harmonize_classes(reference, test)
     return score_models(pipeline, test, predict_frame(pipeline, test), n_resamples)
-
-
-def heldout_target(target: Domain, labelled_ids: list[str]) -> Domain:
-    """Target samples not used as labelled training data (all of them when unlabelled)."""
-    used = np.isin(target.ids.astype(str), labelled_ids)
-    return target.subset(np.flatnonzero(~used), name=f"{target.name} (held out)")
 
 
 def describe_domain(domain: Domain) -> dict[str, Any]:

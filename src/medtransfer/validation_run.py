@@ -200,3 +200,47 @@ def plan_record(plan: dict, manifest: dict, predictions: pd.DataFrame, *,
     groups = subgroup_aurocs(block, positive) if positive else {}
     return check_plan(plan, {**manifest, "recalibrate": recalibrate},
                       labelled_ids=labelled_ids, subgroup_auroc=groups)
+
+
+def heldout_target(target: Domain, labelled_ids: list[str]) -> Domain:
+    """Target samples not used as labelled training data (all of them when unlabelled)."""
+    used = np.isin(target.ids.astype(str), labelled_ids)
+    return target.subset(np.flatnonzero(~used), name=f"{target.name} (held out)")
+
+
+def guard_run_heldout(
+    source: Domain, target: Domain, labelled_ids: list[str],
+    features: tuple[np.ndarray, np.ndarray], dedupe: str,
+) -> tuple[Domain, dict[str, Any]]:
+    """A run's held-out target after the leakage guard, and the guard's record; ``features``
+    are the model's features of ``source`` and ``target``."""
+    used = np.isin(target.ids.astype(str), labelled_ids)
+    labelled, heldout = target.subset(np.flatnonzero(used)), heldout_target(target, labelled_ids)
+    roles = {SOURCE_ROLE: features[0], LABELLED_ROLE: features[1][used],
+             HELDOUT_ROLE: features[1][~used]}
+    return guard_heldout(source, labelled, heldout, dedupe=dedupe, features=roles)
+
+
+def run_validation(
+    chosen: str, class_names: list[str], predictions: pd.DataFrame,
+    labelled: pd.DataFrame | None, options: ValidationOptions, *, n_resamples: int,
+    random_state: int,
+) -> dict[str, Any] | None:
+    """The external-validation record of a binary run from its held-out ``predictions`` and
+    the chosen model's predictions on the ``labelled`` target cases (see
+    :func:`validation_block`); None for other runs."""
+    if len(class_names) != 2:
+        return None
+    codes = {name: i for i, name in enumerate(class_names)}
+
+    def outcomes(frame: pd.DataFrame) -> np.ndarray:
+        return frame["label"].map(lambda v: codes.get(v, -1)).to_numpy(dtype=int)
+
+    y = outcomes(predictions[predictions["model"] == chosen])
+    y_lab, p_lab = np.zeros(0, dtype=int), np.zeros(0)
+    if labelled is not None:
+        y_lab, p_lab = outcomes(labelled), labelled[f"p_{class_names[1]}"].to_numpy(dtype=float)
+    return validation_block(
+        chosen, class_names, y, positive_scores(predictions, class_names),
+        (y_lab[y_lab >= 0], p_lab[y_lab >= 0]), options, n_resamples=n_resamples,
+        random_state=random_state)
