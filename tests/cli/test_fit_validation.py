@@ -93,3 +93,14 @@ def test_a_heldout_set_too_small_for_a_bound_is_one_line(runner, tmp_path):
     with pytest.raises(DataError, match="held-out target has 4 positive and 30 negative cases: "
                                         "too few to estimate the plan's auroc_lower"):
         check_heldout_size(plan, 4, 30)
+
+
+def test_dedupe_drop_scores_without_the_duplicate(runner, heart_csv, tmp_path):
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["fit", str(heart_csv), str(heart_csv), *HEART, "--dedupe",
+                                 "drop", "-o", str(run), "-q"])
+    assert result.exit_code == 0, result.output
+    assert "dropped from scoring (--dedupe drop)" in result.output
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["leakage"]["dropped"] == 1
+    assert manifest["validation"]["sample_size"]["n"] == 282
