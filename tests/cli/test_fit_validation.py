@@ -104,3 +104,16 @@ def test_dedupe_drop_scores_without_the_duplicate(runner, heart_csv, tmp_path):
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["leakage"]["dropped"] == 1
     assert manifest["validation"]["sample_size"]["n"] == 282
+
+
+def test_the_plan_judges_the_calibration_a_recalibrated_run_serves():
+    from medtransfer.evaluate.plan import DEFAULT_PLAN, check_plan
+
+    plan = {**DEFAULT_PLAN, "sequestered_ids": []}
+    manifest = {"method": "coral", "chosen_method": "coral", "recalibrate": "platt",
+                "metrics": {"coral": {"calibration_slope": {"value": 1.6}},
+                            "coral+recalibrated": {"calibration_slope": {"value": 1.05}}}}
+    record = check_plan(plan, manifest, labelled_ids=[], subgroup_auroc={})
+    slope = next(c for c in record["checks"] if c["criterion"] == "calibration slope")
+    assert slope["observed"] == 1.05 and slope["passed"]
+    assert "before 1.600, after 1.050" in record["change_log"][1]["evidence"]

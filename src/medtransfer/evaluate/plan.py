@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import difflib
 import json
+from math import nan
 from pathlib import Path
 from typing import Any
 
 from medtransfer.errors import ConfigError, DataError
 
 MIN_CLASS_CASES = 10
+RECALIBRATED = "+recalibrated"
 LOWER_BOUNDS = ("auroc_lower", "sensitivity_lower", "specificity_lower", "subgroup_auroc_floor")
 DEFAULT_PLAN: dict[str, Any] = {
     "version": 1,
@@ -152,7 +154,9 @@ def acceptance_checks(plan: dict, manifest: dict, subgroup_auroc: dict[str, floa
                                      low, low is not None and low >= bounds[key]))
     if bounds.get("calibration_slope") is not None:
         lo, hi = bounds["calibration_slope"]
-        slope = (metrics.get("calibration_slope") or {}).get("value")
+        # a recalibrated run serves the recalibrated probabilities: judge those
+        served = (manifest.get("metrics") or {}).get(chosen + RECALIBRATED) or metrics
+        slope = (served.get("calibration_slope") or {}).get("value")
         checks.append(_criterion("calibration slope", f"in [{lo}, {hi}]", slope,
                                  slope is not None and lo <= slope <= hi))
     if bounds.get("subgroup_auroc_floor") is not None:
@@ -206,12 +210,12 @@ def change_log(manifest: dict) -> list[dict[str, str]]:
             "why": str(reason), "evidence": f"{auroc(chosen)} vs {auroc('source_only')} on the "
             "held-out target"}]
     if manifest.get("recalibrate"):
-        slope = {n: (metrics.get(n) or {}).get("calibration_slope", {}).get("value")
-                 for n in (chosen, chosen + "+recalibrated")}
+        slope = {n: (metrics.get(n) or {}).get("calibration_slope", {}).get("value", nan)
+                 for n in (chosen, chosen + RECALIBRATED)}
         log.append({"change": f"probabilities recalibrated ({manifest['recalibrate']}) on the "
                     "labelled target cases", "why": "--recalibrate",
-                    "evidence": f"calibration slope before {slope[chosen]}, after "
-                    f"{slope[chosen + '+recalibrated']}"})
+                    "evidence": f"held-out calibration slope before {slope[chosen]:.3f}, "
+                    f"after {slope[chosen + RECALIBRATED]:.3f}"})
     point = (manifest.get("validation") or {}).get("operating_point")
     if point:
         sens = (point.get("heldout") or {}).get("sensitivity") or {}
