@@ -29,6 +29,15 @@ from medtransfer.evaluate.bootstrap import evaluate_predictions
 from medtransfer.evaluate.dosing import dosing_metrics
 from medtransfer.evaluate.subgroups import age_bands
 from medtransfer.pipeline import TransferPipeline
+from medtransfer.validation_run import (
+    ValidationOptions,
+    guard_run_heldout,
+    plan_record,
+    run_validation,
+)
+from medtransfer.validation_run import (
+    heldout_target as heldout_target,  # re-exported: effect runs import it from here
+)
 
 if TYPE_CHECKING:
     from medtransfer.effect_pipeline import EffectPipeline
@@ -60,6 +69,7 @@ def fit_run(
     data_options: dict[str, Any] | None = None,
     references: Mapping[str, Any] | None = None,
     details: Mapping[str, Any] | None = None,
+    validation: ValidationOptions | None = None,
 ) -> RunResult:
     """Fit ``pipeline`` and write the run folder ``out`` atomically.
 
@@ -70,11 +80,17 @@ def fit_run(
     holds ``embedding.npz``, source and target before and after adaptation in 2-D (see
     :func:`adaptation_embedding`), listed with its sha256 in the manifest like every file.
     ``details`` are further manifest entries (how a fine-tuned backbone was trained, say).
-    Nothing is written if any step fails.
+    The held-out target is first checked for copies of source or labelled target cases
+    (:func:`medtransfer.validation_run.guard_heldout`; ``validation.dedupe`` says what to
+    do with them), recorded under ``leakage``. Nothing is written if any step fails.
     """
     artifacts.check_writable(out, force)
+    validation = validation or ValidationOptions()
+    validation.check()
     pipeline.fit(source, target, target_labels)
-    heldout = heldout_target(target, pipeline.labelled_target_ids_)
+    features = pipeline.features(source), pipeline.features(target)
+    heldout, leakage = guard_run_heldout(source, target, pipeline.labelled_target_ids_, features,
+                                         validation.dedupe)
     predictions = predict_frame(pipeline, heldout)
     if references:
         predictions = pd.concat(
@@ -82,14 +98,28 @@ def fit_run(
             ignore_index=True,
         )
     predictions = _with_subgroups(predictions, heldout)
-    embedding = adaptation_embedding(pipeline, source, target)
+    embedding = adaptation_embedding(pipeline, source, target, features=features)
+    metrics = score_models(pipeline, heldout, predictions, n_resamples)
+    used = np.flatnonzero(np.isin(target.ids.astype(str), pipeline.labelled_target_ids_))
+    study = None if pipeline.task != "classification" else run_validation(
+        pipeline.method, list(pipeline.class_names_), predictions,
+        predict_frame(pipeline, target.subset(used), [pipeline.method]) if used.size else None,
+        validation, n_resamples=n_resamples, random_state=pipeline.random_state)
+    for name, measures in (study or {}).get("calibration", {}).items():
+        metrics.get(name, {}).update(measures)
     manifest = {
         **run_header(pipeline, source, target, len(pipeline.labelled_target_ids_), data_options),
+        "leakage": leakage,
         "chosen_method": pipeline.chosen_method,
         "selection": _selection(pipeline),
-        "metrics": score_models(pipeline, heldout, predictions, n_resamples),
+        "metrics": metrics,
+        "validation": study,
         **(details or {}),
     }
+    if validation.plan is not None:
+        manifest["plan"] = plan_record(
+            validation.plan, manifest, predictions, class_names=list(pipeline.class_names_ or []),
+            labelled_ids=pipeline.labelled_target_ids_, recalibrate=pipeline.recalibrate)
     write_run(out, manifest, pipeline, predictions, force=force, embedding=embedding)
     return RunResult(pipeline, Path(out), manifest, predictions)
 
@@ -133,6 +163,7 @@ def adaptation_embedding(
     target: Domain,
     *,
     max_points: int = EMBEDDING_MAX_POINTS,
+    features: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """2-D coordinates of source and target before and after the fitted method's adaptation.
 
@@ -153,6 +184,8 @@ def adaptation_embedding(
         The domains given to ``pipeline.fit``.
     max_points : int, default=2000
         Cap on the rows drawn from each domain.
+    features : (ndarray, ndarray), optional
+        ``pipeline.features`` of ``source`` and ``target``, when already computed.
 
     Returns
     -------
@@ -161,8 +194,8 @@ def adaptation_embedding(
         ``effect`` ("mapped", "reweighted" or "unchanged"), ``projection`` ("shared" or
         "separate") and, for reweighting methods, ``source_weight`` (one per source point).
     """
-    X_source = pipeline.features(source)[source.labelled_mask]
-    X_target = pipeline.features(target)
+    X_source, X_target = features or (pipeline.features(source), pipeline.features(target))
+    X_source = X_source[source.labelled_mask]
     X = np.vstack([X_source, X_target])
     codes = np.r_[np.full(len(X_source), SOURCE), np.full(len(X_target), TARGET)]
     view = adapted_features(pipeline.models_[pipeline.method], X, codes, fitted_rows=True)
@@ -237,12 +270,6 @@ def evaluate_run(
         )
         _, test, _ = harmonize_classes(reference, test)
     return score_models(pipeline, test, predict_frame(pipeline, test), n_resamples)
-
-
-def heldout_target(target: Domain, labelled_ids: list[str]) -> Domain:
-    """Target samples not used as labelled training data (all of them when unlabelled)."""
-    used = np.isin(target.ids.astype(str), labelled_ids)
-    return target.subset(np.flatnonzero(~used), name=f"{target.name} (held out)")
 
 
 def describe_domain(domain: Domain) -> dict[str, Any]:

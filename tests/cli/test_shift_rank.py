@@ -27,6 +27,10 @@ def test_shift_of_a_site_against_itself_is_not_flagged(runner, heart_csv, tmp_pa
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "shift.json").read_text())
     assert report["mmd"]["p_value"] > 0.5
+    # every target row is a source row: the leakage guard says so
+    leakage = json.loads((tmp_path / "leakage.json").read_text())
+    assert leakage["pairs"][0]["exact"] == leakage["roles"]["target"] == 293
+    assert "LEAKAGE: 293 of 293 target cases are duplicates" in result.output
 
 
 def test_rank_scores_sources_and_validates_against_fitted_auroc(runner, heart_csv, tmp_path):

@@ -141,14 +141,16 @@ def run_dir(tmp_path_factory) -> Path:
 
 def test_report_has_every_section(run_dir: Path) -> None:
     text = (run_dir / "report.html").read_text()
-    for anchor in ("data", "shift", "selection", "metrics", "roc", "calibration", "confusion",
-                   "embedding", "explain", "card"):
+    for anchor in ("leakage", "data", "shift", "selection", "metrics", "roc", "calibration",
+                   "calstudy", "utility", "samplesize", "confusion", "embedding", "explain",
+                   "card"):
         assert f"<section id='{anchor}'>" in text, anchor
     for name in ("coral", "source_only", "target_only", "pooled", "Cleveland", "Hungary",
                  "Paired comparison", "DeLong", "Intended use", "Limitations"):
         assert name in text, name
     assert "before / after recalibration" in text
-    assert len(re.findall(r"src='data:image/png;base64,", text)) == 5
+    # ROC, reliability, smoothed calibration, decision curves, confusion, embedding, Grad-CAM
+    assert len(re.findall(r"src='data:image/png;base64,", text)) == 7
 
 
 def test_report_shows_the_runs_numbers(run_dir: Path) -> None:

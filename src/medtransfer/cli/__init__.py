@@ -9,6 +9,7 @@ from medtransfer.cli import (
     evaluate,
     fit,
     listing,
+    plan,
     predict,
     rank,
     report,
@@ -18,6 +19,6 @@ from medtransfer.cli import (
 from medtransfer.cli.app import app
 
 __all__ = [
-    "app", "bench", "demo", "evaluate", "fit", "listing", "predict", "rank", "report", "shift",
-    "verify",
+    "app", "bench", "demo", "evaluate", "fit", "listing", "plan", "predict", "rank", "report",
+    "shift", "verify",
 ]

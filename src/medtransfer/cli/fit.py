@@ -138,6 +138,40 @@ def fit(
             "outcomes and their difference.",
         ),
     ] = None,
+    dedupe: Annotated[
+        str,
+        typer.Option(
+            "--dedupe",
+            help="Held-out target cases that duplicate source, labelled target or other "
+            "held-out cases (same pixels or row, perceptual hash, feature-space neighbour, "
+            "patient id): keep (score them, warn), drop (score without them) or error.",
+        ),
+    ] = "keep",
+    operating_point: Annotated[
+        str,
+        typer.Option(
+            "--operating-point",
+            help="Binary: the decision threshold chosen on the labelled target samples, "
+            "sensitivity:S (highest threshold reaching S) or threshold:T, then carried to "
+            "the held-out target with its interval.",
+        ),
+    ] = "sensitivity:0.9",
+    prevalence: Annotated[
+        float | None,
+        typer.Option(
+            "--prevalence",
+            help="Binary: the share of positives where the model will be used; PPV and NPV "
+            "are also given at this prevalence (label shift).",
+        ),
+    ] = None,
+    plan: Annotated[
+        Path | None,
+        typer.Option(
+            "--plan",
+            help="Check the run against this site-adaptation plan (`medtransfer plan init`); "
+            "with --strict a failed plan exits with code 1 (the run folder is still written).",
+        ),
+    ] = None,
     label_col: opt.LabelCol = None,
     label_map: opt.LabelMap = None,
     positive_class: opt.PositiveClass = None,
@@ -165,6 +199,7 @@ def fit(
     from medtransfer.errors import ConfigError
     from medtransfer.pipeline import TransferPipeline
     from medtransfer.run import fit_run
+    from medtransfer.validation_run import ValidationOptions
 
     opt.check_format(fmt)
     artifacts.sign_runs_with(None if sign_key is None else integrity.read_key(sign_key))
@@ -232,16 +267,23 @@ def fit(
         run["effect"] = EffectPipeline(treatment_col, run.pop("pipeline"))
         _show_effect(fit_effect_run(*domains, out, **run), treatment_col, fmt)
         return
+    from medtransfer.evaluate.plan import load_plan
+
+    validation = ValidationOptions(dedupe=dedupe, operating_point=operating_point,
+                                   prevalence=prevalence,
+                                   plan=None if plan is None else load_plan(plan))
+    validation.check()
     if finetune is None:
-        result = fit_run(*domains, out, **run)
+        result = fit_run(*domains, out, validation=validation, **run)
     else:
         from medtransfer.finetune.finetuned_run import fit_finetuned_run
 
         result = fit_finetuned_run(
             *domains, out, transfer_loss=finetune, **run,
-            finetune_options={**training, "batch_size": batch_size},
+            finetune_options={**training, "batch_size": batch_size}, validation=validation,
         )
     _show(result, fmt)
+    _plan_verdict(result.manifest.get("plan"), strict)
 
 
 def _auto_params(method: str, max_fits: int | None, time_budget: float | None) -> dict | None:
@@ -269,6 +311,19 @@ def _show(result, fmt: str) -> None:
     if selection.get("reason"):
         typer.echo(f"auto chose {result.manifest.get('chosen_method')}: {selection['reason']}")
     typer.echo(f"method: {result.pipeline.method}; run written to {result.path}")
+
+
+def _plan_verdict(record: dict | None, strict: bool) -> None:
+    """Say whether the run met its plan; with --strict a failed plan exits with code 1."""
+    if record is None:
+        return
+    failed = [c["criterion"] for c in record["checks"] if not c["passed"]]
+    if not failed:
+        typer.echo("plan: passed")
+        return
+    typer.echo(f"plan: FAILED ({'; '.join(failed)})", err=True)
+    if strict:
+        raise typer.Exit(1)
 
 
 def _show_effect(result, treatment_col: str, fmt: str) -> None:

@@ -49,6 +49,7 @@ def shift(
     from medtransfer.data import harmonize_classes
     from medtransfer.features import featurize_pair
     from medtransfer.shift import measure_shift
+    from medtransfer.shift.leakage import check_leakage
 
     opt.check_format(fmt)
     artifacts.check_writable(out, force)
@@ -60,12 +61,17 @@ def shift(
         s, t, backbone=backbone, weights=weights, image_size=image_size, progress=not quiet
     )
     report = measure_shift(s, t, Xs, Xt, random_state=seed, n_permutations=permutations)
+    leakage = check_leakage({"source": s, "target": t}, {"source": Xs, "target": Xt})
     with artifacts.atomic_directory(out, force) as tmp:
         report.write(tmp, tsne=tsne)
+        artifacts.write_json(tmp / "leakage.json", leakage.to_dict())
+    if leakage.flagged.size:
+        typer.echo(f"warning: LEAKAGE: {leakage.flagged.size} of {len(t)} target cases are "
+                   f"duplicates ({'; '.join(leakage.summary())})", err=True)
     if fmt == "json":
-        typer.echo(json.dumps(report.to_dict(), indent=2))
+        typer.echo(json.dumps({**report.to_dict(), "leakage": leakage.to_dict()}, indent=2))
         return
     typer.echo(f"{s.name} (n={len(s)}) vs {t.name} (n={len(t)}):")
-    for line in report.summary():
+    for line in [*report.summary(), *leakage.summary()]:
         typer.echo(f"  - {line}")
-    typer.echo(f"written: {out}/shift.json and embedding figures")
+    typer.echo(f"written: {out}/shift.json, leakage.json and embedding figures")

@@ -27,6 +27,7 @@ from medtransfer.finetune.selection import FROZEN, fit_candidate, select_transfe
 from medtransfer.finetune.trainer import FineTuner
 from medtransfer.pipeline import TransferPipeline
 from medtransfer.run import RunResult, fit_run
+from medtransfer.validation_run import ValidationOptions
 
 DEFAULT_IMAGE_SIZE = 64
 AUTO = "auto"
@@ -44,6 +45,7 @@ def fit_finetuned_run(
     force: bool = False,
     n_resamples: int = 1000,
     data_options: dict[str, Any] | None = None,
+    validation: ValidationOptions | None = None,
 ) -> RunResult:
     """Fine-tune ``pipeline``'s backbone on ``source`` + ``target``, fit ``pipeline`` on the
     fine-tuned features, and write the run ``out``.
@@ -68,7 +70,7 @@ def fit_finetuned_run(
         k labelled target images (drawn as the pipeline draws them) or their ids.
     finetune_options : dict, optional
         Further :class:`FineTuner` arguments (epochs, lr, batch_size, transfer_weight, ...).
-    force, n_resamples, data_options
+    force, n_resamples, data_options, validation
         As for :func:`medtransfer.run.fit_run`.
 
     Returns
@@ -94,7 +96,8 @@ def fit_finetuned_run(
     )
     seen = _only_labels_at(target, positions)
     details: dict[str, Any] = {"transfer_loss": transfer_loss, "image_size": pipeline.image_size}
-    options = dict(force=force, n_resamples=n_resamples, data_options=data_options)
+    options = dict(force=force, n_resamples=n_resamples, data_options=data_options,
+                   validation=validation)
     if transfer_loss == AUTO:
         details["selection"] = select_transfer_loss(source, seen, tuner)
         details["choice"] = details["selection"]["choice"]

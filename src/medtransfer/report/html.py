@@ -12,6 +12,13 @@ from medtransfer.report import sections
 from medtransfer.report.markup import fmt
 from medtransfer.report.model_card import model_card_section
 from medtransfer.report.run import RunData, load_run
+from medtransfer.report.validation import (
+    calibration_study_section,
+    leakage_section,
+    plan_section,
+    sample_size_section,
+    utility_section,
+)
 
 REPORT = "report.html"
 
@@ -23,8 +30,11 @@ def build_html(run: RunData) -> str:
         task_parts = [sections.prediction_section(run, perf), sections.error_section(run, perf)]
     else:
         task_parts = [sections.roc_section(run), sections.calibration_section(run),
+                      calibration_study_section(run), utility_section(run),
+                      sample_size_section(run),
                       sections.confusion_section(run), sections.subgroup_section(run)]
     parts = [
+        leakage_section(run), plan_section(run),
         sections.data_section(run), sections.shift_section(run),
         sections.selection_section(run), sections.metrics_section(run, perf),
         *task_parts, sections.embedding_section(run),

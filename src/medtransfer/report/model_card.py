@@ -14,6 +14,7 @@ from medtransfer.evaluate.calibration import expected_calibration_error
 from medtransfer.report.markup import fmt, interval, section, table
 from medtransfer.report.run import BASELINE_ORDER, RunData
 from medtransfer.report.sections import metric_labels, summary
+from medtransfer.report.tripod import tripod_checklist
 
 HEADLINE = {"classification": ("auroc",), "regression": ("mae", "pw20", "r2")}
 
@@ -123,4 +124,5 @@ def model_card_section(run: RunData, perf: dict[str, dict]) -> str:
     intro = ("<p class=note>Items follow the TRIPOD+AI reporting topics that this run can fill "
              "in from its own records; complete the rest before publication.</p>")
     return section("card", "Model card",
-                   intro + table(["Topic", "This model"], card_rows(run, perf), "card"))
+                   intro + table(["Topic", "This model"], card_rows(run, perf), "card")
+                   + tripod_checklist(run))
