@@ -3,9 +3,12 @@
 Command modules import the library lazily inside each command, so ``--help`` stays instant.
 """
 
-from medtransfer.cli import bench, demo, evaluate, fit, listing, predict, rank, report, shift
+from medtransfer.cli import (  # noqa: I001
+    bench, demo, evaluate, fit, listing, predict, rank, report, shift, site_stats,
+)
 from medtransfer.cli.app import app
 
 __all__ = [
     "app", "bench", "demo", "evaluate", "fit", "listing", "predict", "rank", "report", "shift",
+    "site_stats",
 ]
