@@ -37,7 +37,8 @@ def _nonzero(scale: np.ndarray) -> np.ndarray:
     return np.where(scale < _TINY, 1.0, scale)
 
 
-def _moments(stats: SiteStatistics, features: list[str]) -> Moments:
+def moments_over(stats: SiteStatistics, features: list[str]) -> Moments:
+    """A site's moments restricted to ``features``."""
     if stats.moments is None:
         raise DataError(f"site {stats.site!r} released no moments (fewer rows than its "
                         f"min_cell {stats.privacy.get('min_cell')}); leave that site out")
@@ -91,8 +92,8 @@ def coral_from_statistics(
 ) -> AlignedEstimator:
     """CORAL (``medtransfer fit --method coral``) fitted from the sites' moments."""
     features = shared_features([*sources, target])
-    source = combine([_moments(s, features) for s in sources])
-    tgt = _moments(target, features)
+    source = combine([moments_over(s, features) for s in sources])
+    tgt = moments_over(target, features)
     everything = combine([source, tgt])
     scaler = StandardScaler()
     scaler.mean_, scaler.var_ = everything.mean, everything.variance
@@ -112,8 +113,10 @@ def coral_from_statistics(
 
 def _site_groups(sources, target) -> tuple[list[str], dict[object, Moments]]:
     features = shared_features([*sources, target])
-    groups: dict[object, Moments] = {i + 1: _moments(s, features) for i, s in enumerate(sources)}
-    groups[TARGET_KEY] = _moments(target, features)
+    groups: dict[object, Moments] = {
+        i + 1: moments_over(s, features) for i, s in enumerate(sources)
+    }
+    groups[TARGET_KEY] = moments_over(target, features)
     return features, groups
 
 
