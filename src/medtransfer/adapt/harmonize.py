@@ -119,9 +119,17 @@ class ComBatHarmonized(SiteStandardized):
 
 def _shrink(Z: np.ndarray, n_iter: int) -> tuple[np.ndarray, np.ndarray]:
     """Empirical-Bayes shift and scale of one site (parametric ComBat priors)."""
-    n = len(Z)
-    gamma_hat = Z.mean(axis=0)
-    delta_hat = np.maximum(Z.var(axis=0, ddof=1) if n > 1 else np.ones(Z.shape[1]), 1e-6)
+    mean = Z.mean(axis=0)
+    return shrink_site_effect(len(Z), mean, ((Z - mean) ** 2).sum(axis=0), n_iter)
+
+
+def shrink_site_effect(
+    n: float, mean: np.ndarray, sum_squares: np.ndarray, n_iter: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """ComBat's shrunk shift and scale from a site's row count, per-feature mean and sum of
+    squared deviations about that mean (so aggregates suffice: federated ComBat)."""
+    gamma_hat = mean
+    delta_hat = np.maximum(sum_squares / (n - 1) if n > 1 else np.ones(len(mean)), 1e-6)
     gamma_bar, tau2 = gamma_hat.mean(), max(gamma_hat.var(ddof=1), 1e-6)
     mean_d, var_d = delta_hat.mean(), max(delta_hat.var(ddof=1), 1e-6)
     a = (2 * var_d + mean_d**2) / var_d
@@ -129,7 +137,7 @@ def _shrink(Z: np.ndarray, n_iter: int) -> tuple[np.ndarray, np.ndarray]:
     gamma, delta2 = gamma_hat, delta_hat
     for _ in range(n_iter):
         gamma = (n * tau2 * gamma_hat + delta2 * gamma_bar) / (n * tau2 + delta2)
-        residual = ((Z - gamma) ** 2).sum(axis=0)
+        residual = sum_squares + n * (mean - gamma) ** 2
         delta2 = (b + residual / 2) / (n / 2 + a - 1)
     return gamma, np.maximum(delta2, 1e-6)
 

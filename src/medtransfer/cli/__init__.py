@@ -14,11 +14,12 @@ from medtransfer.cli import (
     rank,
     report,
     shift,
+    site_stats,
     verify,
 )
 from medtransfer.cli.app import app
 
 __all__ = [
     "app", "bench", "demo", "evaluate", "fit", "listing", "plan", "predict", "rank", "report",
-    "shift", "verify",
+    "shift", "site_stats", "verify",
 ]
