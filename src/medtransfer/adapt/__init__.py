@@ -8,6 +8,7 @@ from medtransfer.adapt import (
     label_shift,
     mapping_network,
     parameter_transfer,
+    pseudo_label,
     regression_transfer,
     reweight,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "label_shift",
     "mapping_network",
     "parameter_transfer",
+    "pseudo_label",
     "register_method",
     "regression_transfer",
     "reweight",

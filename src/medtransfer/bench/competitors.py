@@ -22,6 +22,7 @@ import medtransfer.adapt  # noqa: F401  (registers every method)
 from medtransfer.adapt.base import METHODS
 from medtransfer.models.classifiers import make_classifier
 from medtransfer.select.auto import AutoTransfer
+from medtransfer.select.predictor import default_grid, tune_on_source
 
 # name -> (skada adapter class, pipeline step, grid of its main hyper-parameter)
 SKADA = {
@@ -100,12 +101,72 @@ class SkadaSelected(ClassifierMixin, BaseEstimator):
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
 
+# The baselines again, with the final predictor tuned on the source as auto tunes its own.
+TUNED = {"source_only_tuned": "source_only", "pooled_tuned": "pooled"}
+
+
+class SourceTuned(BaseEstimator):
+    """A registered method whose final predictor is first tuned on the labelled source rows.
+
+    The same tuning ``auto`` gives itself (:func:`~medtransfer.select.predictor.tune_on_source`
+    over :func:`~medtransfer.select.predictor.default_grid`: C of a logistic regression by
+    stratified cross-validation on the source), so that ``auto`` minus this row is the gain of
+    the transfer, not of the regularisation. A predictor with nothing to tune (ridge for
+    regression) is used as given, as ``auto`` uses it.
+
+    Parameters
+    ----------
+    method : str
+        Registered method name (e.g. "source_only").
+    estimator : estimator
+        Final predictor before tuning.
+    task : {"classification", "regression"}
+    random_state : int or None
+        Seed of the folds and of the method.
+
+    Attributes
+    ----------
+    tuning_ : dict
+        The tuning evidence (values tried, their scores, the choice).
+    estimator_ : estimator
+        The method fitted with the tuned predictor.
+    """
+
+    def __init__(self, method: str = "source_only", estimator: BaseEstimator | None = None,
+                 task: str = "classification", random_state: int | None = None) -> None:
+        self.method = method
+        self.estimator = estimator
+        self.task = task
+        self.random_state = random_state
+
+    def fit(self, X, y, *, sample_domain) -> SourceTuned:
+        """Tune the predictor on the source, then fit the method with it."""
+        estimator = self.estimator or make_classifier("logreg", self.task, self.random_state)
+        tuned, self.tuning_ = tune_on_source(
+            estimator, X, y, sample_domain=sample_domain, grid=default_grid(estimator, self.task),
+            task=self.task, random_state=self.random_state)
+        self.estimator_ = METHODS.get(self.method).build(tuned, self.random_state)
+        self.estimator_.fit(X, y, sample_domain=sample_domain)
+        if hasattr(self.estimator_, "classes_"):
+            self.classes_ = self.estimator_.classes_
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        """Predictions of the fitted method."""
+        return self.estimator_.predict(X)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities of the fitted method."""
+        return self.estimator_.predict_proba(X)
+
+
 def medtransfer_methods(
     task: str, k: int, seed: int, *, estimator: str = "logreg",
     include: Sequence[str] | None = None, exclude: Sequence[str] = (),
     auto_exclude: Sequence[str] = (), auto_options: dict[str, Any] | None = None,
 ) -> dict[str, BaseEstimator]:
-    """Registered methods that run at this task and k, and ``auto`` choosing among them.
+    """Registered methods that run at this task and k, the baselines tuned as ``auto`` tunes
+    its predictor (:data:`TUNED`), and ``auto`` choosing among the methods.
 
     Parameters
     ----------
@@ -128,6 +189,8 @@ def medtransfer_methods(
              if n != "auto" and task in m.tasks and not (m.needs_target_labels and k == 0)
              and (include is None or n in include) and n not in exclude]
     methods = {n: METHODS.get(n).build(final, seed) for n in names}
+    methods.update({tuned: SourceTuned(base, final, task, seed) for tuned, base in TUNED.items()
+                    if include is None or base in include})
     methods["auto"] = AutoTransfer(
         final, [n for n in names if n not in auto_exclude], task=task, random_state=seed,
         **(auto_options or {}),

@@ -88,7 +88,8 @@ class Suite(ABC):
     metrics: tuple[str, ...]
     lower_is_better: frozenset[str] = frozenset()
     default_k: tuple[int, ...]
-    baselines: tuple[str, ...] = ("source_only", "target_only", "pooled")
+    baselines: tuple[str, ...] = ("source_only", "target_only", "pooled", "source_only_tuned",
+                                  "pooled_tuned")
 
     @abstractmethod
     def pairs(self) -> list[tuple[str, str]]:
