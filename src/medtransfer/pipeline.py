@@ -41,6 +41,7 @@ SAVED_PARAMS = (
     "baselines",
     "random_state",
     "recalibrate",
+    "harmonize",
 )
 
 
@@ -88,6 +89,10 @@ class TransferPipeline:
         "cpu" or "cuda"; default picks CUDA when present.
     progress : bool, default=True
         Show progress bars.
+    harmonize : str, default="none"
+        Image domains: pixel harmonisation fitted on the source and the unlabelled target
+        before the backbone (``medtransfer harmonizers``; ``auto``, or a ``+`` chain such as
+        ``framing+reinhard``). Its fitted state is stored in the run and applied at predict.
     """
 
     def __init__(
@@ -108,6 +113,7 @@ class TransferPipeline:
         device: str | None = None,
         progress: bool = True,
         recalibrate: str | None = None,
+        harmonize: str = "none",
     ) -> None:
         self.method = method
         self.method_params = method_params
@@ -125,6 +131,7 @@ class TransferPipeline:
         self.device = device
         self.progress = progress
         self.recalibrate = recalibrate
+        self.harmonize = harmonize
 
     def fit(
         self, source: Domain, target: Domain, target_labels: int | Sequence[str] = 0
@@ -206,6 +213,8 @@ class TransferPipeline:
             "device": self.device,
             "progress": self.progress,
             "encoder": self.encoder,
+            "harmonize": self.harmonize,
+            "random_state": self.random_state,
         }
 
     def _stack(self, source, target, labelled, Xs, Xt):

@@ -93,6 +93,16 @@ def fit(
     backbone: opt.Backbone = "efficientnet_lite0",
     weights: opt.Weights = None,
     image_size: opt.ImageSize = None,
+    harmonize: Annotated[
+        str,
+        typer.Option(
+            "--harmonize",
+            help="Images: harmonise pixels before the backbone, fitted on the source and the "
+            "unlabelled target and applied again at predict: none, auto, or a name from "
+            "`medtransfer harmonizers` (reinhard, macenko, histogram, zscore, percentile, "
+            "framing[=FRACTION]), chained with + (framing+reinhard).",
+        ),
+    ] = "none",
     recalibrate: Annotated[
         str | None,
         typer.Option(
@@ -155,6 +165,7 @@ def fit(
             "--point": (point, "mean"),
             "--task": (task, "classification"), "--source-site": (source_site, None),
             "--finetune": (finetune, None), "--treatment-col": (treatment_col, None),
+            "--harmonize": (harmonize, "none"),
         }
         target = _source_free_target(source, target, fit_only)
         from medtransfer.finetune.run import fit_source_free_run
@@ -171,6 +182,9 @@ def fit(
             "fit needs SOURCE and TARGET (or only TARGET with --source-model RUN for "
             "source-free adaptation)"
         )
+    if finetune is not None and harmonize != "none":
+        raise ConfigError("--harmonize applies to frozen-feature fits; it is not yet wired into "
+                          "--finetune training: use one or the other")
     labels = int(target_labels) if target_labels.isdigit() else read_id_file(Path(target_labels))
     pipeline = TransferPipeline(
         method=method,
@@ -184,6 +198,7 @@ def fit(
         random_state=seed,
         progress=not quiet,
         recalibrate=recalibrate,
+        harmonize=harmonize,
     )
     run = dict(
         pipeline=pipeline, target_labels=labels, force=force,

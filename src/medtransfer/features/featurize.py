@@ -18,6 +18,7 @@ from medtransfer.data.domain import Domain
 from medtransfer.errors import ArtifactError, ConfigError
 from medtransfer.features.backbones import backbone_config, weights_fingerprint
 from medtransfer.features.extract import extract_features
+from medtransfer.features.harmonized import fit_harmonizer, harmonizer_from_spec
 from medtransfer.features.tabular import TabularEncoder
 
 SOURCE_ID, TARGET_ID = 1, -2
@@ -34,6 +35,8 @@ def featurize_pair(
     device: str | None = None,
     progress: bool = True,
     encoder: TabularEncoder | None = None,
+    harmonize: str | None = None,
+    random_state: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Features of a source and a target domain, and the spec that reproduces them.
 
@@ -48,6 +51,11 @@ def featurize_pair(
         Passed to :func:`extract_features` for image domains.
     encoder : TabularEncoder, optional
         Unfitted encoder to clone for table domains (e.g. with ``zero_as_missing``).
+    harmonize : str, optional
+        Images: a ``--harmonize`` spec (``none``, ``auto``, ``reinhard``,
+        ``framing+reinhard``...), fitted on both domains' pixels and stored in the spec.
+    random_state : int
+        Seed of the images the harmoniser learns from.
 
     Returns
     -------
@@ -61,8 +69,14 @@ def featurize_pair(
             f"{target.kind} data; both domains must be images or both tables"
         )
     if source.kind == "table":
+        if harmonize not in (None, "none"):
+            raise ConfigError(f"--harmonize {harmonize} changes image pixels, but source "
+                              f"{source.name!r} is a table; use --harmonize none")
         return _tables(source, target, encoder)
     spec = image_spec(backbone, weights=weights, image_size=image_size)
+    harmonizer = fit_harmonizer(harmonize, source, target, random_state=random_state)
+    if harmonizer is not None:
+        spec["harmonizer"] = harmonizer.get_state()
     options = {"cache_dir": cache_dir, "device": device, "progress": progress}
     return featurize(source, spec, **options), featurize(target, spec, **options), spec
 
@@ -152,6 +166,7 @@ def featurize(
     if kind == "table":
         return TabularEncoder.from_dict(spec["encoder"]).transform(domain.inputs)
     _check_weights_unchanged(spec)
+    harmonizer = harmonizer_from_spec(spec)
     return extract_features(
         domain,
         spec["backbone"],
@@ -160,6 +175,8 @@ def featurize(
         cache_dir=cache_dir,
         device=device,
         progress=progress,
+        transform=harmonizer,
+        transform_key=None if harmonizer is None else harmonizer.fingerprint(),
     )
 
 
