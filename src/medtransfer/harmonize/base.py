@@ -51,6 +51,9 @@ class Harmonizer(BaseEstimator):
                 "--harmonize none"
             )
         self._fit(source, target)
+        # float64 arrays, exactly what from_state rebuilds, so a reloaded run gives the same pixels
+        for name in self.state_names:
+            setattr(self, name, np.asarray(getattr(self, name), dtype=float))
         return self
 
     def transform(self, image: np.ndarray) -> np.ndarray:

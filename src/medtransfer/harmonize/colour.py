@@ -6,6 +6,8 @@ reference learned from many target images instead of one hand-picked slide.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from medtransfer.errors import DataError
@@ -109,7 +111,11 @@ class MacenkoNormalization(Harmonizer):
 
     def _run(self, step, pixels: np.ndarray, what: str, **options):
         try:
-            with np.errstate(divide="raise", invalid="raise", over="ignore", under="ignore"):
+            with warnings.catch_warnings(), np.errstate(
+                divide="raise", invalid="raise", over="ignore", under="ignore"
+            ):
+                # an empty pixel set warns before it fails; the failure is reported below
+                warnings.simplefilter("ignore", RuntimeWarning)
                 return step(pixels, Io=self.background, alpha=self.alpha, beta=self.beta,
                             **options)
         except (np.linalg.LinAlgError, FloatingPointError, ValueError, IndexError):
