@@ -145,3 +145,15 @@ def test_checkpoint_of_another_architecture_is_rejected(tmp_path):
     broken.write_bytes(b"not a safetensors file")
     with pytest.raises(ArtifactError, match="is not valid safetensors"):
         create_backbone("timm:resnet18", weights=broken)
+
+
+def test_multilayer_features_end_with_the_plain_features():
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    plain = create_backbone("efficientnet_lite0", device="cpu")
+    multi = create_backbone("efficientnet_lite0_multilayer", device="cpu")
+    assert multi.weights_sha256 == plain.weights_sha256
+    with torch.inference_mode():
+        both, last = multi(x), plain(x)
+    assert both.shape == (2, 1280 + 40 + 112 + 320)
+    torch.testing.assert_close(both[:, -1280:], last)
+    assert both[:, :-1280].abs().sum() > 0
