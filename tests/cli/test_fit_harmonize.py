@@ -27,11 +27,13 @@ def test_fit_harmonize_is_stored_and_applied_at_predict(runner, image_folders, t
     before = {p: p.read_bytes() for p in target.rglob("*.png")}
     run, out = tmp_path / "run", tmp_path / "p.csv"
     args = ["fit", str(source), str(target), "--image-size", "32", "--method", "source_only",
-            "--classifier", "logreg", "--harmonize", "histogram", "--quiet", "-o", str(run)]
+            "--classifier", "logreg", "--harmonize", "histogram", "--augment", "1", "--tta",
+            "--quiet", "-o", str(run)]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["pipeline"]["harmonize"] == "histogram"
+    assert manifest["pipeline"]["augment"] == 1 and manifest["features"]["tta"][1] == "hflip"
     state = manifest["features"]["harmonizer"]
     assert state["spec"] == "histogram" and len(state["steps"][0]["state"]["target_cdf_"]) == 1
     result = runner.invoke(app, ["predict", str(run), str(target), "--quiet", "-o", str(out)])

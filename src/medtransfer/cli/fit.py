@@ -103,6 +103,19 @@ def fit(
             "framing[=FRACTION]), chained with + (framing+reinhard).",
         ),
     ] = "none",
+    augment: Annotated[
+        int,
+        typer.Option(
+            "--augment",
+            help="Images: add N seeded augmented copies of each source image as extra source "
+            "rows (crop-rescale, colour jitter, blur, noise; flips/rotations for colour images).",
+        ),
+    ] = 0,
+    tta: Annotated[
+        bool,
+        typer.Option("--tta", help="Images: features averaged over the image and its mirror "
+                     "images, at fit and at predict."),
+    ] = False,
     recalibrate: Annotated[
         str | None,
         typer.Option(
@@ -165,7 +178,7 @@ def fit(
             "--point": (point, "mean"),
             "--task": (task, "classification"), "--source-site": (source_site, None),
             "--finetune": (finetune, None), "--treatment-col": (treatment_col, None),
-            "--harmonize": (harmonize, "none"),
+            "--harmonize": (harmonize, "none"), "--augment": (augment, 0), "--tta": (tta, False),
         }
         target = _source_free_target(source, target, fit_only)
         from medtransfer.finetune.run import fit_source_free_run
@@ -182,9 +195,9 @@ def fit(
             "fit needs SOURCE and TARGET (or only TARGET with --source-model RUN for "
             "source-free adaptation)"
         )
-    if finetune is not None and harmonize != "none":
-        raise ConfigError("--harmonize applies to frozen-feature fits; it is not yet wired into "
-                          "--finetune training: use one or the other")
+    if finetune is not None and (harmonize != "none" or augment or tta):
+        raise ConfigError("--harmonize, --augment and --tta apply to frozen-feature fits; they "
+                          "are not yet wired into --finetune training: use one or the other")
     labels = int(target_labels) if target_labels.isdigit() else read_id_file(Path(target_labels))
     pipeline = TransferPipeline(
         method=method,
@@ -199,6 +212,8 @@ def fit(
         progress=not quiet,
         recalibrate=recalibrate,
         harmonize=harmonize,
+        augment=augment,
+        tta=tta,
     )
     run = dict(
         pipeline=pipeline, target_labels=labels, force=force,
