@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from medtransfer.harmonize import is_colour
+from medtransfer.harmonize.framing import centre_zoom
 
 TTA_VIEWS = ("identity", "hflip", "vflip")
 
@@ -57,7 +58,7 @@ class SourceAugmentation:
         content = zlib.crc32(np.ascontiguousarray(image).tobytes())
         rng = np.random.default_rng([self.seed, self.copy, content])
         s = self.strength
-        out = _crop_rescale(image, 1 - 0.2 * s * rng.random())
+        out = centre_zoom(image, 1 - 0.2 * s * rng.random())
         pixels = out.astype(np.float64)
         if pixels.ndim == 3:
             grey = pixels.mean(axis=-1, keepdims=True)
@@ -76,14 +77,6 @@ class SourceAugmentation:
 
     def fingerprint(self) -> str:
         return f"augment:v1:copy={self.copy}:seed={self.seed}:strength={self.strength}"
-
-
-def _crop_rescale(image: np.ndarray, side: float) -> np.ndarray:
-    h, w = image.shape[:2]
-    ch, cw = max(1, round(h * side)), max(1, round(w * side))
-    top, left = (h - ch) // 2, (w - cw) // 2
-    crop = Image.fromarray(image[top : top + ch, left : left + cw])
-    return np.asarray(crop.resize((w, h), Image.Resampling.BICUBIC))
 
 
 class Composed:

@@ -91,11 +91,15 @@ class FramingNormalization(Harmonizer):
         return float(np.clip(side, self.min_crop, 1.0))
 
     def _transform(self, image):
-        side = self.crop_side(image)
-        if side >= 1.0:
-            return image
-        h, w = image.shape[:2]
-        ch, cw = max(1, round(h * side)), max(1, round(w * side))
-        top, left = (h - ch) // 2, (w - cw) // 2
-        crop = Image.fromarray(image[top : top + ch, left : left + cw])
-        return np.asarray(crop.resize((w, h), Image.Resampling.BICUBIC))
+        return centre_zoom(image, self.crop_side(image))
+
+
+def centre_zoom(image: np.ndarray, side: float) -> np.ndarray:
+    """The centre crop of ``side`` (a fraction of each side) resized back to the full size."""
+    if side >= 1.0:
+        return image
+    h, w = image.shape[:2]
+    ch, cw = max(1, round(h * side)), max(1, round(w * side))
+    top, left = (h - ch) // 2, (w - cw) // 2
+    crop = Image.fromarray(image[top : top + ch, left : left + cw])
+    return np.asarray(crop.resize((w, h), Image.Resampling.BICUBIC))
