@@ -19,6 +19,7 @@ from medtransfer.data.sampling import choose_labelled, labelled_from_ids
 from medtransfer.errors import ArtifactError, ConfigError, DataError
 from medtransfer.evaluate.calibration import RECALIBRATION_METHODS, Recalibrator
 from medtransfer.features import TabularEncoder, featurize, featurize_pair
+from medtransfer.features.featurize import augmented_features
 from medtransfer.models import make_classifier
 from medtransfer.models.tolerance import TRANSFORMS, from_model_scale, to_model_scale
 from medtransfer.select.auto import POINTS
@@ -42,6 +43,9 @@ SAVED_PARAMS = (
     "baselines",
     "random_state",
     "recalibrate",
+    "harmonize",
+    "augment",
+    "tta",
 )
 
 
@@ -89,6 +93,17 @@ class TransferPipeline:
         "cpu" or "cuda"; default picks CUDA when present.
     progress : bool, default=True
         Show progress bars.
+    harmonize : str, default="none"
+        Image domains: pixel harmonisation fitted on the source and the unlabelled target
+        before the backbone (``medtransfer harmonizers``; ``auto``, or a ``+`` chain such as
+        ``framing+reinhard``). Its fitted state is stored in the run and applied at predict.
+    augment : int, default=0
+        Image domains: add this many seeded augmented copies of every labelled source image
+        (crop-rescale, colour jitter, blur, noise; flips/rotations for colour images) as
+        extra source rows. Fit time only.
+    tta : bool, default=False
+        Image domains: each feature row is the mean over the image and its mirror images,
+        at fit and at predict (test-time augmentation).
     """
 
     def __init__(
@@ -109,6 +124,9 @@ class TransferPipeline:
         device: str | None = None,
         progress: bool = True,
         recalibrate: str | None = None,
+        harmonize: str = "none",
+        augment: int = 0,
+        tta: bool = False,
     ) -> None:
         self.method = method
         self.method_params = method_params
@@ -126,6 +144,9 @@ class TransferPipeline:
         self.device = device
         self.progress = progress
         self.recalibrate = recalibrate
+        self.harmonize = harmonize
+        self.augment = augment
+        self.tta = tta
 
     def fit(
         self, source: Domain, target: Domain, target_labels: int | Sequence[str] = 0
@@ -143,6 +164,7 @@ class TransferPipeline:
         self.labelled_target_ids_ = [str(i) for i in target.ids[labelled]]
         y_recalibrate = self._recalibration_labels(target.labels, labelled)
         Xs, Xt, self.feature_spec_ = featurize_pair(source, target, **self._feature_options())
+        Xs = self._with_augmented_copies(source, Xs)
         X, y, sample_domain = self._stack(source, target, labelled, Xs, Xt)
         self.models_ = {
             name: self._fit_one(name, X, y, sample_domain, len(labelled))
@@ -208,19 +230,34 @@ class TransferPipeline:
             "device": self.device,
             "progress": self.progress,
             "encoder": self.encoder,
+            "harmonize": self.harmonize,
+            "random_state": self.random_state,
+            "tta": self.tta,
         }
 
+    def _with_augmented_copies(self, source: Domain, Xs: np.ndarray) -> np.ndarray:
+        """``Xs`` then the augmented copies' rows, stacked as (copies + 1, n, d)."""
+        if self.augment == 0:
+            return Xs[None]
+        copies = augmented_features(
+            source, self.feature_spec_, self.augment, self.random_state,
+            cache_dir=self.cache_dir, device=self.device, progress=self.progress,
+        )
+        return np.stack([Xs, *copies])
+
     def _stack(self, source, target, labelled, Xs, Xt):
+        """Source rows (of every augmented copy, as rows of the same class), then target."""
         mask = source.labelled_mask
-        ys = self._encode_y(source.labels[mask])
+        copies = len(Xs)
+        ys = np.tile(self._encode_y(source.labels[mask]), copies)
         yt = np.full(len(target), np.nan if self.task == "regression" else -1)
         if len(labelled):
             yt[labelled] = self._encode_y(target.labels[labelled])
-        X = np.vstack([Xs[mask], Xt])
+        X = np.vstack([*Xs[:, mask], Xt])
         y = np.concatenate([ys, yt])
         if self.task == "classification":
             y = y.astype(int)
-        sample_domain = np.r_[np.full(mask.sum(), SOURCE), np.full(len(target), TARGET)]
+        sample_domain = np.r_[np.full(copies * mask.sum(), SOURCE), np.full(len(target), TARGET)]
         return X, y, sample_domain
 
     def _encode_y(self, y: np.ndarray) -> np.ndarray:

@@ -63,7 +63,12 @@ def rank_sources(
     random_state: int = 0,
     **feature_options,
 ) -> dict:
-    """Rank ``pool`` for ``target`` by a transferability score on k labelled target samples."""
+    """Rank ``pool`` for ``target`` by a transferability score on k labelled target samples.
+
+    A ``weights`` feature option (a user safetensors file) applies to the ``timm:``
+    backbones only, so a brought model ranks against the packaged ones with their weights.
+    """
+    user_weights = feature_options.pop("weights", None)
     labelled = choose_labelled(target, k, random_state)
     if len(labelled) < 2:
         raise ConfigError(f"ranking needs at least 2 labelled target samples; got k = {k}")
@@ -71,7 +76,9 @@ def rank_sources(
     inputs, fitted = {}, {}
     for candidate in pool:
         source, aligned, _ = harmonize_classes(candidate.source, target)
-        Xs, Xt, _ = featurize_pair(source, aligned, backbone=candidate.backbone, **feature_options)
+        weights = user_weights if candidate.backbone.startswith("timm:") else None
+        Xs, Xt, _ = featurize_pair(source, aligned, backbone=candidate.backbone, weights=weights,
+                                   **feature_options)
         classifier = _source_classifier(Xs, source.labels, random_state)
         view = classifier.predict_proba(Xt) if score in SOURCE_SCORES else Xt
         inputs[candidate.name] = (view[labelled], aligned.labels[labelled])

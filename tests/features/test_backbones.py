@@ -25,13 +25,17 @@ def _batch(image: np.ndarray, size: int, mean: float = 0.5, std: float = 0.5) ->
     return ((pixels - mean) / std).unsqueeze(0)
 
 
-def test_default_weights_classify_chelsea_as_a_cat():
-    backbone = create_backbone(device="cpu")
+@pytest.mark.parametrize(
+    "name", ["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"]
+)
+def test_default_weights_classify_chelsea_as_a_cat(name):
+    backbone = create_backbone(name, device="cpu")
     with torch.inference_mode():
-        probabilities = backbone.logits(_batch(chelsea(), 224)).softmax(1)[0]
+        batch = _batch(chelsea(), backbone.config.input_size)
+        probabilities = backbone.logits(batch).softmax(1)[0]
     top = int(probabilities.argmax())
-    assert top == 285  # ImageNet "Egyptian cat"; 281-285 are the domestic cats
-    assert probabilities[281:286].sum() > 0.9
+    assert 281 <= top <= 285  # ImageNet's domestic cats (285 "Egyptian cat")
+    assert probabilities[281:286].sum() > 0.8
     assert backbone.classifier_head.out_features == 1000
     assert not backbone.training
     assert len(backbone.weights_sha256) == 64
@@ -64,7 +68,7 @@ def test_random_init_is_seeded():
 
 def test_unknown_backbone_suggests_a_name():
     with pytest.raises(
-        ConfigError, match=r"Did you mean 'efficientnet_lite0'.*medtransfer backbones"
+        ConfigError, match=r"Did you mean 'efficientnet_lite.'.*medtransfer backbones"
     ):
         create_backbone("efficientnet_lite")
 
@@ -141,3 +145,15 @@ def test_checkpoint_of_another_architecture_is_rejected(tmp_path):
     broken.write_bytes(b"not a safetensors file")
     with pytest.raises(ArtifactError, match="is not valid safetensors"):
         create_backbone("timm:resnet18", weights=broken)
+
+
+def test_multilayer_features_end_with_the_plain_features():
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    plain = create_backbone("efficientnet_lite0", device="cpu")
+    multi = create_backbone("efficientnet_lite0_multilayer", device="cpu")
+    assert multi.weights_sha256 == plain.weights_sha256
+    with torch.inference_mode():
+        both, last = multi(x), plain(x)
+    assert both.shape == (2, 1280 + 40 + 112 + 320)
+    torch.testing.assert_close(both[:, -1280:], last)
+    assert both[:, :-1280].abs().sum() > 0

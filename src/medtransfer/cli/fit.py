@@ -110,6 +110,29 @@ def fit(
     backbone: opt.Backbone = "efficientnet_lite0",
     weights: opt.Weights = None,
     image_size: opt.ImageSize = None,
+    harmonize: Annotated[
+        str,
+        typer.Option(
+            "--harmonize",
+            help="Images: harmonise pixels before the backbone, fitted on the source and the "
+            "unlabelled target and applied again at predict: none, auto, or a name from "
+            "`medtransfer harmonizers` (reinhard, macenko, histogram, zscore, percentile, "
+            "framing[=FRACTION]), chained with + (framing+reinhard).",
+        ),
+    ] = "none",
+    augment: Annotated[
+        int,
+        typer.Option(
+            "--augment",
+            help="Images: add N seeded augmented copies of each source image as extra source "
+            "rows (crop-rescale, colour jitter, blur, noise; flips/rotations for colour images).",
+        ),
+    ] = 0,
+    tta: Annotated[
+        bool,
+        typer.Option("--tta", help="Images: features averaged over the image and its mirror "
+                     "images, at fit and at predict."),
+    ] = False,
     recalibrate: Annotated[
         str | None,
         typer.Option(
@@ -218,6 +241,7 @@ def fit(
             "--point": (point, "mean"),
             "--task": (task, "classification"), "--source-site": (source_site, None),
             "--finetune": (finetune, None), "--treatment-col": (treatment_col, None),
+            "--harmonize": (harmonize, "none"), "--augment": (augment, 0), "--tta": (tta, False),
         }
         target = _source_free_target(source, target, fit_only)
         from medtransfer.finetune.run import fit_source_free_run
@@ -234,6 +258,9 @@ def fit(
             "fit needs SOURCE and TARGET (or only TARGET with --source-model RUN for "
             "source-free adaptation)"
         )
+    if finetune is not None and (harmonize != "none" or augment or tta):
+        raise ConfigError("--harmonize, --augment and --tta apply to frozen-feature fits; they "
+                          "are not yet wired into --finetune training: use one or the other")
     labels = int(target_labels) if target_labels.isdigit() else read_id_file(Path(target_labels))
     pipeline = TransferPipeline(
         method=method,
@@ -248,6 +275,9 @@ def fit(
         progress=not quiet,
         recalibrate=recalibrate,
         method_params=method_params,
+        harmonize=harmonize,
+        augment=augment,
+        tta=tta,
     )
     run = dict(
         pipeline=pipeline, target_labels=labels, force=force,

@@ -68,3 +68,19 @@ def corruptions() -> None:
         for name, entry in CORRUPTIONS.items()
     ]
     _print_table("acquisition shifts", ("name", "what it does", "severity 1-5"), rows)
+
+
+@command("harmonizers", epilog="Example:\n\n  medtransfer harmonizers")
+def harmonizers() -> None:
+    """List the pixel harmonisers (--harmonize NAME, chained with +, or auto)."""
+    from medtransfer.harmonize import HARMONIZERS
+    from medtransfer.registry import describe
+
+    rows = [
+        (name, describe(cls), "colour" if cls.colour_only else "grey or colour")
+        for name, cls in HARMONIZERS.items()
+    ]
+    _print_table(
+        "pixel harmonisers (--harmonize NAME | a+b | auto | none)",
+        ("name", "what it does", "images"), rows,
+    )

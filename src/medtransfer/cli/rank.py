@@ -44,6 +44,15 @@ def rank(
         bool, typer.Option("--validate", help="Also fit each candidate; report Kendall's tau.")
     ] = False,
     image_size: opt.ImageSize = None,
+    weights: Annotated[
+        Path | None,
+        typer.Option("--weights", help="Safetensors checkpoint for the timm:NAME backbones "
+                     "(the registered ones keep their packaged weights)."),
+    ] = None,
+    harmonize: Annotated[
+        str, typer.Option("--harmonize", help="Pixel harmonisation before every backbone "
+                          "(as in fit; `medtransfer harmonizers`).")
+    ] = "none",
     label_col: opt.LabelCol = None,
     id_col: opt.IdCol = None,
     site_col: opt.SiteCol = None,
@@ -79,6 +88,8 @@ def rank(
         validate=validate,
         random_state=seed,
         image_size=image_size,
+        weights=weights,
+        harmonize=harmonize,
         progress=not quiet,
     )
     with artifacts.atomic_directory(out, force) as tmp:

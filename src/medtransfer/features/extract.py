@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +38,8 @@ _RESAMPLING = {
     "lanczos": Image.Resampling.LANCZOS,
 }
 ImageItem = Path | str | np.ndarray
+# a per-image change of the native uint8 pixels before resizing (harmonisation, augmentation)
+PixelTransform = Callable[[np.ndarray], np.ndarray]
 
 
 def _to_pil(item: ImageItem) -> Image.Image:
@@ -49,11 +51,32 @@ def _to_pil(item: ImageItem) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(item))
 
 
-class ImageDataset(Dataset):
-    """Images prepared for one backbone: channels, size, then mean/std normalisation."""
+def native_pixels(item: ImageItem) -> np.ndarray:
+    """One image as uint8 (H, W) grey or (H, W, 3) colour (alpha dropped); a new array."""
+    image = _to_pil(item)
+    return np.array(image if image.mode in ("L", "RGB") else image.convert("RGB"))
 
-    def __init__(self, items: Sequence[ImageItem], config: BackboneConfig, size: int) -> None:
+
+def _item_name(item: ImageItem) -> str:
+    return "an image array" if isinstance(item, np.ndarray) else f"image {str(item)!r}"
+
+
+class ImageDataset(Dataset):
+    """Images prepared for one backbone: [pixel transform,] channels, size, mean/std.
+
+    ``transform`` receives a copy of the native pixels (:func:`native_pixels`), so a user's
+    array or file is never changed.
+    """
+
+    def __init__(
+        self,
+        items: Sequence[ImageItem],
+        config: BackboneConfig,
+        size: int,
+        transform: PixelTransform | None = None,
+    ) -> None:
         self.items = items
+        self.transform = transform
         self.size = size
         self.mode = "L" if config.in_chans == 1 else "RGB"
         self.mean = torch.tensor(config.mean, dtype=torch.float32).view(-1, 1, 1)
@@ -64,12 +87,20 @@ class ImageDataset(Dataset):
         return len(self.items)
 
     def __getitem__(self, index: int) -> torch.Tensor:
+        item = self.items[index]
+        image = _to_pil(item) if self.transform is None else self._transformed(item)
         # Grayscale becomes 3 equal channels and RGBA loses alpha, via PIL's convert.
-        image = _to_pil(self.items[index]).convert(self.mode)
+        image = image.convert(self.mode)
         image = image.resize((self.size, self.size), self.resample)
         pixels = torch.from_numpy(np.array(image, dtype=np.float32) / 255.0)
         pixels = pixels.unsqueeze(0) if pixels.ndim == 2 else pixels.permute(2, 0, 1)
         return (pixels - self.mean) / self.std
+
+    def _transformed(self, item: ImageItem) -> Image.Image:
+        try:
+            return Image.fromarray(self.transform(native_pixels(item)))
+        except DataError as error:
+            raise DataError(f"{_item_name(item)}: {error}") from None
 
 
 def image_items(domain: Domain) -> Sequence[ImageItem]:
@@ -133,8 +164,14 @@ def _run_model(
 
 
 def _feature_cache(
-    config: BackboneConfig, weights_sha: str, size: int, cache_dir: str | Path | None
+    config: BackboneConfig,
+    weights_sha: str,
+    size: int,
+    cache_dir: str | Path | None,
+    transform_key: str | None = None,
 ) -> FeatureCache:
+    # the key gains an entry only with a transform, so plain extraction keeps its cache
+    extra = {} if transform_key is None else {"pixel_transform": transform_key}
     key = preprocessing_key(
         backbone=config.name,
         weights_sha256=weights_sha,
@@ -143,6 +180,7 @@ def _feature_cache(
         std=config.std,
         in_chans=config.in_chans,
         interpolation=config.interpolation,
+        **extra,
     )
     root = Path(cache_dir) if cache_dir is not None else user_cache_dir()
     return FeatureCache(root, key, config.feature_dim)
@@ -160,6 +198,8 @@ def extract_features(
     progress: bool = True,
     num_workers: int = 0,
     cache: bool = True,
+    transform: PixelTransform | None = None,
+    transform_key: str | None = None,
 ) -> np.ndarray:
     """Pooled backbone features of every image in an image Domain.
 
@@ -186,24 +226,33 @@ def extract_features(
         Show a progress bar on stderr.
     cache : bool
         Read and write the feature cache.
+    transform : callable, optional
+        Applied to each image's native uint8 pixels before resizing (e.g. a fitted
+        :class:`~medtransfer.harmonize.HarmonizerChain`).
+    transform_key : str, optional
+        What identifies ``transform`` in the cache key (its fitted state's sha256); needed
+        with a transform unless ``cache`` is False.
 
     Returns
     -------
     ndarray of float32, shape (n, feature_dim)
     """
     _check_settings(batch_size, image_size)
+    if transform is not None and transform_key is None and cache:
+        raise ConfigError("extract_features: a transform needs a transform_key for the cache "
+                          "(e.g. the harmoniser's fingerprint()), or pass cache=False")
     items = image_items(domain)
     config = backbone_config(backbone)
     target_device = resolve_device(device)
     _, weights_sha = weights_fingerprint(config, weights)
     size = image_size or config.input_size
     digests = [input_digest(item) for item in items]
-    store = _feature_cache(config, weights_sha, size, cache_dir)
+    store = _feature_cache(config, weights_sha, size, cache_dir, transform_key)
     found = dict(store.get_many(digests)) if cache else {}
     todo = {d: i for i, d in enumerate(digests) if d not in found}
     if todo:
         model = create_backbone(backbone, weights=weights, device=target_device)
-        dataset = ImageDataset([items[i] for i in todo.values()], config, size)
+        dataset = ImageDataset([items[i] for i in todo.values()], config, size, transform)
         label = f"features {domain.name} ({config.name}, {size}px)"
         computed = _run_model(
             model,

@@ -19,7 +19,9 @@ from medtransfer.data.identifiers import drop_free_text
 from medtransfer.errors import ArtifactError, ConfigError
 from medtransfer.features.backbones import backbone_config, weights_fingerprint
 from medtransfer.features.extract import extract_features
+from medtransfer.features.harmonized import fit_harmonizer, harmonizer_from_spec
 from medtransfer.features.tabular import TabularEncoder
+from medtransfer.features.views import TTA_VIEWS, Composed, Flip, SourceAugmentation
 
 SOURCE_ID, TARGET_ID = 1, -2
 
@@ -35,6 +37,9 @@ def featurize_pair(
     device: str | None = None,
     progress: bool = True,
     encoder: TabularEncoder | None = None,
+    harmonize: str | None = None,
+    random_state: int = 0,
+    tta: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Features of a source and a target domain, and the spec that reproduces them.
 
@@ -49,6 +54,14 @@ def featurize_pair(
         Passed to :func:`extract_features` for image domains.
     encoder : TabularEncoder, optional
         Unfitted encoder to clone for table domains (e.g. with ``zero_as_missing``).
+    harmonize : str, optional
+        Images: a ``--harmonize`` spec (``none``, ``auto``, ``reinhard``,
+        ``framing+reinhard``...), fitted on both domains' pixels and stored in the spec.
+    random_state : int
+        Seed of the images the harmoniser learns from.
+    tta : bool
+        Images: every row is the mean of the features of the image and of its left-right
+        and top-bottom mirror images (test-time augmentation), at fit and at predict.
 
     Returns
     -------
@@ -62,8 +75,16 @@ def featurize_pair(
             f"{target.kind} data; both domains must be images or both tables"
         )
     if source.kind == "table":
+        if harmonize not in (None, "none"):
+            raise ConfigError(f"--harmonize {harmonize} changes image pixels, but source "
+                              f"{source.name!r} is a table; use --harmonize none")
         return _tables(source, target, encoder)
     spec = image_spec(backbone, weights=weights, image_size=image_size)
+    harmonizer = fit_harmonizer(harmonize, source, target, random_state=random_state)
+    if harmonizer is not None:
+        spec["harmonizer"] = harmonizer.get_state()
+    if tta:
+        spec["tta"] = list(TTA_VIEWS)
     options = {"cache_dir": cache_dir, "device": device, "progress": progress}
     return featurize(source, spec, **options), featurize(target, spec, **options), spec
 
@@ -129,8 +150,11 @@ def featurize(
     cache_dir: str | Path | None = None,
     device: str | None = None,
     progress: bool = True,
+    augmentation: SourceAugmentation | None = None,
 ) -> np.ndarray:
     """Apply the featurisation described by ``spec`` (from :func:`featurize_pair`).
+
+    ``augmentation`` (fit time only) changes each harmonised image before the backbone.
 
     Raises
     ------
@@ -153,15 +177,40 @@ def featurize(
     if kind == "table":
         return TabularEncoder.from_dict(spec["encoder"]).transform(domain.inputs)
     _check_weights_unchanged(spec)
-    return extract_features(
-        domain,
-        spec["backbone"],
-        weights=spec["weights"],
-        image_size=spec["image_size"],
-        cache_dir=cache_dir,
-        device=device,
-        progress=progress,
-    )
+    harmonizer = harmonizer_from_spec(spec)
+    views = [None if view == "identity" else Flip(view) for view in spec.get("tta", [None])]
+    rows = []
+    for view in views:
+        transform = Composed(harmonizer, augmentation, view)
+        rows.append(extract_features(
+            domain,
+            spec["backbone"],
+            weights=spec["weights"],
+            image_size=spec["image_size"],
+            cache_dir=cache_dir,
+            device=device,
+            progress=progress,
+            transform=transform.as_transform(),
+            transform_key=transform.fingerprint(),
+        ))
+    return rows[0] if len(rows) == 1 else np.mean(rows, axis=0, dtype=np.float64).astype(
+        np.float32)
+
+
+def augmented_features(
+    domain: Domain, spec: dict[str, Any], copies: int, seed: int, **options: Any
+) -> list[np.ndarray]:
+    """Features of ``copies`` seeded augmented copies of an image domain, one array each.
+
+    ``options`` are :func:`featurize`'s ``cache_dir``, ``device`` and ``progress``.
+    """
+    if not isinstance(copies, int) or copies < 0:
+        raise ConfigError(f"--augment {copies!r}; expected a number of copies >= 0, e.g. 2")
+    if copies and spec.get("kind") != "image":
+        raise ConfigError(f"--augment {copies} changes image pixels, but the data are tables; "
+                          "use --augment 0")
+    return [featurize(domain, spec, augmentation=SourceAugmentation(c, seed), **options)
+            for c in range(1, copies + 1)]
 
 
 def _check_weights_unchanged(spec: dict[str, Any]) -> None:
