@@ -3,9 +3,21 @@
 Command modules import the library lazily inside each command, so ``--help`` stays instant.
 """
 
-from medtransfer.cli import bench, demo, evaluate, fit, listing, predict, rank, report, shift
+from medtransfer.cli import (
+    bench,
+    demo,
+    evaluate,
+    extract,
+    fit,
+    listing,
+    predict,
+    rank,
+    report,
+    shift,
+)
 from medtransfer.cli.app import app
 
 __all__ = [
-    "app", "bench", "demo", "evaluate", "fit", "listing", "predict", "rank", "report", "shift",
+    "app", "bench", "demo", "evaluate", "extract", "fit", "listing", "predict", "rank", "report",
+    "shift",
 ]

@@ -35,6 +35,7 @@ def evaluate(
     quiet: opt.Quiet = False,
     strict: opt.Strict = False,
     fmt: opt.Format = "human",
+    engine: opt.Engine = "auto",
 ) -> None:
     """Score the run's method and baselines on TEST (every label of TEST is used for scoring)."""
     from medtransfer import artifacts

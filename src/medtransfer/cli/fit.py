@@ -133,6 +133,7 @@ def fit(
     quiet: opt.Quiet = False,
     strict: opt.Strict = False,
     fmt: opt.Format = "human",
+    engine: opt.Engine = "auto",
 ) -> None:
     """Fit on SOURCE + TARGET and score on the held-out target samples.
 

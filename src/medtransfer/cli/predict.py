@@ -59,6 +59,7 @@ def predict(
     force: opt.Force = False,
     quiet: opt.Quiet = False,
     strict: opt.Strict = False,
+    engine: opt.Engine = "auto",
 ) -> None:
     """Write one row per input: id, prediction and p_<class> per class (a treatment-effect
     run: id, outcome_control, outcome_treated and effect).

@@ -109,7 +109,7 @@ def _check_settings(batch_size: int, image_size: int | None) -> None:
         )
 
 
-def _feature_function(
+def feature_function(
     name: str, config: BackboneConfig, weights: str | Path | None, weights_sha: str,
     device: torch.device, engine: str | None,
 ) -> Callable[[torch.Tensor], np.ndarray]:
@@ -238,7 +238,7 @@ def extract_features(
     found = store.get_many(digests) if store is not None else {}
     todo = list({d: i for i, d in enumerate(digests) if d not in found}.items())
     if todo:
-        features = _feature_function(backbone, config, weights, weights_sha, target_device,
+        features = feature_function(backbone, config, weights, weights_sha, target_device,
                                      engine)
         dataset = ImageDataset([items[i] for _, i in todo], config, size)
         label = f"features {domain.name} ({config.name}, {size}px)"
