@@ -57,7 +57,9 @@ def test_tables_show_extraction_failures_ratios_and_the_demo():
                 "method": method, "metric": metric, "value": value, **extra}
 
     extraction = [record(f"64px-{mode}", "efficientnet_lite0", "images_per_s", value,
-                         images=8, threads=1) for mode, value in (("cold", 500.0), ("cached", 9e3))]
+                         images=8, threads=1, max_abs_diff=diff)
+                  for mode, value, diff in (("eager", 100.0, 0.0), ("torch", 150.0, 2e-6),
+                                            ("cached", 9e3, 2e-6))]
     fits = [record("n=10", "kmm", "fit_s", 1.0, features=4),
             record("n=10", "kmm", "peak_mib", 10.0, features=4),
             record("n=10", "skada:kmm", "fit_s", 4.0, features=4),
@@ -67,7 +69,8 @@ def test_tables_show_extraction_failures_ratios_and_the_demo():
     demo = [record("demo-cold", "medtransfer demo", "wall_s", 60.0),
             record("demo-warm", "medtransfer demo", "wall_s", None, error="exit code 1: boom")]
     table = speed_tables(extraction + fits + demo, 120, 5120)
-    assert "| 64 px | 500 | 9,000 |" in table
+    assert ("| 64 px | 100 | 150 (1.5x; 2e-06) | not installed | 9,000 (90.0x; 2e-06) |"
+            in table)
     assert "| kmm | 1.00 / 4.00 s (0.25), 10 / 30 MiB | OOM / OOM s, OOM / OOM MiB |" in table
     assert "- skada:kmm n=99: out of memory: 9 GiB" in table
     assert "cold 60 s, warm failed (exit code 1: boom)" in table

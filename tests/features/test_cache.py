@@ -8,14 +8,15 @@ from PIL import Image
 
 import medtransfer.features.extract as extract_module
 from medtransfer.data.domain import Domain
-from medtransfer.features.cache import FeatureCache, input_digest
+from medtransfer.errors import ConfigError
+from medtransfer.features.cache import cache_info, input_digest, parse_size, prune_cache
 
 SIZE = 32
 
 
 @pytest.fixture
 def forwarded(monkeypatch):
-    """Counts the images the model really processes."""
+    """Counts the images the (eager) model really processes."""
     counts = []
     real = extract_module.create_backbone
 
@@ -39,19 +40,18 @@ def _images(n: int, seed: int) -> np.ndarray:
 
 
 def _extract(domain: Domain, cache_dir, **options) -> np.ndarray:
-    return extract_module.extract_features(
-        domain, image_size=SIZE, cache_dir=cache_dir, progress=False, **options
-    )
+    options = {"image_size": SIZE, "engine": "torch", **options}
+    return extract_module.extract_features(domain, cache_dir=cache_dir, progress=False, **options)
 
 
-def _entries(cache_dir) -> list:
-    return sorted(cache_dir.glob("features/*/*/*.safetensors"))
+def _shards(cache_dir) -> list:
+    return sorted(cache_dir.glob("stores/*/shards/*.arrow"))
 
 
 def test_second_run_does_no_model_work(tmp_path, forwarded, monkeypatch):
-    domain = _domain(_images(4, seed=0))
-    first = _extract(domain, tmp_path)
-    assert sum(forwarded) == 4 and len(_entries(tmp_path)) == 4
+    domain = _domain(_images(5, seed=0))
+    first = _extract(domain, tmp_path, batch_size=2)
+    assert forwarded == [2, 2, 1] and len(_shards(tmp_path)) == 3  # one shard per batch
 
     def unavailable(*args, **kwargs):
         raise AssertionError("the model was built although every row is cached")
@@ -81,46 +81,44 @@ def test_key_follows_content_not_name_and_settings(tmp_path, forwarded):
     assert forwarded == [2]
     Image.fromarray(images[0][::-1].copy()).save(paths[0])  # same name, new content
     _extract(_domain(paths[:1]), tmp_path / "c")
-    extract_module.extract_features(
-        _domain(paths[:1]), image_size=48, cache_dir=tmp_path / "c", progress=False
-    )
+    _extract(_domain(paths[:1]), tmp_path / "c", image_size=48)
     assert forwarded == [2, 1, 1]
 
 
-def test_truncated_entry_is_recomputed_not_read(tmp_path, forwarded):
+def test_truncated_shard_is_recomputed_not_read(tmp_path, forwarded):
     domain = _domain(_images(2, seed=3))
-    reference = _extract(domain, tmp_path)
-    entry = _entries(tmp_path)[0]
-    entry.write_bytes(entry.read_bytes()[:-100])  # as if the writer was killed mid-write
+    reference = _extract(domain, tmp_path, batch_size=1)
+    shard = _shards(tmp_path)[0]
+    shard.write_bytes(shard.read_bytes()[:-100])  # as if the disk lost the shard's end
     np.testing.assert_allclose(_extract(domain, tmp_path), reference, rtol=1e-3, atol=1e-5)
-    assert forwarded == [2, 1]
-    assert len(_entries(tmp_path)) == 2
+    assert forwarded == [1, 1, 1]
+    assert len(_shards(tmp_path)) == 2
 
 
-def test_flipped_data_bytes_fail_the_checksum(tmp_path):
-    store = FeatureCache(tmp_path, "k" * 64, feature_dim=4)
-    store.put("d", np.arange(4, dtype=np.float32))
-    path = store.path("d")
-    data = bytearray(path.read_bytes())
-    data[-1] ^= 0xFF
-    path.write_bytes(bytes(data))
-    assert store.get("d") is None
-    assert not path.exists()
+def test_prune_evicts_least_recently_used_and_legacy_rows(tmp_path, forwarded):
+    old, new = _domain(_images(2, seed=4)), _domain(_images(2, seed=5))
+    _extract(old, tmp_path)
+    _extract(new, tmp_path)
+    _extract(old, tmp_path)  # a hit: old is now the most recently used
+    legacy = tmp_path / "features" / "ab" / "cd" / "row.safetensors"
+    legacy.parent.mkdir(parents=True)
+    legacy.write_bytes(b"x" * 10)
+    info = cache_info(tmp_path)
+    assert info["rows"] == 4 and info["legacy_bytes"] == 10
+    one_shard = info["bytes"] // 2
+    result = prune_cache(tmp_path, max_bytes=one_shard)
+    assert result["evicted_shards"] == 1 and not legacy.exists()
+    forwarded.clear()
+    _extract(old, tmp_path)
+    _extract(new, tmp_path)
+    assert forwarded == [2]  # only the least recently used shard (new) was evicted
 
 
-def test_wrong_length_row_is_invalid(tmp_path):
-    FeatureCache(tmp_path, "k" * 64, feature_dim=3).put("d", np.ones(3, dtype=np.float32))
-    assert FeatureCache(tmp_path, "k" * 64, feature_dim=4).get("d") is None
-
-
-def test_leftover_temp_file_is_never_read(tmp_path):
-    store = FeatureCache(tmp_path, "k" * 64, feature_dim=2)
-    target = store.path("d")
-    target.parent.mkdir(parents=True)
-    (target.parent / f".{target.name}.abc123.tmp").write_bytes(b"partial")
-    assert store.get("d") is None
-    store.put("d", np.array([1.0, 2.0], dtype=np.float32))
-    np.testing.assert_array_equal(store.get("d"), [1.0, 2.0])
+def test_sizes_parse_and_bad_sizes_are_refused():
+    assert parse_size("20G") == 20 * 1024**3 and parse_size("1.5K") == 1536
+    assert parse_size("100") == 100
+    with pytest.raises(ConfigError, match="is not a size"):
+        parse_size("lots")
 
 
 def test_array_digest_depends_on_shape_and_bytes():

@@ -2,8 +2,9 @@
 
 ``medtransfer bench --suite speed --out DIR`` measures, in one run:
 
-- images/s of the default backbone on random 28x28 images resized to 64/128/224 px, with an
-  empty feature cache (cold) and again with it filled (cached);
+- images/s of the default backbone on random 28x28 images resized to 64/128/224 px: plain
+  eager PyTorch of the same weights beside medtransfer's torch and ONNX engines (empty
+  cache) and its cache hits, with each output's largest difference to plain eager;
 - fit time and peak memory of each medtransfer method that skada also implements, beside
   skada's pipeline of the same method with the same hyper-parameters, on synthetic shifted
   Gaussians of n = 1k/10k/100k rows x 1,280 features. Each fit runs alone in a fresh Python
@@ -24,8 +25,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from medtransfer.bench.extraction_speed import engine_table
 from medtransfer.bench.fit_cost import SKADA_COUNTERPARTS, measure_fit
 from medtransfer.errors import ConfigError
 
@@ -34,31 +34,11 @@ PARTS = ("extraction", "demo")  # besides the method names, what --only may name
 
 def measure_extraction(sizes: Sequence[int], n: int,
                        backbone: str = "efficientnet_lite0") -> list[dict]:
-    """Images/s of ``backbone`` on ``n`` random 28x28 grayscale images, cold then cached."""
-    import torch
+    """Images/s of plain eager PyTorch and of medtransfer (torch, onnx, cache hits)."""
+    from medtransfer.bench.extraction_speed import measure_engines
 
-    from medtransfer.data import Domain
-    from medtransfer.features import extract_features
-
-    records = []
-    with tempfile.TemporaryDirectory() as cache:
-        # the first call converts the weights into the cache once; keep it out of the timings
-        blank = Domain("warm-up", "image", inputs=np.zeros((1, 28, 28), np.uint8),
-                       ids=np.array(["0"]))
-        extract_features(blank, backbone, image_size=64, cache_dir=cache, progress=False)
-        for size in sizes:
-            images = np.random.default_rng(size).integers(0, 256, (n, 28, 28), dtype=np.uint8)
-            domain = Domain(f"random-{size}", "image", inputs=images,
-                            ids=np.arange(n).astype(str))
-            for mode in ("cold", "cached"):
-                start = time.perf_counter()
-                extract_features(domain, backbone, image_size=size, cache_dir=cache,
-                                 progress=False)
-                seconds = time.perf_counter() - start
-                records.append(_record("random 28x28 gray", f"{size}px-{mode}", backbone,
-                                       "images_per_s", n / seconds, seconds=round(seconds, 3),
-                                       images=n, threads=torch.get_num_threads()))
-    return records
+    return [_record("random 28x28 gray", r.pop("target"), backbone, "images_per_s",
+                    r.pop("value"), **r) for r in measure_engines(sizes, n, backbone)]
 
 
 def measure_demo(timeout_s: float = 1200.0) -> list[dict]:
@@ -184,15 +164,7 @@ def speed_tables(records: list[dict], time_limit_s: float, memory_limit_mib: int
     lines = []
     extraction = [r for r in records if r["metric"] == "images_per_s"]
     if extraction:
-        first = extraction[0]
-        lines += [f"#### Feature extraction ({first['method']}, {first['images']} random 28x28 "
-                  f"images, {first['threads']} torch thread(s)), images/s", "",
-                  "| size | cold | cached |", "| --- | --- | --- |"]
-        by = {r["target"]: r for r in extraction}
-        for size in dict.fromkeys(t.split("px")[0] for t in by):
-            lines.append(f"| {size} px | " + " | ".join(
-                f"{by[f'{size}px-{m}']['value']:,.0f}" for m in ("cold", "cached")) + " |")
-        lines.append("")
+        lines += engine_table(extraction)
     fits = {(r["method"], r["target"], r["metric"]): r for r in records
             if r["metric"] in ("fit_s", "peak_mib")}
     if fits:

@@ -7,6 +7,7 @@ from medtransfer.cli import (
     bench,
     demo,
     evaluate,
+    extract,
     fit,
     listing,
     plan,
@@ -20,6 +21,6 @@ from medtransfer.cli import (
 from medtransfer.cli.app import app
 
 __all__ = [
-    "app", "bench", "demo", "evaluate", "fit", "listing", "plan", "predict", "rank", "report",
-    "shift", "site_stats", "verify",
+    "app", "bench", "demo", "evaluate", "extract", "fit", "listing", "plan", "predict", "rank",
+    "report", "shift", "site_stats", "verify",
 ]

@@ -6,6 +6,7 @@ import functools
 import sys
 import warnings
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Any
 
 import typer
@@ -25,6 +26,12 @@ def _one_line_warning(message: Warning | str, *args: Any, **kwargs: Any) -> None
     typer.echo(f"warning: {message}", err=True)
 
 
+def _engine_scope(engine: str):
+    from medtransfer.features.engine import engine_scope  # torch loads only where it is used
+
+    return engine_scope(engine)
+
+
 def command(name: str, **kwargs: Any) -> Callable[[Callable], Callable]:
     """Register ``func`` as ``medtransfer NAME``; user errors become one line and exit code 2."""
 
@@ -32,7 +39,9 @@ def command(name: str, **kwargs: Any) -> Callable[[Callable], Callable]:
         @functools.wraps(func)
         def wrapper(*args: Any, **kw: Any) -> Any:
             try:
-                with warnings.catch_warnings():
+                # --engine, where a command has it, holds for everything the command extracts
+                engine = _engine_scope(kw["engine"]) if "engine" in kw else nullcontext()
+                with warnings.catch_warnings(), engine:
                     warnings.showwarning = _one_line_warning
                     return func(*args, **kw)
             except MedTransferError as err:

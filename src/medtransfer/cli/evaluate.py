@@ -36,6 +36,7 @@ def evaluate(
     strict: opt.Strict = False,
     fmt: opt.Format = "human",
     verify_key: opt.VerifyKey = None,
+    engine: opt.Engine = "auto",
 ) -> None:
     """Score the run's method and baselines on TEST (every label of TEST is used for scoring)."""
     from medtransfer import artifacts

@@ -212,6 +212,7 @@ def fit(
     strict: opt.Strict = False,
     fmt: opt.Format = "human",
     sign_key: opt.SignKey = None,
+    engine: opt.Engine = "auto",
 ) -> None:
     """Fit on SOURCE + TARGET and score on the held-out target samples.
 

@@ -67,6 +67,14 @@ KeepSiteCol = Annotated[
                  help="Table: keep columns holding one value per domain (a site's name) as "
                  "features; by default they are dropped with a warning."),
 ]
+Engine = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="Image features: auto (ONNX Runtime on the CPU when medtransfer[onnx] is "
+        "installed, else eager torch), onnx or torch.",
+    ),
+]
 
 
 def data_options(
@@ -98,9 +106,17 @@ def data_options(
 
 
 def load(path: Path, options: dict[str, Any], site: str | None = None):
-    """Load one domain with the shared options (and an optional site filter)."""
+    """Load one domain with the shared options (and an optional site filter).
+
+    A feature store written by ``medtransfer extract`` loads as a table of its features.
+    """
     from medtransfer.data import load_domain
 
+    # checked by file names so that a table-only command never imports torch
+    if (Path(path) / "store.json").is_file() and (Path(path) / "domain.json").is_file():
+        from medtransfer.features.archive import load_feature_domain
+
+        return load_feature_domain(path)
     return load_domain(path, site=site, **options)
 
 

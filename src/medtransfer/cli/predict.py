@@ -60,6 +60,7 @@ def predict(
     quiet: opt.Quiet = False,
     strict: opt.Strict = False,
     verify_key: opt.VerifyKey = None,
+    engine: opt.Engine = "auto",
 ) -> None:
     """Write one row per input: id, prediction and p_<class> per class (a treatment-effect
     run: id, outcome_control, outcome_treated and effect).

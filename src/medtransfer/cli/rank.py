@@ -63,6 +63,7 @@ def rank(
     quiet: opt.Quiet = False,
     strict: opt.Strict = False,
     fmt: opt.Format = "human",
+    engine: opt.Engine = "auto",
 ) -> None:
     """Rank candidate sources x backbones by a transferability score on k target labels."""
     from medtransfer import artifacts

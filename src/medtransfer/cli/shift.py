@@ -43,6 +43,7 @@ def shift(
     quiet: opt.Quiet = False,
     strict: opt.Strict = False,
     fmt: opt.Format = "human",
+    engine: opt.Engine = "auto",
 ) -> None:
     """Two-sample tests, label-prior, missingness and per-feature drift, and a picture."""
     from medtransfer import artifacts

@@ -56,15 +56,28 @@ def bootstrap_indices(
     if int(n_resamples) < 1:
         raise ConfigError(f"n_resamples={n_resamples}; use a positive number such as 1000")
     y = np.asarray(y_true)
-    rng = np.random.default_rng(random_state)
     if groups is None:
-        units, strata, rows = None, y, None
-    else:
-        units, strata, rows = group_strata(y, groups)
+        yield from resample_matrix(y, int(n_resamples), random_state)
+        return
+    _, strata, rows = group_strata(y, groups)
+    for picked in resample_matrix(strata, int(n_resamples), random_state):
+        yield np.concatenate([rows[i] for i in picked])
+
+
+def resample_matrix(strata: np.ndarray, n_resamples: int, random_state: int | None) -> np.ndarray:
+    """(n_resamples, n) stratified draws with replacement, one numpy call for all of them.
+
+    Row r equals what drawing ``rng.choice(members, members.size)`` for each stratum in turn,
+    resample after resample, gives with the same seed: the draws of one call consume the
+    generator element by element in the same order.
+    """
     members = [np.flatnonzero(strata == s) for s in np.unique(strata)]
-    for _ in range(int(n_resamples)):
-        picked = np.concatenate([rng.choice(m, size=m.size, replace=True) for m in members])
-        yield picked if units is None else np.concatenate([rows[i] for i in picked])
+    pool = np.concatenate(members) if members else np.empty(0, dtype=np.intp)
+    sizes = np.concatenate([np.full(m.size, m.size) for m in members]) if members else pool
+    offsets = np.repeat(np.cumsum([0] + [m.size for m in members[:-1]]), [m.size for m in members])
+    rng = np.random.default_rng(random_state)
+    draws = rng.integers(0, np.broadcast_to(sizes, (n_resamples, pool.size)))
+    return pool[offsets + draws]
 
 
 def percentile_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:

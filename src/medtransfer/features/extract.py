@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -16,21 +16,25 @@ from medtransfer.data.domain import Domain
 from medtransfer.data.images import read_image
 from medtransfer.errors import ConfigError, DataError
 from medtransfer.features.backbones import (
-    Backbone,
     BackboneConfig,
     backbone_config,
     create_backbone,
     weights_fingerprint,
 )
 from medtransfer.features.cache import (
-    FeatureCache,
+    cache_limit,
+    feature_store,
     input_digest,
     preprocessing_key,
+    prune_cache,
     user_cache_dir,
 )
 from medtransfer.features.device import resolve_device
+from medtransfer.features.engine import available_cpus, resolve_engine
+from medtransfer.features.onnx_backbone import OnnxBackbone
 
 MIN_IMAGE_SIZE = 16
+AUTO_WORKERS_FROM = 512  # below this, starting decoder processes costs more than it saves
 _RESAMPLING = {
     "nearest": Image.Resampling.NEAREST,
     "bilinear": Image.Resampling.BILINEAR,
@@ -136,43 +140,67 @@ def _check_settings(batch_size: int, image_size: int | None) -> None:
         )
 
 
-def _run_model(
-    backbone: Backbone,
+def feature_function(
+    name: str, config: BackboneConfig, weights: str | Path | None, weights_sha: str,
+    device: torch.device, engine: str | None,
+) -> Callable[[torch.Tensor], np.ndarray]:
+    """``features(batch)`` of normalised NCHW pixels on the chosen engine."""
+    if resolve_engine(engine, device.type) == "onnx":
+        runner = OnnxBackbone(
+            config, weights_sha, lambda: create_backbone(name, weights=weights, device="cpu"),
+            threads=torch.get_num_threads(),
+        )
+        return lambda batch: runner(batch.numpy())
+    # channels-last lets oneDNN skip a layout conversion per convolution (1.5-1.9x on CPU)
+    model = create_backbone(name, weights=weights, device=device)
+    model = model.to(memory_format=torch.channels_last)
+
+    def eager(batch: torch.Tensor) -> np.ndarray:
+        with torch.inference_mode():
+            pixels = batch.to(device, memory_format=torch.channels_last)
+            return model(pixels).float().cpu().numpy()
+
+    return eager
+
+
+def loader_workers(n_images: int, num_workers: int | None) -> int:
+    """Decoding processes: the caller's, or one per spare core when there is enough work."""
+    if num_workers is not None:
+        return num_workers
+    return min(4, available_cpus() - 1) if n_images >= AUTO_WORKERS_FROM else 0
+
+
+def feature_batches(
+    features: Callable[[torch.Tensor], np.ndarray],
     dataset: ImageDataset,
     *,
     batch_size: int,
-    num_workers: int,
+    num_workers: int | None,
     progress: bool,
     label: str,
-) -> np.ndarray:
-    device = next(backbone.parameters()).device
+) -> Iterator[np.ndarray]:
+    """Yield the float32 features of ``dataset`` batch by batch, in order."""
     loader = DataLoader(
         dataset,
         batch_size=batch_size,
         shuffle=False,
-        num_workers=num_workers,
-        pin_memory=device.type == "cuda",
+        num_workers=loader_workers(len(dataset), num_workers),
+        pin_memory=torch.cuda.is_available(),
     )
-    rows = []
     with Progress(console=Console(stderr=True), disable=not progress) as bar:
         task = bar.add_task(label, total=len(dataset))
-        with torch.inference_mode():
-            for batch in loader:
-                rows.append(backbone(batch.to(device)).float().cpu().numpy())
-                bar.advance(task, len(batch))
-    return np.concatenate(rows).astype(np.float32, copy=False)
+        for batch in loader:
+            yield features(batch).astype(np.float32, copy=False)
+            bar.advance(task, len(batch))
 
 
-def _feature_cache(
-    config: BackboneConfig,
-    weights_sha: str,
-    size: int,
-    cache_dir: str | Path | None,
-    transform_key: str | None = None,
-) -> FeatureCache:
-    # the key gains an entry only with a transform, so plain extraction keeps its cache
+def preprocessing_store_key(
+    config: BackboneConfig, weights_sha: str, size: int, transform_key: str | None = None
+) -> str:
+    """The key of every setting besides the input that decides a feature row."""
+    # the key gains an entry only with a pixel transform, so plain extraction keeps its cache
     extra = {} if transform_key is None else {"pixel_transform": transform_key}
-    key = preprocessing_key(
+    return preprocessing_key(
         backbone=config.name,
         weights_sha256=weights_sha,
         size=size,
@@ -182,8 +210,6 @@ def _feature_cache(
         interpolation=config.interpolation,
         **extra,
     )
-    root = Path(cache_dir) if cache_dir is not None else user_cache_dir()
-    return FeatureCache(root, key, config.feature_dim)
 
 
 def extract_features(
@@ -196,8 +222,9 @@ def extract_features(
     device: str | torch.device | None = None,
     cache_dir: str | Path | None = None,
     progress: bool = True,
-    num_workers: int = 0,
+    num_workers: int | None = None,
     cache: bool = True,
+    engine: str | None = None,
     transform: PixelTransform | None = None,
     transform_key: str | None = None,
 ) -> np.ndarray:
@@ -216,8 +243,10 @@ def extract_features(
         Default weights, a ``.safetensors`` file, or ``"random"``.
     image_size : int or None
         Side the images are resized to; None for the backbone's input size.
-    batch_size, num_workers : int
-        DataLoader settings.
+    batch_size : int
+        Images per model call.
+    num_workers : int or None
+        Decoding processes; None for one per spare core (up to 4) on large inputs.
     device : str or None
         Torch device; None picks CUDA when available.
     cache_dir : str, Path or None
@@ -225,7 +254,10 @@ def extract_features(
     progress : bool
         Show a progress bar on stderr.
     cache : bool
-        Read and write the feature cache.
+        Read and write the feature cache (one shard written per batch).
+    engine : {"auto", "onnx", "torch"} or None
+        Inference engine; None for the enclosing :func:`~medtransfer.features.engine.engine_scope`
+        (``auto``: ONNX Runtime on the CPU when installed, else eager torch).
     transform : callable, optional
         Applied to each image's native uint8 pixels before resizing (e.g. a fitted
         :class:`~medtransfer.harmonize.HarmonizerChain`).
@@ -247,25 +279,28 @@ def extract_features(
     _, weights_sha = weights_fingerprint(config, weights)
     size = image_size or config.input_size
     digests = [input_digest(item) for item in items]
-    store = _feature_cache(config, weights_sha, size, cache_dir, transform_key)
-    found = dict(store.get_many(digests)) if cache else {}
-    todo = {d: i for i, d in enumerate(digests) if d not in found}
+    root = Path(cache_dir) if cache_dir is not None else user_cache_dir()
+    store = feature_store(root, preprocessing_store_key(config, weights_sha, size, transform_key),
+                          config.feature_dim) if cache else None
+    found = store.get_many(digests) if store is not None else {}
+    todo = list({d: i for i, d in enumerate(digests) if d not in found}.items())
     if todo:
-        model = create_backbone(backbone, weights=weights, device=target_device)
-        dataset = ImageDataset([items[i] for i in todo.values()], config, size, transform)
+        features = feature_function(backbone, config, weights, weights_sha, target_device,
+                                     engine)
+        dataset = ImageDataset([items[i] for _, i in todo], config, size, transform)
         label = f"features {domain.name} ({config.name}, {size}px)"
-        computed = _run_model(
-            model,
-            dataset,
-            batch_size=batch_size,
-            num_workers=num_workers,
-            progress=progress,
-            label=label,
-        )
-        for digest, row in zip(todo, computed, strict=True):
-            found[digest] = row
-            if cache:
-                store.put(digest, row)
+        done = 0
+        for rows in feature_batches(features, dataset, batch_size=batch_size,
+                                    num_workers=num_workers, progress=progress, label=label):
+            batch = [d for d, _ in todo[done : done + len(rows)]]
+            found.update(zip(batch, rows, strict=True))
+            if store is not None:
+                store.put_many(batch, rows)
+            done += len(rows)
+        if store is not None and store.size_bytes() > cache_limit():
+            prune_cache(root)
+    if store is not None:
+        store.close()
     if not digests:
         return np.empty((0, config.feature_dim), dtype=np.float32)
     return np.stack([found[d] for d in digests]).astype(np.float32, copy=False)

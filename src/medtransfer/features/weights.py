@@ -8,6 +8,7 @@ opened, it is read once, and it is converted to a safetensors file in the user c
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,10 +138,24 @@ def efficientnet_lite0_weights(source: Path | None = None, cache_dir: Path | Non
 
 def _is_readable(path: Path) -> bool:
     try:
-        load_file(path)
+        read_state(path)
     except (SafetensorError, OSError):
         return False
     return True
+
+
+def read_state(path: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file, read once per process while the file is unchanged.
+
+    Callers copy them into a model (``load_state_dict``), so the shared tensors stay intact.
+    """
+    stat = Path(path).stat()
+    return _memoised_state(str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=4)
+def _memoised_state(path: str, mtime_ns: int, size: int) -> dict[str, torch.Tensor]:
+    return load_file(path)
 
 
 def check_weights_path(weights: str | Path) -> Path:
@@ -169,7 +184,7 @@ def load_weights_file(model: torch.nn.Module, path: Path, backbone: str) -> None
     classifier has another number of classes gets a head of that size.
     """
     try:
-        state = load_file(path)
+        state = read_state(path)
     except SafetensorError as error:
         raise ArtifactError(
             f"weights file {str(path)!r} is not valid safetensors: {error}"

@@ -1,0 +1,61 @@
+"""Inference engines: ONNX Runtime and channels-last eager give plain eager's features."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from medtransfer.data.domain import Domain
+from medtransfer.errors import ConfigError
+from medtransfer.features import engine as engine_module
+from medtransfer.features.backbones import create_backbone
+from medtransfer.features.engine import engine_scope, resolve_engine
+from medtransfer.features.extract import ImageDataset, extract_features
+
+
+def _domain(n: int = 5, seed: int = 0) -> Domain:
+    images = np.random.default_rng(seed).integers(0, 256, (n, 30, 30, 3), dtype=np.uint8)
+    return Domain("imgs", "image", inputs=images, ids=np.arange(n).astype(str))
+
+
+def _plain_eager(domain: Domain, size: int) -> np.ndarray:
+    model = create_backbone("efficientnet_lite0", device="cpu")
+    dataset = ImageDataset(list(domain.inputs), model.config, size)
+    with torch.inference_mode():
+        return model(torch.stack([dataset[i] for i in range(len(dataset))])).numpy()
+
+
+@pytest.mark.parametrize("engine", ["torch", "onnx"])
+def test_engines_match_plain_eager_within_1e_4(engine):
+    if engine == "onnx":
+        pytest.importorskip("onnxruntime")
+        pytest.importorskip("onnx")
+    domain = _domain()
+    for size in (32, 48):
+        found = extract_features(domain, image_size=size, engine=engine, cache=False,
+                                 progress=False, batch_size=2)
+        np.testing.assert_allclose(found, _plain_eager(domain, size), rtol=0, atol=1e-4)
+
+
+def test_auto_is_onnx_on_cpu_only_when_installed(monkeypatch):
+    monkeypatch.setattr(engine_module, "onnx_available", lambda: True)
+    assert resolve_engine("auto", "cpu") == "onnx"
+    assert resolve_engine("auto", "cuda") == "torch"
+    with pytest.raises(ConfigError, match="runs on the CPU"):
+        resolve_engine("onnx", "cuda")
+    monkeypatch.setattr(engine_module, "onnx_available", lambda: False)
+    assert resolve_engine("auto", "cpu") == "torch"
+    with pytest.raises(ConfigError, match=r"pip install 'medtransfer\[onnx\]'"):
+        resolve_engine("onnx", "cpu")
+
+
+def test_scope_and_environment_choose_the_engine(monkeypatch):
+    monkeypatch.setenv("MEDTRANSFER_ENGINE", "torch")
+    monkeypatch.setattr(engine_module, "onnx_available", lambda: True)
+    assert resolve_engine(None, "cpu") == "torch"
+    with engine_scope("auto"):
+        assert resolve_engine(None, "cpu") == "onnx"
+        assert resolve_engine("torch", "cpu") == "torch"
+    with pytest.raises(ConfigError, match="engine 'fast' is unknown"), engine_scope("fast"):
+        pass
