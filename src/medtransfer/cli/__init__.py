@@ -4,11 +4,11 @@ Command modules import the library lazily inside each command, so ``--help`` sta
 """
 
 from medtransfer.cli import (  # noqa: I001
-    bench, demo, evaluate, fit, listing, predict, rank, report, shift, site_stats,
+    bench, demo, evaluate, federated, fit, listing, predict, rank, report, shift, site_stats,
 )
 from medtransfer.cli.app import app
 
 __all__ = [
     "app", "bench", "demo", "evaluate", "fit", "listing", "predict", "rank", "report", "shift",
-    "site_stats",
+    "federated", "site_stats",
 ]
