@@ -9,6 +9,6 @@ from medtransfer.cli import (  # noqa: I001
 from medtransfer.cli.app import app
 
 __all__ = [
-    "app", "bench", "demo", "evaluate", "fit", "listing", "predict", "rank", "report", "shift",
-    "federated", "site_stats",
+    "app", "bench", "demo", "evaluate", "federated", "fit", "listing", "predict", "rank",
+    "report", "shift", "site_stats",
 ]
