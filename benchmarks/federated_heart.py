@@ -61,7 +61,7 @@ def one_target(target: str, audit: Path) -> dict:
     for method in ("none", "site_standardize", "coral"):
         result = run_protocol(in_process(sites), list(SITES), target, {**CONFIG, "method": method})
         plan = result["plan"]
-        Z, y, _ = sites[target]._rows(plan)
+        Z, y, _ = sites[target].adapted_rows(plan)
         w = np.asarray(result["weights"])
         row[f"federated {method}"] = roc_auc_score(y, Z @ w[:-1] + w[-1])
     data = _encoded(sites, plan)

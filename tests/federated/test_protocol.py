@@ -40,7 +40,7 @@ def federation(tmp_path_factory):
 def test_site_auroc_equals_the_pooled_computation_on_its_rows(federation):
     sites, result = federation
     target = sites["VA Long Beach"]
-    Z, y, _ = target._rows({**result["plan"]})
+    Z, y, _ = target.adapted_rows({**result["plan"]})
     w = np.asarray(result["weights"])
     pooled = delong_ci(y, Z @ w[:-1] + w[-1])
     reported = result["target_auroc"]
