@@ -8,6 +8,7 @@ from medtransfer.cli import (
     demo,
     evaluate,
     extract,
+    federated,
     fit,
     listing,
     plan,
@@ -21,6 +22,6 @@ from medtransfer.cli import (
 from medtransfer.cli.app import app
 
 __all__ = [
-    "app", "bench", "demo", "evaluate", "extract", "fit", "listing", "plan", "predict", "rank",
-    "report", "shift", "site_stats", "verify",
+    "app", "bench", "demo", "evaluate", "extract", "federated", "fit", "listing", "plan",
+    "predict", "rank", "report", "shift", "site_stats", "verify",
 ]

@@ -18,13 +18,13 @@ from medtransfer.federated.coordinator import run_protocol
 from medtransfer.federated.site import Site
 
 HOW_TO_DEPLOY = """\
-Across real sites, run the same apps with Flower's deployment engine:
+This ran as a local simulation (one Flower SuperNode per site, in one process tree).
+Across real sites the same ServerApp/ClientApp run on Flower's deployment engine:
   coordinator:  flower-superlink --insecure
-  each site:    flower-supernode --insecure --superlink COORDINATOR:9092 \\
-                  --node-config "data='heart.csv' site='Hungary' audit='audit.jsonl'"
-  then:         flwr run <app folder> (ServerApp: medtransfer.federated.flower:server_app,
-                ClientApp: medtransfer.federated.flower:client_app)
-Each site reads its own rows; only the JSON replies logged in its audit file leave it."""
+  each site:    flower-supernode --insecure --superlink COORDINATOR:9092
+  then:         flwr run <Flower app folder>
+Not shipped yet: a ClientApp that loads its site's table from the SuperNode's node config
+(make_client_app takes the sites' rows in-process, which only a simulation can do)."""
 
 
 def _flwr():

@@ -82,7 +82,8 @@ class Site:
                                min_cell=self.min_cell)
         return self._send("statistics", release)
 
-    def _rows(self, plan: dict) -> tuple[np.ndarray, np.ndarray, Any]:
+    def adapted_rows(self, plan: dict) -> tuple[np.ndarray, np.ndarray, Any]:
+        """This site's rows as the head sees them (kept here), labels, the adapter."""
         model = build_adapter(plan)
         encoder = TabularEncoder.from_dict(plan["encoder"])
         names = [str(n) for n in encoder.get_feature_names_out()]
@@ -94,7 +95,7 @@ class Site:
 
     def train(self, weights: list[float], plan: dict) -> dict:
         """One FedAvg/FedProx round: local steps from the global weights."""
-        Z, y, _ = self._rows(plan)
+        Z, y, _ = self.adapted_rows(plan)
         new = local_update(np.asarray(weights), Z, y, epochs=plan["local_epochs"],
                            learning_rate=plan["learning_rate"],
                            proximal_mu=plan["proximal_mu"])
@@ -103,7 +104,7 @@ class Site:
 
     def evaluate(self, weights: list[float], plan: dict) -> dict:
         """External validation of the global model on this site's rows."""
-        Z, y, _ = self._rows(plan)
+        Z, y, _ = self.adapted_rows(plan)
         w = np.asarray(weights)
         score = Z @ w[:-1] + w[-1]
         pieces = site_auroc_pieces(y, score, self.min_cell)
