@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import skops.io as sio
 
 from medtransfer.errors import ArtifactError
 
@@ -126,6 +125,8 @@ def atomic_directory(out: Path, force: bool = False) -> Iterator[Path]:
 
 def dump_estimator(estimator: Any, path: Path) -> None:
     """Save a fitted estimator with skops (no pickle)."""
+    import skops.io as sio  # imports torch's array API when torch is installed: only here
+
     try:
         sio.dump(estimator, path)
     except Exception as err:  # skops raises many types for unsupported objects
@@ -136,6 +137,8 @@ def dump_estimator(estimator: Any, path: Path) -> None:
 
 def load_estimator(path: Path) -> Any:
     """Load a skops file, refusing any type outside the trusted packages."""
+    import skops.io as sio
+
     try:
         untrusted = sio.get_untrusted_types(file=path)
     except Exception as err:

@@ -41,3 +41,21 @@ def command(name: str, **kwargs: Any) -> Callable[[Callable], Callable]:
         return app.command(name, **kwargs)(wrapper)
 
     return decorator
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from medtransfer import __version__
+
+        typer.echo(f"medtransfer {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True,
+        help="Print the version and exit.",
+    ),
+) -> None:
+    """Transfer learning for medicine: carry a model from a source domain to a target domain."""

@@ -1,32 +1,40 @@
-"""Features: backbone registry, batched extraction, content-addressed cache, tabular encoder."""
+"""Features: backbone registry, batched extraction, content-addressed cache, tabular encoder.
 
-from medtransfer.features.backbones import (
-    BACKBONES,
-    Backbone,
-    BackboneConfig,
-    backbone_config,
-    create_backbone,
-    register_backbone,
-)
-from medtransfer.features.cache import FeatureCache, user_cache_dir
-from medtransfer.features.device import resolve_device
-from medtransfer.features.extract import extract_features
-from medtransfer.features.featurize import featurize, featurize_pair, image_spec
-from medtransfer.features.tabular import TabularEncoder
+The names load lazily: a table's features need neither torch nor timm.
+"""
 
-__all__ = [
-    "BACKBONES",
-    "Backbone",
-    "BackboneConfig",
-    "FeatureCache",
-    "TabularEncoder",
-    "backbone_config",
-    "create_backbone",
-    "extract_features",
-    "featurize",
-    "featurize_pair",
-    "image_spec",
-    "register_backbone",
-    "resolve_device",
-    "user_cache_dir",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "BACKBONES": "medtransfer.features.backbones",
+    "Backbone": "medtransfer.features.backbones",
+    "BackboneConfig": "medtransfer.features.backbones",
+    "FeatureCache": "medtransfer.features.cache",
+    "TabularEncoder": "medtransfer.features.tabular",
+    "backbone_config": "medtransfer.features.backbones",
+    "create_backbone": "medtransfer.features.backbones",
+    "extract_features": "medtransfer.features.extract",
+    "featurize": "medtransfer.features.featurize",
+    "featurize_pair": "medtransfer.features.featurize",
+    "image_spec": "medtransfer.features.featurize",
+    "register_backbone": "medtransfer.features.backbones",
+    "resolve_device": "medtransfer.features.device",
+    "user_cache_dir": "medtransfer.features.cache",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'medtransfer.features' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -16,8 +16,6 @@ from sklearn.base import clone
 
 from medtransfer.data.domain import Domain
 from medtransfer.errors import ArtifactError, ConfigError
-from medtransfer.features.backbones import backbone_config, weights_fingerprint
-from medtransfer.features.extract import extract_features
 from medtransfer.features.tabular import TabularEncoder
 
 SOURCE_ID, TARGET_ID = 1, -2
@@ -99,6 +97,8 @@ def image_spec(
     image_size: int | None = None,
 ) -> dict[str, Any]:
     """The spec of an image featurisation, with the sha256 of the weights it uses."""
+    from medtransfer.features.backbones import backbone_config, weights_fingerprint
+
     config = backbone_config(backbone)
     _, sha = weights_fingerprint(config, weights)
     return {
@@ -151,6 +151,8 @@ def featurize(
         )
     if kind == "table":
         return TabularEncoder.from_dict(spec["encoder"]).transform(domain.inputs)
+    from medtransfer.features.extract import extract_features  # torch: images only
+
     _check_weights_unchanged(spec)
     return extract_features(
         domain,
@@ -164,6 +166,8 @@ def featurize(
 
 
 def _check_weights_unchanged(spec: dict[str, Any]) -> None:
+    from medtransfer.features.backbones import backbone_config, weights_fingerprint
+
     _, sha = weights_fingerprint(backbone_config(spec["backbone"]), spec["weights"])
     if sha != spec["weights_sha256"]:
         weights = spec["weights"] or f"default weights of {spec['backbone']}"
