@@ -40,3 +40,15 @@ def test_the_demo_folder_is_its_own_to_replace_but_no_other(tmp_path):
     assert _is_demo_folder(tmp_path)
     (tmp_path / "notes.txt").write_text("mine")
     assert not _is_demo_folder(tmp_path)
+
+
+def test_a_zero_width_interval_is_marked_and_explained():
+    from rich.console import Console
+
+    from medtransfer.cli.render import DEGENERATE_NOTE, format_interval, print_metrics
+
+    assert format_interval({"value": 0.5, "low": 0.5, "high": 0.5}) == "0.500 [0.50, 0.50]*"
+    assert format_interval({"value": None, "low": None, "high": None}) == "n/a"
+    console = Console(record=True, width=200)
+    print_metrics({"m": {"auroc": {"value": 0.5, "low": 0.5, "high": 0.5}}}, "t", console)
+    assert DEGENERATE_NOTE[:40] in console.export_text()
