@@ -52,3 +52,10 @@ def test_a_zero_width_interval_is_marked_and_explained():
     console = Console(record=True, width=200)
     print_metrics({"m": {"auroc": {"value": 0.5, "low": 0.5, "high": 0.5}}}, "t", console)
     assert DEGENERATE_NOTE[:40] in console.export_text()
+
+
+def test_help_shows_no_bool_or_list_type_names(runner):
+    result = runner.invoke(app, ["rank", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "<bool>" not in result.output and "<list[" not in result.output
+    assert "--source heart.csv --source heart.csv" in result.output

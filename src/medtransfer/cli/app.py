@@ -8,8 +8,26 @@ from collections.abc import Callable
 from typing import Any
 
 import typer
+from typer.core import TyperOption
 
 from medtransfer.errors import MedTransferError
+
+_typer_option_type = TyperOption.display_type_rich
+
+
+def _option_type(self: TyperOption, ctx: Any) -> str | None:
+    """Help's type column: none for a flag (typer 0.29 prints '<bool>'), and a repeatable
+    option's element type with '...' instead of '<list[Path]>'."""
+    if self.is_flag:
+        return None
+    shown = _typer_option_type(self, ctx)
+    if shown and shown.startswith("<list[") and shown.endswith("]>"):
+        return f"<{shown[6:-2].lower()}>..."
+    return shown
+
+
+# typer offers no setting for this column; one override here covers every command
+TyperOption.display_type_rich = _option_type
 
 app = typer.Typer(
     name="medtransfer",
