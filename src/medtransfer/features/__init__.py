@@ -8,24 +8,40 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+# eager (cheap, no torch): ``featurize`` is also a submodule's name, which a lazy lookup
+# would let the submodule shadow once imported
+from medtransfer.features.featurize import featurize, featurize_pair, image_spec
+from medtransfer.features.tabular import TabularEncoder
+
 _EXPORTS = {
     "BACKBONES": "medtransfer.features.backbones",
     "Backbone": "medtransfer.features.backbones",
     "BackboneConfig": "medtransfer.features.backbones",
     "FeatureCache": "medtransfer.features.cache",
-    "TabularEncoder": "medtransfer.features.tabular",
     "backbone_config": "medtransfer.features.backbones",
     "create_backbone": "medtransfer.features.backbones",
     "extract_features": "medtransfer.features.extract",
-    "featurize": "medtransfer.features.featurize",
-    "featurize_pair": "medtransfer.features.featurize",
-    "image_spec": "medtransfer.features.featurize",
     "register_backbone": "medtransfer.features.backbones",
     "resolve_device": "medtransfer.features.device",
     "user_cache_dir": "medtransfer.features.cache",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "BACKBONES",
+    "Backbone",
+    "BackboneConfig",
+    "FeatureCache",
+    "TabularEncoder",
+    "backbone_config",
+    "create_backbone",
+    "extract_features",
+    "featurize",
+    "featurize_pair",
+    "image_spec",
+    "register_backbone",
+    "resolve_device",
+    "user_cache_dir",
+]
 
 
 def __getattr__(name: str) -> Any:
