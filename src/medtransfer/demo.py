@@ -66,9 +66,10 @@ SCENARIOS = (
         {
             "classifier": "svm",
             "image_size": 128,
-            # a declared list, not a time budget: the same choice on any machine (CORAL on
-            # 1280 features is the costly one, about 30 s over its 15 folds)
-            "method_params": {"candidates": ["coral", "label_shift"]},
+            # a declared list, not a time budget: the same choice on any machine. CORAL and
+            # subspace alignment (a 1280 x 1280 covariance or PCA per fold) took 5 of the 6.5
+            # minutes of selection under load without beating all_labelled (0.73 vs 0.77)
+            "method_params": {"candidates": ["label_shift"]},
         },
     ),
     Scenario(
