@@ -37,3 +37,33 @@ def test_cli_start_does_not_import_torch():
     code = "import sys, medtransfer.cli; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_table_fit_imports_no_torch_timm_skada_or_matplotlib():
+    code = """
+import sys
+import numpy as np, pandas as pd
+import medtransfer.cli, medtransfer.run
+from medtransfer.data.tables import domain_from_table
+from medtransfer.pipeline import TransferPipeline
+rng = np.random.default_rng(0)
+def table(name):
+    frame = pd.DataFrame({"a": rng.normal(size=60), "b": rng.normal(size=60)})
+    frame["label"] = (frame["a"] > 0).astype(int)
+    return domain_from_table(frame, where=name, name=name, label_col="label")
+TransferPipeline(method="source_only", classifier="logreg", progress=False).fit(
+    table("s"), table("t"), target_labels=10)
+print(sorted(m for m in ("torch", "timm", "skada", "ot", "matplotlib") if m in sys.modules))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_version_flag_prints_the_package_version():
+    from typer.testing import CliRunner
+
+    from medtransfer import __version__
+    from medtransfer.cli import app
+
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"medtransfer {__version__}"

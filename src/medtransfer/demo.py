@@ -66,9 +66,10 @@ SCENARIOS = (
         {
             "classifier": "svm",
             "image_size": 128,
-            # a declared list, not a time budget: the same choice on any machine (CORAL on
-            # 1280 features is the costly one, about 30 s over its 15 folds)
-            "method_params": {"candidates": ["coral", "label_shift"]},
+            # a declared list, not a time budget: the same choice on any machine. CORAL and
+            # subspace alignment (a 1280 x 1280 covariance or PCA per fold) took 5 of the 6.5
+            # minutes of selection under load without beating all_labelled (0.73 vs 0.77)
+            "method_params": {"candidates": ["label_shift"]},
         },
     ),
     Scenario(
@@ -88,6 +89,15 @@ SCENARIOS = (
 )
 
 
+def _is_demo_folder(out: Path) -> bool:
+    """True for a folder an earlier demo wrote (only scenario run folders): the demo
+    replaces its own output, as README's command re-runs it, but nothing else."""
+    if not out.is_dir():
+        return False
+    names = {s.name for s in SCENARIOS}
+    return all(p.name in names and (p / "manifest.json").is_file() for p in out.iterdir())
+
+
 def run_demo(
     out: Path,
     *,
@@ -101,7 +111,7 @@ def run_demo(
     Yields each scenario with its result as soon as it is done.
     """
     out = Path(out)
-    artifacts.check_writable(out, force)
+    artifacts.check_writable(out, force or _is_demo_folder(out))
     for scenario in SCENARIOS:
         source, target = scenario.domains()
         options = dict(scenario.pipeline)

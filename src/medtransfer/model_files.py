@@ -14,8 +14,6 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import skops.io as sio
-
 from medtransfer.errors import ArtifactError
 
 MAX_UNPACKED_BYTES = 4 << 30  # a zip bomb is refused before it is unpacked
@@ -79,6 +77,8 @@ TRUSTED: frozenset[tuple[str, str]] = frozenset(
 
 def dump_estimator(estimator: Any, path: Path) -> None:
     """Save a fitted estimator with skops (no pickle); refuse one that holds an unknown type."""
+    import skops.io as sio  # imports torch's array API when torch is installed: only here
+
     try:
         sio.dump(estimator, path)
     except Exception as err:  # skops raises many types for unsupported objects
@@ -103,6 +103,8 @@ def load_estimator(path: Path) -> Any:
             f"{path} holds objects medtransfer never saves ({_describe(unknown)}); refusing to "
             "load it: the run was not written by medtransfer or was tampered with"
         )
+    import skops.io as sio
+
     types = sorted({name for name, _ in TRUSTED})
     try:
         return sio.load(path, trusted=types)

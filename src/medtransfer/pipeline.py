@@ -300,7 +300,8 @@ class TransferPipeline:
         predictor = make_classifier(self.classifier, self.task, self.random_state)
         estimator = method.build(predictor, self.random_state)
         if name == "auto":
-            estimator.set_params(progress=self.progress)
+            estimator.set_params(progress=self.progress, class_names=(
+                list(self.class_names_) if self.task == "classification" else None))
         if name == "auto" and self.task == "regression":
             estimator.set_params(point=self.point, target_transform=self.target_transform)
         if name == self.method and self.method_params:

@@ -72,7 +72,7 @@ def test_site_and_race_filters(raw):
     black = warfarin(race=["Black", "WHITE"])
     assert set(black.metadata["race"]) == {"Black or African American", "White"}
     both = warfarin(site=1, race="white")
-    assert both.name == "iwpc_warfarin[site=1;race=white]"
+    assert both.name == "IWPC warfarin, site 1, race white"
     assert set(both.metadata["site"]) == {1} and set(both.metadata["race"]) == {"White"}
 
 

@@ -55,3 +55,11 @@ def test_auto_twice_gives_the_same_choice_and_evidence_and_prints_its_skips(caps
     assert "ot_linear" in first["methods"] and "coral" not in first["methods"]
     err = capsys.readouterr().err
     assert err.count("auto: skipped coral: 160 rows > 100") == 2
+
+
+def test_the_evidence_names_rare_classes_by_name():
+    from medtransfer.select.auto import _held_in_note
+
+    y = np.array([0, 0, 2, 2, 1])
+    note = _held_in_note(y, np.array([2, 3]), 5, ["neutrophil", "lymphocyte", "basophil"])
+    assert note.startswith("class 'basophil': 2 labelled target sample(s)")

@@ -21,13 +21,6 @@ from medtransfer.adapt.domain_estimator import (
     is_regression_target,
     subsample_rows,
 )
-from medtransfer.adapt.skada_adapters import (
-    CORALAdapter,
-    EntropicOTMappingAdapter,
-    LinearOTMappingAdapter,
-    OTMappingAdapter,
-    SubspaceAlignmentAdapter,
-)
 
 _BLOCK = 8192  # rows mapped at a time
 
@@ -157,6 +150,9 @@ class AlignedEstimator(AdaptedEstimator):
 
 @register_method("coral", "CORAL: re-colour source features with the target covariance")
 def _coral(estimator: BaseEstimator, random_state: int | None = None) -> BaseEstimator:
+    # skada (which imports torch) is imported by the methods that use it, when built
+    from medtransfer.adapt.skada_adapters import CORALAdapter
+
     return AlignedEstimator(estimator, CORALAdapter(reg="auto"), random_state=random_state)
 
 
@@ -164,6 +160,8 @@ def _coral(estimator: BaseEstimator, random_state: int | None = None) -> BaseEst
     "subspace_alignment", "align the source PCA subspace with the target's (Fernando 2013)"
 )
 def _subspace_alignment(estimator: BaseEstimator, random_state: int | None = None):
+    from medtransfer.adapt.skada_adapters import SubspaceAlignmentAdapter
+
     adapter = SubspaceAlignmentAdapter(n_components=None, random_state=random_state)
     return AlignedEstimator(estimator, adapter, random_state=random_state)
 
@@ -173,6 +171,8 @@ def _subspace_alignment(estimator: BaseEstimator, random_state: int | None = Non
     "exact optimal transport (EMD) of source onto target; n_s x n_t cost, max 2000 per side",
 )
 def _ot_exact(estimator: BaseEstimator, random_state: int | None = None) -> BaseEstimator:
+    from medtransfer.adapt.skada_adapters import OTMappingAdapter
+
     return AlignedEstimator(
         estimator, OTMappingAdapter(), max_samples=2000, random_state=random_state
     )
@@ -183,6 +183,8 @@ def _ot_exact(estimator: BaseEstimator, random_state: int | None = None) -> Base
     "entropic (Sinkhorn) optimal transport of source onto target; max 2000 rows per side",
 )
 def _ot_entropic(estimator: BaseEstimator, random_state: int | None = None) -> BaseEstimator:
+    from medtransfer.adapt.skada_adapters import EntropicOTMappingAdapter
+
     adapter = EntropicOTMappingAdapter(reg_e=1.0, norm="median")
     return AlignedEstimator(estimator, adapter, max_samples=2000, random_state=random_state)
 
@@ -191,4 +193,6 @@ def _ot_entropic(estimator: BaseEstimator, random_state: int | None = None) -> B
     "ot_linear", "linear (Gaussian) Monge mapping of source onto target; O(d^3), any n"
 )
 def _ot_linear(estimator: BaseEstimator, random_state: int | None = None) -> BaseEstimator:
+    from medtransfer.adapt.skada_adapters import LinearOTMappingAdapter
+
     return AlignedEstimator(estimator, LinearOTMappingAdapter(reg=1e-3), random_state=random_state)

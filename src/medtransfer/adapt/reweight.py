@@ -20,7 +20,6 @@ from sklearn.utils.validation import check_is_fitted
 
 from medtransfer.adapt.base import register_method
 from medtransfer.adapt.domain_estimator import AdaptedEstimator, DomainRows, subsample_rows
-from medtransfer.adapt.skada_adapters import KLIEPReweightAdapter, KMMReweightAdapter
 from medtransfer.errors import DataError
 
 TINY_ESS_FRACTION = 0.1
@@ -171,6 +170,8 @@ class KMMReweighted(ReweightedEstimator):
             )
         fit = np.concatenate([source, target])
         domain = np.where(rows.source[fit], 1, -2)
+        from medtransfer.adapt.skada_adapters import KMMReweightAdapter  # skada: when used
+
         adapter = KMMReweightAdapter(gamma=1.0 / Z.shape[1], B=self.max_weight, max_iter=1000)
         adapter.fit(Z[fit], sample_domain=domain)
         smooth = len(source) < rows.source.sum()
@@ -188,6 +189,8 @@ class KLIEPReweighted(ReweightedEstimator):
 
     def _source_weights(self, Z, rows):
         scale = 1.0 / Z.shape[1]
+        from medtransfer.adapt.skada_adapters import KLIEPReweightAdapter
+
         adapter = KLIEPReweightAdapter(
             gamma=[0.1 * scale, scale, 10 * scale], cv=3, random_state=self.random_state
         )

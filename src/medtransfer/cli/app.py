@@ -10,8 +10,26 @@ from contextlib import nullcontext
 from typing import Any
 
 import typer
+from typer.core import TyperOption
 
 from medtransfer.errors import MedTransferError
+
+_typer_option_type = TyperOption.display_type_rich
+
+
+def _option_type(self: TyperOption, ctx: Any) -> str | None:
+    """Help's type column: none for a flag (typer 0.29 prints '<bool>'), and a repeatable
+    option's element type with '...' instead of '<list[Path]>'."""
+    if self.is_flag:
+        return None
+    shown = _typer_option_type(self, ctx)
+    if shown and shown.startswith("<list[") and shown.endswith("]>"):
+        return f"<{shown[6:-2].lower()}>..."
+    return shown
+
+
+# typer offers no setting for this column; one override here covers every command
+TyperOption.display_type_rich = _option_type
 
 app = typer.Typer(
     name="medtransfer",
@@ -55,3 +73,21 @@ def command(name: str, **kwargs: Any) -> Callable[[Callable], Callable]:
         return app.command(name, **kwargs)(wrapper)
 
     return decorator
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from medtransfer import __version__
+
+        typer.echo(f"medtransfer {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True,
+        help="Print the version and exit.",
+    ),
+) -> None:
+    """Transfer learning for medicine: carry a model from a source domain to a target domain."""

@@ -48,7 +48,8 @@ def evaluate(
         artifacts.check_writable(out, force)
     opt.verified(run, verify_key)
     pipeline = TransferPipeline.load(run, progress=not quiet)
-    saved = artifacts.read_manifest(run, verify=False).get("data_options", {})
+    manifest = artifacts.read_manifest(run, verify=False)
+    saved = manifest.get("data_options", {})
     options = opt.data_options(
         label_col or saved.get("label_col"),
         id_col or saved.get("id_col"),
@@ -58,10 +59,29 @@ def evaluate(
         strict,
         **{k: saved.get(k) for k in ("label_map", "positive_class", "drop_cols")},
     )
-    metrics = evaluate_run(pipeline, opt.load(test, options, site), n_resamples=n_resamples)
+    domain = _without_training_rows(opt.load(test, options, site), manifest)
+    metrics = evaluate_run(pipeline, domain, n_resamples=n_resamples)
     if out is not None:
         artifacts.write_json(out, metrics)
     if fmt == "json":
-        typer.echo(json.dumps(metrics, indent=2))
+        typer.echo(json.dumps(artifacts.to_json(metrics), indent=2, allow_nan=False))
     else:
         print_metrics(metrics, title=f"{test.name}")
+
+
+def _without_training_rows(domain, manifest: dict):
+    """TEST without the labelled target samples the run was fitted on (with a warning):
+    scoring a model on its own training labels gives optimistic numbers."""
+    import warnings
+
+    import numpy as np
+
+    used = set(manifest.get("labelled_target_ids") or [])
+    seen = np.array([str(i) in used for i in domain.ids], dtype=bool)
+    if not seen.any():
+        return domain
+    warnings.warn(
+        f"{int(seen.sum())} of {len(domain)} TEST samples have the ids of labelled target "
+        "samples the run was fitted on; they are left out of the scores (give TEST an id "
+        "column if its ids are row numbers of another file)", stacklevel=2)
+    return domain.subset(np.flatnonzero(~seen))

@@ -84,7 +84,9 @@ def fit(
     target_labels: Annotated[
         str,
         typer.Option(
-            "--target-labels", help="K labelled target samples (stratified), or a FILE of ids."
+            "--target-labels", metavar="K|FILE",
+            help="K labelled target samples IN TOTAL, drawn stratified by class (not per "
+            "class: 20 with 4 classes is about 5 each), or a FILE of the ids to use."
         ),
     ] = "0",
     method: Annotated[str, typer.Option("--method", help="Transfer method or 'auto'.")] = "auto",
@@ -332,8 +334,10 @@ def _auto_params(method: str, max_fits: int | None, time_budget: float | None) -
 
 
 def _show(result, fmt: str) -> None:
+    from medtransfer.artifacts import to_json
+
     if fmt == "json":
-        typer.echo(json.dumps(result.manifest["metrics"], indent=2))
+        typer.echo(json.dumps(to_json(result.manifest["metrics"]), indent=2, allow_nan=False))
         return
     print_metrics(
         result.manifest["metrics"], title=f"{result.manifest['target']['name']} (held out)"
@@ -358,9 +362,11 @@ def _plan_verdict(record: dict | None, strict: bool) -> None:
 
 
 def _show_effect(result, treatment_col: str, fmt: str) -> None:
+    from medtransfer.artifacts import to_json
+
     metrics = result.manifest["metrics"]
     if fmt == "json":
-        typer.echo(json.dumps(metrics, indent=2))
+        typer.echo(json.dumps(to_json(metrics), indent=2, allow_nan=False))
         return
     title = f"{result.manifest['target']['name']} (held out)"
     if "factual" in metrics:

@@ -11,13 +11,26 @@ import typer
 from medtransfer.cli import options as opt
 from medtransfer.cli.app import command
 
+# what a score's numbers mean, printed under the ranking
+SCALES = {
+    "logme": "LogME, the mean log evidence per sample of a linear model on the features; "
+             "unbounded, higher is better; only differences between candidates matter",
+    "leep": "LEEP, the mean log-likelihood of the target labels through the source "
+            "classifier (<= 0); higher is better",
+    "nce": "NCE, the negative conditional entropy of target labels given source labels "
+           "(<= 0); higher is better",
+    "hscore": "H-score, the between-class over total feature variance (>= 0); higher is better",
+    "hscore_shrinkage": "H-score with a shrunk covariance (>= 0); higher is better",
+}
+
 
 @command(
     "rank",
     epilog=(
-        "Example:\n\n  medtransfer rank heart.csv --source heart.csv --label-col num "
-        "--site-col dataset --target-site Switzerland --source-site Cleveland "
-        "--source-site Hungary --target-labels 20 --validate --out rank-ch"
+        "Example:\n\n  medtransfer rank heart.csv --source heart.csv --source heart.csv "
+        "--label-col num --label-map \"0=no disease,1-4=disease\" --site-col dataset "
+        "--target-site Switzerland --source-site Cleveland --source-site Hungary "
+        "--target-labels 20 --validate --out rank-ch"
     ),
 )
 def rank(
@@ -54,6 +67,7 @@ def rank(
                           "(as in fit; `medtransfer harmonizers`).")
     ] = "none",
     label_col: opt.LabelCol = None,
+    label_map: opt.LabelMap = None,
     id_col: opt.IdCol = None,
     site_col: opt.SiteCol = None,
     target_site: opt.TargetSite = None,
@@ -78,7 +92,8 @@ def rank(
         raise ConfigError(
             f"{len(sources)} --source but {len(sites)} --source-site; give one site per source"
         )
-    options = opt.data_options(label_col, id_col, site_col, split, "classification", strict)
+    options = opt.data_options(label_col, id_col, site_col, split, "classification", strict,
+                               label_map=label_map)
     domains = [opt.load(path, options, site) for path, site in zip(sources, sites, strict=True)]
     pool = candidates(domains, backbones or ["efficientnet_lite0"])
     result = rank_sources(
@@ -102,6 +117,7 @@ def rank(
     for row in result["ranking"]:
         fitted = f"  fitted AUROC {row['fitted_auroc']:.3f}" if "fitted_auroc" in row else ""
         typer.echo(f"{row['rank']}. {row['name']:<30} {result['score']} {row['score']:.4f}{fitted}")
+    typer.echo(f"{result['score']}: {SCALES.get(result['score'], 'higher is better')}")
     if validate:
         tau = result["validation"]["kendall_tau"]
         typer.echo(f"Kendall's tau between score and fitted AUROC: {tau:.2f}")

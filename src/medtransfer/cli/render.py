@@ -16,9 +16,19 @@ HEADLINE = {
 }
 
 
+DEGENERATE_NOTE = (
+    "* an interval of zero width: every bootstrap resample gave the same value, which means "
+    "too few held-out cases (e.g. a class with 1 or 2), not certainty"
+)
+
+
 def format_interval(entry: dict) -> str:
-    """'0.812 [0.77, 0.85]' from a {value, low, high} dict."""
-    return f"{entry['value']:.3f} [{entry['low']:.2f}, {entry['high']:.2f}]"
+    """'0.812 [0.77, 0.85]' from a {value, low, high} dict ('n/a' when undefined, '*' when
+    the interval has zero width)."""
+    if any(entry.get(k) is None or entry[k] != entry[k] for k in ("value", "low", "high")):
+        return "n/a"
+    mark = "*" if entry["low"] == entry["high"] else ""
+    return f"{entry['value']:.3f} [{entry['low']:.2f}, {entry['high']:.2f}]{mark}"
 
 
 def print_metrics(metrics: dict[str, dict], title: str, console: Console | None = None) -> None:
@@ -35,3 +45,6 @@ def print_metrics(metrics: dict[str, dict], title: str, console: Console | None 
     for model, row in metrics.items():
         table.add_row(model, *(format_interval(row[m]) if m in row else "" for m in shown))
     console.print(table)
+    cells = [format_interval(row[m]) for row in metrics.values() for m in shown if m in row]
+    if any(c.endswith("*") for c in cells):
+        console.print(DEGENERATE_NOTE)

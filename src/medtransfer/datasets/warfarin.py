@@ -293,10 +293,15 @@ def _race_mask(raw: pd.DataFrame, race, source: str) -> np.ndarray:
 
 
 def _name(site, race) -> str:
-    parts = [f"site={','.join(map(str, _as_list(site)))}" if site is not None else "",
-             f"race={','.join(map(str, _as_list(race)))}" if race is not None else ""]
-    shown = ";".join(p for p in parts if p)
-    return f"iwpc_warfarin[{shown}]" if shown else "iwpc_warfarin"
+    """A title a reader can take in: "IWPC warfarin, 18 sites", "IWPC warfarin, site 4"."""
+    parts = ["IWPC warfarin"]
+    for what, values in (("site", site), ("race", race)):
+        if values is None:
+            continue
+        values = _as_list(values)
+        parts.append(f"{len(values)} {what}s" if len(values) > 4 else
+                     f"{what}{'s' if len(values) > 1 else ''} {', '.join(map(str, values))}")
+    return ", ".join(parts)
 
 
 def warfarin(

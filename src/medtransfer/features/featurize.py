@@ -17,9 +17,6 @@ from sklearn.base import clone
 from medtransfer.data.domain import Domain
 from medtransfer.data.identifiers import drop_free_text
 from medtransfer.errors import ArtifactError, ConfigError
-from medtransfer.features.backbones import backbone_config, weights_fingerprint
-from medtransfer.features.extract import extract_features
-from medtransfer.features.harmonized import fit_harmonizer, harmonizer_from_spec
 from medtransfer.features.tabular import TabularEncoder
 from medtransfer.features.views import TTA_VIEWS, Composed, Flip, SourceAugmentation
 
@@ -80,6 +77,8 @@ def featurize_pair(
                               f"{source.name!r} is a table; use --harmonize none")
         return _tables(source, target, encoder)
     spec = image_spec(backbone, weights=weights, image_size=image_size)
+    from medtransfer.features.harmonized import fit_harmonizer  # torch: images only
+
     harmonizer = fit_harmonizer(harmonize, source, target, random_state=random_state)
     if harmonizer is not None:
         spec["harmonizer"] = harmonizer.get_state()
@@ -121,6 +120,8 @@ def image_spec(
     image_size: int | None = None,
 ) -> dict[str, Any]:
     """The spec of an image featurisation, with the sha256 of the weights it uses."""
+    from medtransfer.features.backbones import backbone_config, weights_fingerprint
+
     config = backbone_config(backbone)
     _, sha = weights_fingerprint(config, weights)
     return {
@@ -176,6 +177,9 @@ def featurize(
         )
     if kind == "table":
         return TabularEncoder.from_dict(spec["encoder"]).transform(domain.inputs)
+    from medtransfer.features.extract import extract_features  # torch: images only
+    from medtransfer.features.harmonized import harmonizer_from_spec
+
     _check_weights_unchanged(spec)
     harmonizer = harmonizer_from_spec(spec)
     views = [None if view == "identity" else Flip(view) for view in spec.get("tta", [None])]
@@ -214,6 +218,8 @@ def augmented_features(
 
 
 def _check_weights_unchanged(spec: dict[str, Any]) -> None:
+    from medtransfer.features.backbones import backbone_config, weights_fingerprint
+
     _, sha = weights_fingerprint(backbone_config(spec["backbone"]), spec["weights"])
     if sha != spec["weights_sha256"]:
         weights = spec["weights"] or f"default weights of {spec['backbone']}"

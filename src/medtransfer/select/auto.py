@@ -120,6 +120,8 @@ class AutoTransfer(BaseEstimator):
     progress : bool, default=False
         Show candidate i of n, fold and elapsed time on stderr, and one line per skipped
         candidate.
+    class_names : list of str, optional
+        Names of the class codes ``0, 1, ...``, used in the evidence's sentences.
 
     Attributes
     ----------
@@ -153,6 +155,7 @@ class AutoTransfer(BaseEstimator):
         target_transform: str = "none",
         random_state: int | None = None,
         progress: bool = False,
+        class_names: list[str] | None = None,
     ) -> None:
         self.estimator = estimator
         self.candidates = candidates
@@ -171,6 +174,7 @@ class AutoTransfer(BaseEstimator):
         self.target_transform = target_transform
         self.random_state = random_state
         self.progress = progress
+        self.class_names = class_names
 
     def fit(self, X, y, *, sample_domain, groups=None) -> AutoTransfer:
         """Validate the candidates, choose one, and refit it on all rows.
@@ -309,7 +313,7 @@ class AutoTransfer(BaseEstimator):
                 "folds_raw": folds, "baseline_anchor": anchor,
                 "methods": results, "baseline": best, "baseline_rule": self.baseline_rule,
                 "baseline_comparisons": baseline_comparisons, "comparisons": comparisons,
-                "held_in": _held_in_note(y, held_in, self.min_class_size),
+                "held_in": _held_in_note(y, held_in, self.min_class_size, self.class_names),
                 "skipped": skipped, "choice": choice, "reason": reason}
 
     def _reference(self, results, y_k, task) -> tuple[str, dict, dict]:
@@ -450,12 +454,14 @@ def _ran(results: dict, name: str) -> bool:
     return name in results and results[name]["error"] is None
 
 
-def _held_in_note(y: np.ndarray, held_in: np.ndarray, min_class_size: int) -> str | None:
+def _held_in_note(y: np.ndarray, held_in: np.ndarray, min_class_size: int,
+                  class_names: list[str] | None = None) -> str | None:
     """What happened to the labelled samples of rare classes, for the evidence."""
     if not len(held_in):
         return None
     classes, counts = np.unique(y[held_in], return_counts=True)
-    listed = ", ".join(f"class {c.item()!r}: {n}" for c, n in zip(classes, counts, strict=True))
+    names = [class_names[int(c)] if class_names else c.item() for c in classes]
+    listed = ", ".join(f"class {c!r}: {n}" for c, n in zip(names, counts, strict=True))
     return (f"{listed} labelled target sample(s), fewer than min_class_size={min_class_size}: "
             "kept labelled in every training fold, not scored")
 

@@ -5,10 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 from scipy.stats import kendalltau
 
@@ -95,6 +91,11 @@ def plot_ranking(ranking: list[dict], path: str | Path, *, title: str | None = N
         raise ConfigError("plot_ranking: the ranking is empty; rank at least one candidate")
     names = [r["name"] for r in ranking][::-1]
     values = [r["score"] for r in ranking][::-1]
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(6, 0.4 * len(names) + 1.2), dpi=110)
     ax.barh(names, values, color=["tab:green" if r["rank"] == 1 else "tab:gray"
                                   for r in ranking][::-1])

@@ -21,19 +21,6 @@ from sklearn.pipeline import Pipeline
 from medtransfer.data.sample_domain import domain_masks
 from medtransfer.select.validation import masked_label, score_predictions
 
-# ``import skada`` switches metadata routing on for the whole process; medtransfer runs with
-# it off and turns it on only around skada's scorers (``default_scorers`` and ``_apply``).
-_routing_before = get_config()["enable_metadata_routing"]
-from skada.metrics import (  # noqa: E402
-    CircularValidation,
-    DeepEmbeddedValidation,
-    ImportanceWeightedScorer,
-    PredictionEntropyScorer,
-    SoftNeighborhoodDensity,
-)
-
-set_config(enable_metadata_routing=_routing_before)
-
 ROUTED = {"sample_domain": True, "allow_source": True}
 
 
@@ -103,6 +90,19 @@ def _neg_mae(y_true, y_pred) -> float:
 
 def default_scorers(task: str, random_state: int | None = None) -> dict[str, object]:
     """skada's unsupervised scorers that apply to ``task``, keyed by a short name."""
+    # ``import skada`` (torch too, and slow) switches metadata routing on for the whole
+    # process; medtransfer runs with it off and turns it on only around skada's scorers
+    # (here and in ``_apply``), so skada is imported only when k = 0 needs its scorers.
+    routing_before = get_config()["enable_metadata_routing"]
+    from skada.metrics import (
+        CircularValidation,
+        DeepEmbeddedValidation,
+        ImportanceWeightedScorer,
+        PredictionEntropyScorer,
+        SoftNeighborhoodDensity,
+    )
+
+    set_config(enable_metadata_routing=routing_before)
     with config_context(enable_metadata_routing=True):  # their __init__ sets routing requests
         scorers: dict[str, object] = {"importance_weighted": ImportanceWeightedScorer()}
         if task == "classification":

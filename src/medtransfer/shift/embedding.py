@@ -5,10 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
@@ -82,6 +78,11 @@ def plot_domains(
 
     Written atomically to ``path``; returns ``path``.
     """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(6, 5), dpi=110)
     classes = np.full(len(coords), -1) if classes is None else np.asarray(classes)
     for flag, domain, name in ((True, "source", names[0]), (False, "target", names[1])):
