@@ -75,7 +75,8 @@ def fit_run(
     artifacts.check_writable(out, force)
     pipeline.fit(source, target, target_labels)
     heldout = heldout_target(target, pipeline.labelled_target_ids_)
-    predictions = predict_frame(pipeline, heldout)
+    rows = heldout_rows(target, pipeline.labelled_target_ids_)
+    predictions = predict_frame(pipeline, heldout, X=pipeline.features(target)[rows])
     if references:
         predictions = pd.concat(
             [predictions, *(_reference_block(n, r, heldout) for n, r in references.items())],
@@ -241,8 +242,12 @@ def evaluate_run(
 
 def heldout_target(target: Domain, labelled_ids: list[str]) -> Domain:
     """Target samples not used as labelled training data (all of them when unlabelled)."""
-    used = np.isin(target.ids.astype(str), labelled_ids)
-    return target.subset(np.flatnonzero(~used), name=f"{target.name} (held out)")
+    return target.subset(heldout_rows(target, labelled_ids), name=f"{target.name} (held out)")
+
+
+def heldout_rows(target: Domain, labelled_ids: list[str]) -> np.ndarray:
+    """Positions of the target samples that are not labelled training data."""
+    return np.flatnonzero(~np.isin(target.ids.astype(str), labelled_ids))
 
 
 def describe_domain(domain: Domain) -> dict[str, Any]:
@@ -267,10 +272,14 @@ def _label_summary(domain: Domain) -> dict[str, float] | None:
 
 
 def predict_frame(
-    pipeline: TransferPipeline, domain: Domain, models: Sequence[str] | None = None
+    pipeline: TransferPipeline, domain: Domain, models: Sequence[str] | None = None,
+    X: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Long table of the predictions of ``models`` (default: all) on ``domain``, one block each."""
-    X = pipeline.features(domain)
+    """Long table of the predictions of ``models`` (default: all) on ``domain``, one block each.
+
+    ``X``, when given, are ``domain``'s features already computed (not computed again).
+    """
+    X = pipeline.features(domain) if X is None else X
     truth = _label_names(pipeline, domain)
     blocks = []
     for name in models or pipeline.model_names:
