@@ -158,12 +158,21 @@ class TransferPipeline:
         target label is read.
         """
         self._check_options()
+        given = source, target
         source, target, self.classes_report_ = self._harmonize(source, target)
         self.class_names_ = source.class_names
         labelled = self.labelled_positions(target, target_labels)
         self.labelled_target_ids_ = [str(i) for i in target.ids[labelled]]
         y_recalibrate = self._recalibration_labels(target.labels, labelled)
         Xs, Xt, self.feature_spec_ = featurize_pair(source, target, **self._feature_options())
+        # fit_run scores and embeds the same domains next: their features are kept, not redone
+        # (class harmonisation relabels but keeps the inputs, so the given domains match too)
+        self._fit_features = {
+            id(domain): (domain, X)
+            for domain, fitted, X in zip((*given, source, target), (source, target) * 2,
+                                         (Xs, Xt) * 2, strict=True)
+            if domain.inputs is fitted.inputs
+        }
         Xs = self._with_augmented_copies(source, Xs)
         X, y, sample_domain = self._stack(source, target, labelled, Xs, Xt)
         self.models_ = {
@@ -370,6 +379,9 @@ class TransferPipeline:
     def features(self, domain: Domain) -> np.ndarray:
         """Features of a new domain, computed exactly as at fit time."""
         self._check_fitted()
+        kept = getattr(self, "_fit_features", {}).get(id(domain))
+        if kept is not None and kept[0] is domain:
+            return kept[1]
         return featurize(
             domain,
             self.feature_spec_,

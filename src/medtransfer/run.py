@@ -294,10 +294,14 @@ def _label_summary(domain: Domain) -> dict[str, float] | None:
 
 
 def predict_frame(
-    pipeline: TransferPipeline, domain: Domain, models: Sequence[str] | None = None
+    pipeline: TransferPipeline, domain: Domain, models: Sequence[str] | None = None,
+    X: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Long table of the predictions of ``models`` (default: all) on ``domain``, one block each."""
-    X = pipeline.features(domain)
+    """Long table of the predictions of ``models`` (default: all) on ``domain``, one block each.
+
+    ``X``, when given, are ``domain``'s features already computed (not computed again).
+    """
+    X = pipeline.features(domain) if X is None else X
     truth = _label_names(pipeline, domain)
     blocks = []
     for name in models or pipeline.model_names:

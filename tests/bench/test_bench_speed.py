@@ -47,7 +47,7 @@ def test_a_method_out_of_memory_says_how_much_and_what_to_do():
 def test_wrong_options_are_refused(tmp_path):
     with pytest.raises(ConfigError, match="--k"):
         SpeedSuite().run(tmp_path, ks=[10])
-    with pytest.raises(ConfigError, match="extraction, demo, coral"):
+    with pytest.raises(ConfigError, match="extraction, demo, streaming, coral"):
         SpeedSuite().run(tmp_path, only=["corral"])
 
 

@@ -29,7 +29,7 @@ from medtransfer.bench.extraction_speed import engine_table
 from medtransfer.bench.fit_cost import SKADA_COUNTERPARTS, measure_fit
 from medtransfer.errors import ConfigError
 
-PARTS = ("extraction", "demo")  # besides the method names, what --only may name
+PARTS = ("extraction", "demo", "streaming")  # besides the method names, what --only names
 
 
 def measure_extraction(sizes: Sequence[int], n: int,
@@ -82,6 +82,7 @@ class SpeedSuite:
     methods : medtransfer methods timed against skada (keys of :data:`SKADA_COUNTERPARTS`).
     time_limit_s, memory_limit_mib : limits on each fit (see :func:`measure_fit`).
     demo : whether to time the demo (about two minutes: cold and warm).
+    stream_rows : source rows of the streamed CORAL + linear head part (``--only streaming``).
     """
 
     name = "speed"
@@ -89,7 +90,9 @@ class SpeedSuite:
     def __init__(self, sizes: Sequence[int] = (64, 128, 224), n_images: int = 256,
                  ns: Sequence[int] = (1_000, 10_000, 100_000), n_features: int = 1280,
                  methods: Sequence[str] = tuple(SKADA_COUNTERPARTS), time_limit_s: float = 120.0,
-                 memory_limit_mib: int = 5120, demo: bool = True) -> None:
+                 memory_limit_mib: int = 5120, demo: bool = True,
+                 stream_rows: int = 1_000_000) -> None:
+        self.stream_rows = stream_rows
         self.sizes, self.n_images, self.ns, self.n_features = sizes, n_images, ns, n_features
         self.methods, self.demo = methods, demo
         self.time_limit_s, self.memory_limit_mib = time_limit_s, memory_limit_mib
@@ -116,6 +119,16 @@ class SpeedSuite:
                 + ", ".join(f"{r['target']} {r['value']:.0f}" for r in records))
         for method in [m for m in self.methods if m in wanted]:
             records += self.measure_method(method, log)
+        if "streaming" in wanted:
+            from medtransfer.bench.stream_speed import measure_streaming
+
+            found = measure_streaming(self.stream_rows)
+            records += [_record("synthetic store", f"n={found['rows']}", "streamed coral+sgd",
+                                metric, found[key], features=found["features"])
+                        for metric, key in (("stream_fit_s", "seconds"),
+                                            ("stream_peak_mib", "peak_mib"))]
+            log(f"streamed coral + head on {found['rows']} rows: {found['seconds']:.1f} s, "
+                f"peak {found['peak_mib']:.0f} MiB (data {found['data_mib']:.0f} MiB)")
         if "demo" in wanted:
             records += measure_demo()
             log("demo: " + ", ".join(f"{r['target']} {r['value']} s" for r in records
@@ -169,6 +182,12 @@ def speed_tables(records: list[dict], time_limit_s: float, memory_limit_mib: int
             if r["metric"] in ("fit_s", "peak_mib")}
     if fits:
         lines += _adaptation_table(fits, time_limit_s, memory_limit_mib)
+    streamed = {r["metric"]: r for r in records if r["metric"].startswith("stream_")}
+    if streamed:
+        fit, peak = streamed["stream_fit_s"], streamed["stream_peak_mib"]
+        lines += [f"Streamed CORAL + SGD head from a feature store ({fit['target']}, "
+                  f"{fit['features']} float32 features): {fit['value']:.1f} s, peak "
+                  f"{peak['value']:.0f} MiB resident.", ""]
     demo = {r["target"]: r for r in records if r["metric"] == "wall_s"}
     if demo:
         parts = [f"{mode} {demo[f'demo-{mode}']['value']:.0f} s" if demo[f"demo-{mode}"]["value"]
@@ -224,4 +243,6 @@ def _part(record: dict) -> str:
         return "extraction"
     if record["metric"] == "wall_s":
         return "demo"
+    if record["metric"].startswith("stream_"):
+        return "streaming"
     return record["method"].removeprefix("skada:")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from medtransfer.data.domain import Domain
 from medtransfer.data.images import read_image
-from medtransfer.errors import ConfigError, DataError
+from medtransfer.errors import ArtifactError, ConfigError, DataError
 from medtransfer.features.backbones import (
     BackboneConfig,
     backbone_config,
@@ -146,11 +147,16 @@ def feature_function(
 ) -> Callable[[torch.Tensor], np.ndarray]:
     """``features(batch)`` of normalised NCHW pixels on the chosen engine."""
     if resolve_engine(engine, device.type) == "onnx":
-        runner = OnnxBackbone(
-            config, weights_sha, lambda: create_backbone(name, weights=weights, device="cpu"),
-            threads=torch.get_num_threads(),
-        )
-        return lambda batch: runner(batch.numpy())
+        try:
+            runner = OnnxBackbone(
+                config, weights_sha, lambda: create_backbone(name, weights=weights, device="cpu"),
+                threads=torch.get_num_threads(),
+            )
+            return lambda batch: runner(batch.numpy())
+        except ArtifactError as error:
+            if (engine or "auto") != "auto":
+                raise
+            warnings.warn(f"{error}; extracting with eager torch instead", stacklevel=2)
     # channels-last lets oneDNN skip a layout conversion per convolution (1.5-1.9x on CPU)
     model = create_backbone(name, weights=weights, device=device)
     model = model.to(memory_format=torch.channels_last)
