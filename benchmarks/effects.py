@@ -74,7 +74,7 @@ def table(records: list[dict]) -> str:
         coverage_rows_only=("covered_rows_only", "mean"),
         width_rows_only=("width_rows_only", "mean"), pehe=("pehe", "mean"),
         patient_coverage=("patient_coverage", "mean"), time_s=("time_s", "mean"))
-    return summary.round(3).to_markdown()
+    return summary.round(3).to_string()
 
 
 def main() -> None:
