@@ -49,7 +49,10 @@ class EffectPipeline:
     Attributes
     ----------
     pipelines_ : dict of str to TransferPipeline
-        The fitted "control" and "treated" pipelines.
+        The fitted "control" and "treated" pipelines; both fit the same method.
+    selection_ : dict
+        The method both arms fit (``chosen_method``, ``method_params``), why, and the
+        evidence of ``auto`` when it chose it.
     n_rows_ : dict
         Labelled rows per arm and domain that each pipeline learnt from, and the rows left
         out because their treatment was not recorded.
