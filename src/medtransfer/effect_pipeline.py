@@ -22,10 +22,12 @@ import numpy as np
 import pandas as pd
 
 from medtransfer import __version__, artifacts
+from medtransfer.adapt import get_method
 from medtransfer.data.domain import Domain
 from medtransfer.data.sampling import choose_labelled
 from medtransfer.effect_intervals import EffectDraws, refit_effects
 from medtransfer.errors import ArtifactError, ConfigError, DataError
+from medtransfer.models import make_classifier
 from medtransfer.pipeline import TransferPipeline
 from medtransfer.run import RunResult, heldout_target, run_header, score_models, write_run
 from medtransfer.select.auto import ALL_LABELLED
@@ -152,10 +154,11 @@ class EffectPipeline:
                            f"both arms fit {auto.choice_}")}
 
     def _arm_template(self, template: TransferPipeline) -> TransferPipeline:
-        if template.method != "auto":
-            return template
-        return _copy_with(template, method=self.selection_["chosen_method"],
-                          method_params=self.selection_["method_params"], point="mean")
+        name = self.selection_["chosen_method"]
+        given = template.method_params if template.method != "auto" else None
+        params = {**(given or {}), **(self.selection_["method_params"] or {}),
+                  **_unweighted_classes(template, name)}
+        return _copy_with(template, method=name, method_params=params or None, point="mean")
 
     def arms(self, domain: Domain, role: str = "data") -> np.ndarray:
         """Treatment arm of every row of ``domain``: 1.0, 0.0 or NaN (not recorded).
@@ -255,6 +258,20 @@ def _copy_with(pipeline: TransferPipeline, **params: Any) -> TransferPipeline:
     for key, value in params.items():
         setattr(copied, key, value)
     return copied
+
+
+def _unweighted_classes(template: TransferPipeline, method: str) -> dict[str, None]:
+    """Switch off class weighting in the arms of a binary outcome.
+
+    The predictors weight classes to balance them, which moves every predicted risk toward
+    0.5: fine for ranking patients, but a risk difference needs the risks themselves (on a
+    simulated trial, balanced weights turned an effect of +0.25 into +0.07).
+    """
+    if template.task != "classification":
+        return {}
+    predictor = make_classifier(template.classifier, template.task, template.random_state)
+    built = get_method(method, template.task, 1).build(predictor, template.random_state)
+    return {key: None for key in built.get_params() if key.endswith("class_weight")}
 
 
 def shared_method(auto: Any) -> tuple[str, dict[str, Any] | None]:
