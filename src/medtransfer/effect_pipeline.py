@@ -22,11 +22,15 @@ import numpy as np
 import pandas as pd
 
 from medtransfer import __version__, artifacts
+from medtransfer.adapt import get_method
 from medtransfer.data.domain import Domain
+from medtransfer.data.sampling import choose_labelled
+from medtransfer.effect_intervals import EffectDraws, refit_effects
 from medtransfer.errors import ArtifactError, ConfigError, DataError
-from medtransfer.evaluate.bootstrap import bootstrap_distribution, percentile_interval
+from medtransfer.models import make_classifier
 from medtransfer.pipeline import TransferPipeline
 from medtransfer.run import RunResult, heldout_target, run_header, score_models, write_run
+from medtransfer.select.auto import ALL_LABELLED
 
 ARMS = ("control", "treated")
 
@@ -47,7 +51,10 @@ class EffectPipeline:
     Attributes
     ----------
     pipelines_ : dict of str to TransferPipeline
-        The fitted "control" and "treated" pipelines.
+        The fitted "control" and "treated" pipelines; both fit the same method.
+    selection_ : dict
+        The method both arms fit (``chosen_method``, ``method_params``), why, and the
+        evidence of ``auto`` when it chose it.
     n_rows_ : dict
         Labelled rows per arm and domain that each pipeline learnt from, and the rows left
         out because their treatment was not recorded.
@@ -60,7 +67,11 @@ class EffectPipeline:
     def fit(
         self, source: Domain, target: Domain, target_labels: int | Sequence[str] = 0
     ) -> EffectPipeline:
-        """Fit one pipeline per arm.
+        """Choose one method for both arms, then fit one pipeline per arm.
+
+        With ``method="auto"`` the method is chosen once, jointly: ``auto`` runs on both
+        arms' rows together with the treatment as a feature (an S-learner of the same data),
+        and both arms then fit what it chose, so the effect never mixes two methods.
 
         Parameters
         ----------
@@ -74,27 +85,80 @@ class EffectPipeline:
         template = self.pipeline if self.pipeline is not None else TransferPipeline()
         arm_source = self.arms(source, "source")
         arm_target = self.arms(target, "target")
-        recorded = np.flatnonzero(~np.isnan(arm_target))
-        labelled = recorded[template.labelled_positions(target.subset(recorded), target_labels)]
+        labelled = self._labelled_positions(template, target, arm_target, target_labels)
         source_rows = ~np.isnan(arm_source) & source.labelled_mask
         self.n_rows_ = {"treatment_not_recorded": {
             "source": int((np.isnan(arm_source) & source.labelled_mask).sum()),
-            "target": int(len(target) - len(recorded))}}
-        features_target = self._without_treatment(target)
-        self.pipelines_ = {}
+            "target": int(np.isnan(arm_target).sum())}}
+        arm_ids = {}
         for value, arm in enumerate(ARMS):
-            in_source = np.flatnonzero(source_rows & (arm_source == value))
-            ids = [str(i) for i in target.ids[labelled[arm_target[labelled] == value]]]
-            if not len(in_source):
+            in_source = int((source_rows & (arm_source == value)).sum())
+            arm_ids[arm] = [str(i) for i in target.ids[labelled[arm_target[labelled] == value]]]
+            if not in_source:
                 raise DataError(
                     f"source {source.name!r} has no labelled {arm} rows ({self.treatment!r} "
                     f"= {value}); a T-learner needs outcomes in both arms"
                 )
-            self.n_rows_[arm] = {"source": len(in_source), "target": len(ids)}
+            self.n_rows_[arm] = {"source": in_source, "target": len(arm_ids[arm])}
+        self._check_target_arms(arm_ids)
+        self.selection_ = self._choose_jointly(template, source.subset(
+            np.flatnonzero(source_rows)), target, [i for ids in arm_ids.values() for i in ids])
+        arm_template = self._arm_template(template)
+        features_target = self._without_treatment(target)
+        self.pipelines_ = {}
+        for value, arm in enumerate(ARMS):
+            in_source = np.flatnonzero(source_rows & (arm_source == value))
             arm_source_domain = self._without_treatment(source.subset(in_source))
-            self.pipelines_[arm] = copy.deepcopy(template).fit(
-                arm_source_domain, features_target, target_labels=ids)
+            self.pipelines_[arm] = copy.deepcopy(arm_template).fit(
+                arm_source_domain, features_target, target_labels=arm_ids[arm])
         return self
+
+    def _labelled_positions(self, template: TransferPipeline, target: Domain,
+                            arm_target: np.ndarray, target_labels: int | Sequence[str]):
+        """k outcomes drawn stratified by arm (each arm gets one when k allows), or the ids'."""
+        recorded = np.flatnonzero(~np.isnan(arm_target))
+        if not isinstance(target_labels, int | np.integer) or not target_labels:
+            return recorded[template.labelled_positions(target.subset(recorded), target_labels)]
+        if target.labels is None:
+            return template.labelled_positions(target, target_labels)  # raises its message
+        usable = recorded[target.labelled_mask[recorded]]
+        arms = Domain(target.name, "table", target.inputs.iloc[usable], target.ids[usable],
+                      labels=arm_target[usable].astype(int), class_names=ARMS)
+        return np.sort(usable[choose_labelled(arms, int(target_labels),
+                                              template.random_state)])
+
+    def _check_target_arms(self, arm_ids: dict[str, list[str]]) -> None:
+        """Labelled target rows in one arm only would let that arm alone learn the target."""
+        counts = {arm: len(ids) for arm, ids in arm_ids.items()}
+        if sum(counts.values()) and min(counts.values()) == 0:
+            empty = min(counts, key=counts.get)
+            raise DataError(
+                f"the labelled target rows are all in one arm of {self.treatment!r} "
+                f"({counts}); none is {empty}, so only one arm could learn the target: label "
+                "target rows of both arms (or pass --target-labels 0)"
+            )
+
+    def _choose_jointly(self, template: TransferPipeline, source: Domain, target: Domain,
+                        labelled_ids: list[str]) -> dict[str, Any]:
+        """The one method both arms fit, and the evidence that chose it."""
+        if template.method != "auto":
+            return {"chosen_method": template.method, "method_params": None,
+                    "evidence": None, "reason": f"--method {template.method} given"}
+        joint = _copy_with(template, baselines=False, point="mean")
+        joint.fit(source, target, target_labels=labelled_ids)
+        auto = joint.models_["auto"]
+        name, params = shared_method(auto)
+        return {"chosen_method": name, "method_params": params,
+                "evidence": artifacts.to_json(auto.evidence_),
+                "reason": ("auto run once on both arms' rows with the treatment as a feature; "
+                           f"both arms fit {auto.choice_}")}
+
+    def _arm_template(self, template: TransferPipeline) -> TransferPipeline:
+        name = self.selection_["chosen_method"]
+        given = template.method_params if template.method != "auto" else None
+        params = {**(given or {}), **(self.selection_["method_params"] or {}),
+                  **_unweighted_classes(template, name)}
+        return _copy_with(template, method=name, method_params=params or None, point="mean")
 
     def arms(self, domain: Domain, role: str = "data") -> np.ndarray:
         """Treatment arm of every row of ``domain``: 1.0, 0.0 or NaN (not recorded).
@@ -161,8 +225,17 @@ class EffectPipeline:
             artifacts.write_manifest(folder / arm, pipeline.write_to(folder / arm))
         return {
             "medtransfer_version": __version__,
-            "effect": {"treatment": self.treatment, "arms": list(ARMS), "n_rows": self.n_rows_},
+            "effect": {"treatment": self.treatment, "arms": list(ARMS), "n_rows": self.n_rows_,
+                       "selection": self.selection_},
         }
+
+    def arm_records(self) -> dict[str, dict[str, Any]]:
+        """Each arm's method, why (the shared choice), its rows and labelled target ids."""
+        self._check_fitted()
+        return {arm: {"chosen_method": p.chosen_method, "method_params": p.method_params,
+                      "chosen_by": self.selection_["reason"], "n_rows": self.n_rows_[arm],
+                      "labelled_target_ids": p.labelled_target_ids_}
+                for arm, p in self.pipelines_.items()}
 
     @classmethod
     def load(cls, path: Path, verify_key: bytes | None = None, **runtime: Any) -> EffectPipeline:
@@ -175,9 +248,48 @@ class EffectPipeline:
                                 "no 'effect' entry with the arms control and treated)")
         model = cls(effect["treatment"])
         model.n_rows_ = effect["n_rows"]
+        model.selection_ = effect.get("selection")
         model.pipelines_ = {arm: TransferPipeline.load(path / arm, verify_key, **runtime)
                            for arm in ARMS}
         return model
+
+
+def _copy_with(pipeline: TransferPipeline, **params: Any) -> TransferPipeline:
+    """An unfitted copy of ``pipeline`` with some parameters changed."""
+    copied = copy.deepcopy(pipeline)
+    for key, value in params.items():
+        setattr(copied, key, value)
+    return copied
+
+
+def _unweighted_classes(template: TransferPipeline, method: str) -> dict[str, None]:
+    """Switch off class weighting in the arms of a binary outcome.
+
+    The predictors weight classes to balance them, which moves every predicted risk toward
+    0.5: fine for ranking patients, but a risk difference needs the risks themselves (on a
+    simulated trial, balanced weights turned an effect of +0.25 into +0.07).
+    """
+    if template.task != "classification":
+        return {}
+    predictor = make_classifier(template.classifier, template.task, template.random_state)
+    built = get_method(method, template.task, 1).build(predictor, template.random_state)
+    return {key: None for key in built.get_params() if key.endswith("class_weight")}
+
+
+def shared_method(auto: Any) -> tuple[str, dict[str, Any] | None]:
+    """The registered method and parameters that refit what a fitted ``auto`` chose.
+
+    ``all_labelled`` is ``pooled`` with every row counting once; the final predictor's
+    hyper-parameter that auto tuned on the source is carried over when the method exposes it.
+    """
+    name, params = auto.choice_, {}
+    if name == ALL_LABELLED:
+        name, params = "pooled", {"target_share": None}
+    tuning = auto.evidence_.get("final_predictor") or {}
+    key = f"estimator__{tuning.get('param')}"
+    if tuning.get("tuned") and key in auto.estimator_.get_params():
+        params[key] = tuning["value"]
+    return name, params or None
 
 
 def fit_effect_run(
@@ -189,27 +301,37 @@ def fit_effect_run(
     target_labels: int | Sequence[str] = 0,
     force: bool = False,
     n_resamples: int = 1000,
+    n_refits: int = 200,
     data_options: dict[str, Any] | None = None,
 ) -> RunResult:
     """Fit ``effect`` and write its run folder ``out`` atomically.
 
     ``predictions.csv`` holds, for every held-out target row (labels not given to the fit),
-    its recorded treatment and outcome, both predicted outcomes and the effect. The manifest's
-    ``metrics`` score the factual prediction (the outcome under the treatment each row
-    actually had) where treatment and outcome are recorded, and give the mean predicted effect
-    over the held-out rows, each with a 95% bootstrap interval over those rows (which patients
-    were held out, not the uncertainty of the fitted arms). The true effect of one patient is
-    never observed, so no metric scores it directly.
+    its recorded treatment and outcome, both predicted outcomes, the effect and its 95%
+    interval. The intervals of the effects and of their mean come from ``n_refits`` refits of
+    both arms on bootstrap resamples of their training rows (the mean's also resampling the
+    held-out rows; see :mod:`medtransfer.effect_intervals`). The manifest's ``metrics`` also
+    score the factual prediction (the outcome under the treatment each row actually had)
+    where treatment and outcome are recorded. The true effect of one patient is never
+    observed, so no metric scores it directly. At its top level the manifest records the
+    method both arms share, the evidence that chose it, each arm's rows and the labelled
+    target ids.
     """
     artifacts.check_writable(out, force)
     effect.fit(source, target, target_labels)
     used = sorted({i for p in effect.pipelines_.values() for i in p.labelled_target_ids_})
     heldout = heldout_target(target, used)
-    predictions = _effect_frame(effect, heldout)
     control = effect.pipelines_["control"]
+    draws = refit_effects(effect, source, target, heldout, n_refits=n_refits,
+                          random_state=control.random_state)
+    predictions = _effect_frame(effect, heldout, draws)
     manifest = {
         **run_header(control, source, target, len(used), data_options),
-        "metrics": _effect_metrics(effect, heldout, predictions, n_resamples),
+        "chosen_method": effect.selection_["chosen_method"],
+        "selection": effect.selection_,
+        "arms": effect.arm_records(),
+        "labelled_target_ids": used,
+        "metrics": _effect_metrics(effect, heldout, predictions, draws, n_resamples),
     }
     write_run(out, manifest, effect, predictions, force=force)
     return RunResult(effect, Path(out), manifest, predictions)
@@ -222,8 +344,9 @@ def effect_frame(effect: EffectPipeline, domain: Domain) -> pd.DataFrame:
                          "outcome_treated": mu1, "effect": mu1 - mu0})
 
 
-def _effect_frame(effect: EffectPipeline, heldout: Domain) -> pd.DataFrame:
+def _effect_frame(effect: EffectPipeline, heldout: Domain, draws: EffectDraws) -> pd.DataFrame:
     frame = effect_frame(effect, heldout)
+    frame["effect_low"], frame["effect_high"] = draws.row_intervals()
     frame.insert(1, "treatment", effect.arms(heldout, "target"))
     label = (np.full(len(heldout), np.nan) if heldout.labels is None
              else np.where(heldout.labelled_mask, heldout.labels.astype(float), np.nan))
@@ -232,15 +355,13 @@ def _effect_frame(effect: EffectPipeline, heldout: Domain) -> pd.DataFrame:
 
 
 def _effect_metrics(effect: EffectPipeline, heldout: Domain, frame: pd.DataFrame,
-                    n_resamples: int) -> dict[str, dict]:
+                    draws: EffectDraws, n_resamples: int) -> dict[str, dict]:
     control = effect.pipelines_["control"]
     value = frame["effect"].to_numpy()
-    draws = bootstrap_distribution(lambda idx: {"mean": float(value[idx].mean())},
-                                   np.zeros(len(value)), n_resamples=n_resamples,
-                                   random_state=control.random_state)
-    low, high = percentile_interval(draws["mean"])
+    low, high = draws.mean_interval()
     metrics = {"mean_effect": {"value": float(value.mean()), "low": low, "high": high,
-                               "n": len(value)}}
+                               "n": len(value), "n_refits": len(draws.mean),
+                               "interval": "bootstrap refits of both arms and of the rows"}}
     scored = np.flatnonzero(~np.isnan(frame["treatment"].to_numpy()) & heldout.labelled_mask)
     if not len(scored):
         return metrics

@@ -45,9 +45,19 @@ def test_treatment_effect_run_from_the_raw_iwpc_file(runner, tmp_path):
     assert effect["low"] <= effect["value"] <= effect["high"] < 0  # amiodarone: less warfarin
     factual = manifest["metrics"]["factual"]
     assert 3 < factual["mae"]["value"] < 10 and factual["pw20"]["value"] > 0.3
+    # the interval comes from refitting both arms, which share the one method
+    assert effect["n_refits"] == 200 and "refits" in effect["interval"]
+    assert manifest["chosen_method"] == "pooled"
+    assert {a["chosen_method"] for a in manifest["arms"].values()} == {"pooled"}
+    ids = manifest["labelled_target_ids"]
+    assert len(ids) == 60 and sorted(ids) == sorted(
+        i for a in manifest["arms"].values() for i in a["labelled_target_ids"])
+    assert min(a["n_rows"]["target"] for a in manifest["arms"].values()) >= 1
     held = pd.read_csv(run / "predictions.csv")
     assert list(held.columns) == ["id", "treatment", "label", "outcome_control",
-                                  "outcome_treated", "effect"]
+                                  "outcome_treated", "effect", "effect_low", "effect_high"]
+    assert (held["effect_low"] <= held["effect"]).mean() > 0.9
+    assert (held["effect"] <= held["effect_high"]).mean() > 0.9
     assert len(held) == effect["n"] and held["label"].notna().all()
     site = ["--site-col", "Project Site", "--site", "4", "--id-col", "PharmGKB Subject ID"]
     result = runner.invoke(app, ["predict", str(run), str(WARFARIN), *site, "-o", str(out)])
