@@ -138,12 +138,13 @@ def fit(
 
     With --source-model RUN, adapt RUN's model to TARGET's images without any source data.
     """
-    from medtransfer.data.sampling import read_id_file
     from medtransfer.errors import ConfigError
     from medtransfer.pipeline import TransferPipeline
     from medtransfer.run import fit_run
 
     opt.check_format(fmt)
+    opt.check_seed(seed)
+    opt.check_image_size(image_size)
     options = opt.data_options(label_col, id_col, site_col, split, task, strict)
     training = {k: v for k, v in (("epochs", epochs), ("lr", lr)) if v is not None}
     if source_model is not None:
@@ -171,7 +172,7 @@ def fit(
             "fit needs SOURCE and TARGET (or only TARGET with --source-model RUN for "
             "source-free adaptation)"
         )
-    labels = int(target_labels) if target_labels.isdigit() else read_id_file(Path(target_labels))
+    labels = opt.target_labels(target_labels)
     pipeline = TransferPipeline(
         method=method,
         classifier=classifier,

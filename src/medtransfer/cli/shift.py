@@ -51,6 +51,8 @@ def shift(
     from medtransfer.shift import measure_shift
 
     opt.check_format(fmt)
+    opt.check_seed(seed)
+    opt.check_image_size(image_size)
     artifacts.check_writable(out, force)
     options = opt.data_options(label_col, id_col, site_col, split, "classification", strict)
     s, t = opt.load(source, options, source_site), opt.load(target, options, target_site)

@@ -17,7 +17,7 @@ from sklearn.base import clone
 from medtransfer.data.domain import Domain
 from medtransfer.errors import ArtifactError, ConfigError
 from medtransfer.features.backbones import backbone_config, weights_fingerprint
-from medtransfer.features.extract import extract_features
+from medtransfer.features.extract import check_image_size, extract_features
 from medtransfer.features.tabular import TabularEncoder
 
 SOURCE_ID, TARGET_ID = 1, -2
@@ -99,6 +99,8 @@ def image_spec(
     image_size: int | None = None,
 ) -> dict[str, Any]:
     """The spec of an image featurisation, with the sha256 of the weights it uses."""
+    if image_size is not None:
+        check_image_size(image_size)
     config = backbone_config(backbone)
     _, sha = weights_fingerprint(config, weights)
     return {
