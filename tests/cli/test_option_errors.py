@@ -56,3 +56,20 @@ def test_values_near_the_float64_limit_are_refused(runner, heart_csv, tmp_path, 
     line = _one_clean_line(runner.invoke(app, args))
     assert "column 'chol' has 1 values beyond +-1e+150 (first 1e+308 at row 3)" in line
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("images", "labels", "expected"),
+    [
+        ((20, 8, 8), [0, 1] * 9 + [0, 2**40], "class label 1099511627776 is not a class code"),
+        ((0, 8, 8), [], "train_images has shape (0, 8, 8); expected at least one image"),
+        ((20, 1, 1), [0, 1] * 10, "train_images has shape (20, 1, 1); expected at least one"),
+    ],
+)
+def test_unusable_npz_archives(runner, tmp_path, images, labels, expected):
+    import numpy as np
+
+    archive = tmp_path / "bad.npz"
+    np.savez(archive, train_images=np.zeros(images, np.uint8), train_labels=np.array(labels))
+    args = ["fit", str(archive), str(archive), "--method", "source_only", "-o", str(tmp_path / "r")]
+    assert expected in _one_clean_line(runner.invoke(app, args))
