@@ -266,7 +266,7 @@ def test_backbones_that_cannot_be_fine_tuned_are_refused():
 def test_bad_settings_and_labels_are_refused():
     with pytest.raises(ConfigError, match=r"val_fraction=1.5; expected a share"):
         tuner(val_fraction=1.5).fit(SOURCE, TARGET)
-    with pytest.raises(ConfigError, match=r"image_size=8; expected an integer >= 16"):
+    with pytest.raises(ConfigError, match=r"image_size=8; expected an integer from 16 to 1024"):
         tuner(image_size=8).fit(SOURCE, TARGET)
     with pytest.raises(ConfigError, match=r"mixed_precision='fp16'; expected 'auto'"):
         tuner(mixed_precision="fp16").fit(SOURCE, TARGET)

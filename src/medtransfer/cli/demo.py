@@ -26,6 +26,7 @@ def demo(
     from medtransfer.demo import run_demo
     from medtransfer.report import write_report
 
+    opt.check_seed(seed)
     start = time.perf_counter()
     for scenario, result in run_demo(out, force=force, seed=seed, progress=not quiet):
         typer.echo(f"\n{scenario.question}")

@@ -222,13 +222,14 @@ def fit(
     With --source-model RUN, adapt RUN's model to TARGET's images without any source data.
     """
     from medtransfer import artifacts, integrity
-    from medtransfer.data.sampling import read_id_file
     from medtransfer.errors import ConfigError
     from medtransfer.pipeline import TransferPipeline
     from medtransfer.run import fit_run
     from medtransfer.validation_run import ValidationOptions
 
     opt.check_format(fmt)
+    opt.check_seed(seed)
+    opt.check_image_size(image_size)
     artifacts.sign_runs_with(None if sign_key is None else integrity.read_key(sign_key))
     artifacts.check_writable(out, force)
     method_params = _auto_params(method, max_fits, time_budget)
@@ -265,7 +266,7 @@ def fit(
     if finetune is not None and (harmonize != "none" or augment or tta):
         raise ConfigError("--harmonize, --augment and --tta apply to frozen-feature fits; they "
                           "are not yet wired into --finetune training: use one or the other")
-    labels = int(target_labels) if target_labels.isdigit() else read_id_file(Path(target_labels))
+    labels = opt.target_labels(target_labels)
     pipeline = TransferPipeline(
         method=method,
         classifier=classifier,

@@ -148,3 +148,37 @@ def verified(run: Path, verify_key: Path | None) -> bytes | None:
     key = None if verify_key is None else integrity.read_key(verify_key)
     artifacts.verify_run(run, key)
     return key
+
+
+MAX_SEED = 2**32 - 1  # numpy's legacy seeding (and so scikit-learn) takes 0..2**32 - 1
+
+
+def check_seed(seed: int) -> None:
+    """Refuse a --seed numpy cannot take, before any data is read."""
+    from medtransfer.errors import ConfigError
+
+    if not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"--seed {seed} is out of range; give an integer from 0 to {MAX_SEED}")
+
+
+def check_image_size(image_size: int | None) -> None:
+    """Refuse an --image-size outside the range a backbone can be run at."""
+    if image_size is not None:
+        from medtransfer.features.extract import check_image_size as check
+
+        check(image_size, name="--image-size")
+
+
+def target_labels(value: str):
+    """--target-labels: K (a non-negative integer) or an existing FILE of target ids."""
+    from medtransfer.data.sampling import read_id_file
+    from medtransfer.errors import ConfigError
+
+    if value.isascii() and value.isdigit():
+        return int(value)
+    if not Path(value).is_file():
+        raise ConfigError(
+            f"--target-labels {value!r} is neither a non-negative integer K (the number of "
+            "labelled target samples, e.g. 20) nor an existing file of target ids"
+        )
+    return read_id_file(Path(value))

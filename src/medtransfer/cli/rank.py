@@ -86,6 +86,8 @@ def rank(
     from medtransfer.select.ranking import plot_ranking
 
     opt.check_format(fmt)
+    opt.check_seed(seed)
+    opt.check_image_size(image_size)
     artifacts.check_writable(out, force)
     sites = source_sites or [None] * len(sources)
     if len(sites) != len(sources):

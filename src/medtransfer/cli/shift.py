@@ -53,6 +53,8 @@ def shift(
     from medtransfer.shift.leakage import check_leakage
 
     opt.check_format(fmt)
+    opt.check_seed(seed)
+    opt.check_image_size(image_size)
     artifacts.check_writable(out, force)
     options = opt.data_options(label_col, id_col, site_col, split, "classification", strict)
     s, t = opt.load(source, options, source_site), opt.load(target, options, target_site)

@@ -15,6 +15,8 @@ from medtransfer.errors import DataError
 
 SPLITS = ("train", "val", "test")
 CLASS_NAMES_KEY = "class_names"
+MAX_CLASSES = 1000  # a larger code is a corrupt label, not a class (names are built per code)
+MIN_SIDE = 2  # a 1-pixel side carries no picture for a backbone
 
 
 def load_npz(
@@ -106,6 +108,11 @@ def _images(path: Path, arrays: dict[str, np.ndarray], split: str) -> np.ndarray
             f"{path}: {split}_images must be uint8 of shape (n, H, W) or (n, H, W, C), got "
             f"{images.dtype} {images.shape}; convert the images to 8-bit first"
         )
+    if len(images) == 0 or min(images.shape[1:3]) < MIN_SIDE:
+        raise DataError(
+            f"{path}: {split}_images has shape {images.shape}; expected at least one image "
+            f"of at least {MIN_SIDE}x{MIN_SIDE} pixels; drop the empty split or re-export it"
+        )
     return images
 
 
@@ -134,6 +141,11 @@ def _labels(
         raise DataError(
             f"{path}: class labels must be integer codes 0, 1, ... (-1 = unlabelled), got "
             f"{labels.dtype} with minimum {labels.min()}; use task='regression' for values"
+        )
+    if labels.max() >= MAX_CLASSES:
+        raise DataError(
+            f"{path}: class label {labels.max()} is not a class code: expected codes 0 to "
+            f"{MAX_CLASSES - 1} (-1 = unlabelled); fix the labels or use task='regression'"
         )
     return labels.astype(np.int64)
 

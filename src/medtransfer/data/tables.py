@@ -15,6 +15,7 @@ from medtransfer.errors import ConfigError, DataError
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
 PATIENT_COLUMN = "patient_id"
 DEFAULT_ID_COLUMN = "id"
+MAX_MAGNITUDE = 1e150  # its square still fits in float64 (max 1.8e308)
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -152,7 +153,12 @@ def select_site(frame: pd.DataFrame, site_col: str, site: str, where: str) -> pd
 
 
 def check_finite(frame: pd.DataFrame, where: str) -> None:
-    """Refuse infinite values: they are almost always a failed division upstream."""
+    """Refuse infinite values and magnitudes above MAX_MAGNITUDE.
+
+    Infinities are almost always a failed division upstream; values near the float64 limit
+    (1e308) are sentinels or unit errors, and overflow to inf/NaN once squared (variances,
+    distances), so they are refused here rather than failing deep inside a method.
+    """
     numeric = frame.select_dtypes(include="number")
     for column in numeric.columns:
         values = numeric[column].to_numpy(dtype=np.float64, na_value=np.nan)
@@ -162,6 +168,14 @@ def check_finite(frame: pd.DataFrame, where: str) -> None:
                 f"{where}: column {column!r} has {len(rows)} infinite values (first at row "
                 f"{int(frame.index[rows[0]])}); replace them with finite numbers, or leave the "
                 "cells empty to mark them missing"
+            )
+        rows = np.flatnonzero(np.abs(np.nan_to_num(values)) > MAX_MAGNITUDE)
+        if len(rows):
+            raise DataError(
+                f"{where}: column {column!r} has {len(rows)} values beyond +-{MAX_MAGNITUDE:g} "
+                f"(first {values[rows[0]]:g} at row {int(frame.index[rows[0]])}); expected "
+                f"magnitudes up to {MAX_MAGNITUDE:g}: fix the value or its units, or leave the "
+                "cell empty to mark it missing"
             )
 
 

@@ -36,6 +36,7 @@ from medtransfer.features.onnx_backbone import OnnxBackbone
 
 MIN_IMAGE_SIZE = 16
 AUTO_WORKERS_FROM = 512  # below this, starting decoder processes costs more than it saves
+MAX_IMAGE_SIZE = 1024  # a larger side costs gigabytes per batch and no backbone needs it
 _RESAMPLING = {
     "nearest": Image.Resampling.NEAREST,
     "bilinear": Image.Resampling.BILINEAR,
@@ -134,10 +135,20 @@ def image_items(domain: Domain) -> Sequence[ImageItem]:
 def _check_settings(batch_size: int, image_size: int | None) -> None:
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ConfigError(f"batch_size={batch_size!r}; expected a positive integer such as 64")
-    if image_size is not None and (not isinstance(image_size, int) or image_size < MIN_IMAGE_SIZE):
+    if image_size is not None:
+        check_image_size(image_size)
+
+
+def check_image_size(image_size: int, name: str = "image_size") -> None:
+    """Raise ConfigError unless ``image_size`` is an integer in MIN_IMAGE_SIZE..MAX_IMAGE_SIZE."""
+    if (
+        isinstance(image_size, bool)
+        or not isinstance(image_size, int)
+        or not MIN_IMAGE_SIZE <= image_size <= MAX_IMAGE_SIZE
+    ):
         raise ConfigError(
-            f"image_size={image_size!r}; expected an integer >= {MIN_IMAGE_SIZE} "
-            "(e.g. 128 or 224), or None for the backbone's own input size"
+            f"{name}={image_size!r}; expected an integer from {MIN_IMAGE_SIZE} to "
+            f"{MAX_IMAGE_SIZE} (64 is quick on a CPU, 224 is the ImageNet size)"
         )
 
 

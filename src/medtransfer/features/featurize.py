@@ -121,7 +121,10 @@ def image_spec(
 ) -> dict[str, Any]:
     """The spec of an image featurisation, with the sha256 of the weights it uses."""
     from medtransfer.features.backbones import backbone_config, weights_fingerprint
+    from medtransfer.features.extract import check_image_size
 
+    if image_size is not None:
+        check_image_size(image_size)
     config = backbone_config(backbone)
     _, sha = weights_fingerprint(config, weights)
     return {

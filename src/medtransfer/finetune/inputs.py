@@ -12,20 +12,9 @@ from sklearn.model_selection import train_test_split
 
 from medtransfer.data.classes import class_key
 from medtransfer.data.domain import Domain
-from medtransfer.errors import ConfigError, DataError
+from medtransfer.errors import DataError
 from medtransfer.features.backbones import BackboneConfig
-from medtransfer.features.extract import MIN_IMAGE_SIZE, ImageDataset, image_items
-
-
-def check_image_size(image_size: int) -> None:
-    """Raise ConfigError unless ``image_size`` is an integer of at least MIN_IMAGE_SIZE."""
-    if isinstance(image_size, bool) or not isinstance(image_size, int) or (
-        image_size < MIN_IMAGE_SIZE
-    ):
-        raise ConfigError(
-            f"image_size={image_size!r}; expected an integer >= {MIN_IMAGE_SIZE} "
-            "(64 is quick on a CPU, 224 is the ImageNet size)"
-        )
+from medtransfer.features.extract import ImageDataset, check_image_size, image_items
 
 
 def image_tensor(

@@ -1,0 +1,75 @@
+"""Out-of-range options and overflowing values are one line and exit code 2, checked early."""
+
+import pandas as pd
+import pytest
+
+from medtransfer.cli import app
+
+
+def _one_clean_line(result) -> str:
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    return lines[0]
+
+
+def _fit(heart_csv, tmp_path, *extra):
+    return ["fit", str(heart_csv), str(heart_csv), "--label-col", "diagnosis", "--method",
+            "source_only", "-o", str(tmp_path / "r"), *extra]
+
+
+@pytest.mark.parametrize("seed", ["-1", "99999999999999999999"])
+def test_seed_out_of_range(runner, heart_csv, tmp_path, seed):
+    line = _one_clean_line(runner.invoke(app, _fit(heart_csv, tmp_path, "--seed", seed)))
+    assert f"--seed {seed} is out of range" in line and "0 to 4294967295" in line
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("size", ["0", "100000"])
+def test_image_size_out_of_range(runner, image_folders, tmp_path, size):
+    source, target = image_folders
+    args = ["shift", str(source), str(target), "--image-size", size, "-o", str(tmp_path / "s")]
+    line = _one_clean_line(runner.invoke(app, args))
+    assert f"--image-size={size}" in line and "from 16 to 1024" in line
+
+
+@pytest.mark.parametrize("labels", ["-5", "1e3"])
+def test_target_labels_neither_count_nor_file(runner, heart_csv, tmp_path, labels):
+    args = _fit(heart_csv, tmp_path, "--target-labels", labels)
+    line = _one_clean_line(runner.invoke(app, args))
+    assert f"--target-labels {labels!r} is neither a non-negative integer" in line
+
+
+@pytest.mark.parametrize("command", ["fit", "shift", "rank"])
+def test_values_near_the_float64_limit_are_refused(runner, heart_csv, tmp_path, command):
+    frame = pd.read_csv(heart_csv)
+    frame.loc[3, "chol"] = 1e308
+    table = tmp_path / "big.csv"
+    frame.to_csv(table, index=False)
+    out = ["-o", str(tmp_path / "out"), "--label-col", "diagnosis"]
+    args = {
+        "fit": ["fit", str(table), str(table), "--method", "source_only", *out],
+        "shift": ["shift", str(table), str(table), *out],
+        "rank": ["rank", str(table), "--source", str(table), *out],
+    }[command]
+    line = _one_clean_line(runner.invoke(app, args))
+    assert "column 'chol' has 1 values beyond +-1e+150 (first 1e+308 at row 3)" in line
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("images", "labels", "expected"),
+    [
+        ((20, 8, 8), [0, 1] * 9 + [0, 2**40], "class label 1099511627776 is not a class code"),
+        ((0, 8, 8), [], "train_images has shape (0, 8, 8); expected at least one image"),
+        ((20, 1, 1), [0, 1] * 10, "train_images has shape (20, 1, 1); expected at least one"),
+    ],
+)
+def test_unusable_npz_archives(runner, tmp_path, images, labels, expected):
+    import numpy as np
+
+    archive = tmp_path / "bad.npz"
+    np.savez(archive, train_images=np.zeros(images, np.uint8), train_labels=np.array(labels))
+    args = ["fit", str(archive), str(archive), "--method", "source_only", "-o", str(tmp_path / "r")]
+    assert expected in _one_clean_line(runner.invoke(app, args))
