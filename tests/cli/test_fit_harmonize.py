@@ -39,6 +39,12 @@ def test_fit_harmonize_is_stored_and_applied_at_predict(runner, image_folders, t
     result = runner.invoke(app, ["predict", str(run), str(target), "--quiet", "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert len(pd.read_csv(out)) == 16
+    explained = tmp_path / "e.csv"
+    args = ["predict", str(run), str(target), "-o", str(explained), "--quiet", "--explain",
+            "--explain-n", "2"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert len(list((tmp_path / "e_explain").glob("*.png"))) == 2
     assert before == {p: p.read_bytes() for p in target.rglob("*.png")}  # never written over
 
 

@@ -137,8 +137,8 @@ def test_auto_rule_from_image_statistics():
     assert choose_harmonizer(pbc, bccd) == "framing+reinhard"
     assert choose_harmonizer(bccd, bccd) == "reinhard"
     grey = _grey(4, 0, 1.0, 0)
-    assert choose_harmonizer(grey, grey) == "histogram"
-    assert choose_harmonizer([np.stack([g] * 3, -1) for g in grey], grey) == "histogram"
+    assert choose_harmonizer(grey, grey) == "zscore"
+    assert choose_harmonizer([np.stack([g] * 3, -1) for g in grey], grey) == "zscore"
 
 
 def test_grey_images_with_a_colour_method_are_refused():

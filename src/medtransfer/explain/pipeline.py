@@ -16,7 +16,7 @@ second factor exact or estimated to O(h²).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +31,8 @@ from medtransfer.explain.gradcam import METHODS, grad_cam, save_overlay
 from medtransfer.explain.logits import linear_model_of, logit_function, softmax
 from medtransfer.explain.scores import NumericalScoreHead, log_proba_scores
 from medtransfer.features.backbones import create_backbone
-from medtransfer.features.extract import image_items
+from medtransfer.features.extract import image_items, native_pixels
+from medtransfer.features.harmonized import harmonizer_from_spec
 from medtransfer.finetune.head import sklearn_to_head
 from medtransfer.finetune.inputs import image_tensor
 from medtransfer.pipeline import MODEL_DIR, TransferPipeline
@@ -170,12 +171,20 @@ def explain_pipeline(
             f"backbone weights {spec['weights']!r} changed since the run was fitted; restore "
             "them or refit the run"
         )
-    images = image_tensor(chosen, backbone.config, spec["image_size"])
+    images = image_tensor(_harmonized(chosen, spec), backbone.config, spec["image_size"])
     maps, _ = grad_cam(backbone, head, images, target_class=classes, layer=layer, method=method)
     return ImageExplanation(
         ids=chosen.ids.astype(str), heatmaps=maps, classes=classes,
         probability=proba[np.arange(len(classes)), classes], gradient=gradient,
     )
+
+
+def _harmonized(domain: Domain, spec: dict) -> Domain:
+    """The images as the backbone saw them at fit: through the run's harmoniser, if any."""
+    harmonizer = harmonizer_from_spec(spec)
+    if harmonizer is None:
+        return domain
+    return replace(domain, inputs=[harmonizer(native_pixels(i)) for i in image_items(domain)])
 
 
 def check_explain_options(method: str, n: int) -> None:

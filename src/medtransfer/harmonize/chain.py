@@ -109,12 +109,14 @@ def _step(part: str) -> Harmonizer:
 def choose_harmonizer(source: Sequence[np.ndarray], target: Sequence[np.ndarray]) -> str:
     """``--harmonize auto``: a fixed rule on image statistics (no label, no randomness).
 
-    Colour images get ``reinhard``, grey ones ``histogram``; ``framing`` comes first when the
+    Colour images get ``reinhard``, grey ones ``zscore``; ``framing`` comes first when the
     two domains' objects fill frames differing by more than :data:`FRAMING_RATIO` in area.
+    (Chosen on PneumoniaMNIST contrast-down-4 for grey: zscore 0.821 balanced accuracy at
+    k = 0 vs percentile 0.808, none 0.797, histogram 0.778; and on WBC for colour.)
     """
     images = [*source, *target]
     colour = np.mean([is_colour(image) for image in images]) >= 0.5
-    steps = ["reinhard" if colour else "histogram"]
+    steps = ["reinhard" if colour else "zscore"]
     if _framing_differs(source, target):
         steps.insert(0, "framing")
     return "+".join(steps)
