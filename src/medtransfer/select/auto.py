@@ -32,6 +32,7 @@ from medtransfer.data.sample_domain import domain_masks
 from medtransfer.errors import ConfigError
 from medtransfer.models.classifiers import make_classifier
 from medtransfer.models.tolerance import TRANSFORMS, PW20Decision
+from medtransfer.select.k0_evidence import choose_without_labels
 from medtransfer.select.predictor import default_grid, tune_on_source
 from medtransfer.select.unsupervised import agreement_choice, score_without_labels
 from medtransfer.select.validation import (
@@ -369,6 +370,9 @@ class AutoTransfer(BaseEstimator):
                         f"{c['n']} labelled target samples)")
 
     def _select_without_labels(self, methods, X, y, sample_domain, task) -> dict:
+        if task == "classification":
+            return choose_without_labels(methods, X, y, sample_domain=sample_domain,
+                                         validate=self._validate_within_budget)
         names = ["source_only", *(n for n in methods if n not in REFERENCES)]
         results: dict[str, dict] = {}
         skipped = self._validate_within_budget(
