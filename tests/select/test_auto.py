@@ -204,11 +204,21 @@ def test_grouped_real_heart_data_runs_and_keeps_patients_together():
 def test_too_few_labels_in_a_class_keep_source_only_and_say_why():
     X, y, sd, _, _ = planted(0, shift=False, flip=True)
     ones = np.flatnonzero((sd < 0) & (y == 1))
-    y[ones[3:]] = -1  # three labelled target samples of class 1 remain
+    y[ones[2:]] = -1  # two labelled target samples of class 1 remain
     auto = AutoTransfer(candidates=coral(), random_state=0).fit(X, y, sample_domain=sd)
     assert auto.choice_ == "source_only" and auto.evidence_["mode"] == "too_few_labels"
-    assert "only 3 labelled target sample(s)" in auto.evidence_["reason"]
+    assert "only 2 labelled target sample(s)" in auto.evidence_["reason"]
     assert auto.evidence_["skipped"] == ["target_only", "pooled", "all_labelled", "coral"]
+
+
+def test_two_classes_with_three_labels_each_are_still_compared():
+    X, y, sd, _, _ = planted(0, shift=False, flip=True)
+    ones = np.flatnonzero((sd < 0) & (y == 1))
+    y[ones[3:]] = -1  # three labelled target samples of class 1 remain, fewer than 5
+    auto = AutoTransfer(candidates=coral(), random_state=0).fit(X, y, sample_domain=sd)
+    assert auto.evidence_["mode"] == "few_labels" and auto.evidence_["held_in"] is None
+    assert {"source_only", "pooled", "all_labelled", "coral"} <= set(auto.evidence_["methods"])
+    assert all(len(f["test"]) for f in auto.evidence_["folds"])
 
 
 def test_a_rare_class_is_kept_labelled_in_training_and_the_others_are_compared():
