@@ -33,6 +33,7 @@ from medtransfer.errors import ConfigError
 from medtransfer.models.classifiers import make_classifier
 from medtransfer.models.tolerance import TRANSFORMS, PW20Decision
 from medtransfer.select.budget import SizeRule, plan_candidates, skip, skip_line
+from medtransfer.select.k0_evidence import choose_without_labels
 from medtransfer.select.predictor import default_grid, tune_on_source
 from medtransfer.select.progress import SelectionProgress
 from medtransfer.select.unsupervised import agreement_choice, score_without_labels
@@ -411,6 +412,11 @@ class AutoTransfer(BaseEstimator):
                         f"{c['n']} labelled target samples)")
 
     def _select_without_labels(self, methods, X, y, sample_domain, task) -> dict:
+        if task == "classification":
+            return choose_without_labels(
+                methods, X, y, sample_domain=sample_domain,
+                validate=lambda ms, run: self._validate_planned(
+                    ms, len(X), 1, lambda one, _: run(one), unit="fit"))
         names = ["source_only", *(n for n in methods if n not in REFERENCES)]
         results, skipped = self._validate_planned(
             {n: methods[n] for n in names}, len(X), self.n_repeats,

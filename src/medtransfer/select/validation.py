@@ -23,6 +23,8 @@ from medtransfer.errors import DataError
 
 Fold = tuple[np.ndarray, np.ndarray]
 MIN_PER_CLASS = 2
+# Two classes with at least this many labels each are compared even below min_class_size.
+MIN_BINARY_CLASS = 3
 
 
 def infer_task(y: np.ndarray) -> str:
@@ -115,6 +117,11 @@ def rare_rows(
     counts = {c: int(np.sum(y[target] == c)) for c in np.unique(y[source | target])}
     rare = [c for c, n in counts.items() if 0 < n < min_class_size]
     scored = [c for c, n in counts.items() if n >= min_class_size]
+    present = [c for c, n in counts.items() if n > 0]
+    if rare and len(scored) < 2 and len(present) == 2 and min(counts.values()) >= MIN_BINARY_CLASS:
+        # Two classes, each labelled at least three times (e.g. 6 and 4 of k = 10): score both; the
+        # paired bootstrap within each class is wide at this size, which is the caution.
+        return np.array([], dtype=int), ""
     if rare and len(scored) < 2:
         smallest = min(counts[c] for c in rare)
         return np.array([], dtype=int), (
