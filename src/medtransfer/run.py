@@ -91,7 +91,9 @@ def fit_run(
     features = pipeline.features(source), pipeline.features(target)
     heldout, leakage = guard_run_heldout(source, target, pipeline.labelled_target_ids_, features,
                                          validation.dedupe)
-    predictions = predict_frame(pipeline, heldout)
+    position = {str(i): n for n, i in enumerate(target.ids)}
+    rows = [position[str(i)] for i in heldout.ids]  # the fit's features, not computed again
+    predictions = predict_frame(pipeline, heldout, X=features[1][rows])
     if references:
         predictions = pd.concat(
             [predictions, *(_reference_block(n, r, heldout) for n, r in references.items())],
@@ -103,7 +105,8 @@ def fit_run(
     used = np.flatnonzero(np.isin(target.ids.astype(str), pipeline.labelled_target_ids_))
     study = None if pipeline.task != "classification" else run_validation(
         pipeline.method, list(pipeline.class_names_), predictions,
-        predict_frame(pipeline, target.subset(used), [pipeline.method]) if used.size else None,
+        predict_frame(pipeline, target.subset(used), [pipeline.method], X=features[1][used])
+        if used.size else None,
         validation, n_resamples=n_resamples, random_state=pipeline.random_state)
     for name, measures in (study or {}).get("calibration", {}).items():
         metrics.get(name, {}).update(measures)
