@@ -73,3 +73,23 @@ def test_unusable_npz_archives(runner, tmp_path, images, labels, expected):
     np.savez(archive, train_images=np.zeros(images, np.uint8), train_labels=np.array(labels))
     args = ["fit", str(archive), str(archive), "--method", "source_only", "-o", str(tmp_path / "r")]
     assert expected in _one_clean_line(runner.invoke(app, args))
+
+
+def test_report_refuses_a_broken_shift_json_and_keeps_an_existing_report(
+    runner, heart_csv, tmp_path
+):
+    assert runner.invoke(app, _fit(heart_csv, tmp_path)).exit_code == 0
+    run = tmp_path / "r"
+    (run / "report.html").write_text("old")
+    (run / "shift.json").write_text("{bad")
+    line = _one_clean_line(runner.invoke(app, ["report", str(run)]))
+    assert "shift.json is not valid JSON" in line
+    (run / "shift.json").write_text("[1, 2]")
+    line = _one_clean_line(runner.invoke(app, ["report", str(run)]))
+    assert "shift.json holds a JSON list" in line
+    (run / "shift.json").unlink()
+    (run / "report.html").unlink()
+    assert runner.invoke(app, ["report", str(run)]).exit_code == 0
+    line = _one_clean_line(runner.invoke(app, ["report", str(run)]))
+    assert "report.html already exists" in line and "--force" in line
+    assert runner.invoke(app, ["report", str(run), "--force"]).exit_code == 0

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from medtransfer.cli import options as opt
 from medtransfer.cli.app import command
 
 
@@ -15,8 +16,9 @@ from medtransfer.cli.app import command
 )
 def report(
     run: Annotated[Path, typer.Argument(help="Run folder written by `medtransfer fit`.")],
+    force: opt.Force = False,
 ) -> None:
     """Write RUN/report.html: data, shift, method and why, metrics with intervals, model card."""
     from medtransfer.report import write_report
 
-    typer.echo(f"report written to {write_report(run)}")
+    typer.echo(f"report written to {write_report(run, force=force)}")
