@@ -93,3 +93,11 @@ def test_report_refuses_a_broken_shift_json_and_keeps_an_existing_report(
     line = _one_clean_line(runner.invoke(app, ["report", str(run)]))
     assert "report.html already exists" in line and "--force" in line
     assert runner.invoke(app, ["report", str(run), "--force"]).exit_code == 0
+
+
+def test_repeated_column_names_are_refused(runner, tmp_path):
+    table = tmp_path / "dup.csv"
+    table.write_text("age,age,label\n" + "\n".join(f"{i},{2 * i},{i % 2}" for i in range(40)))
+    args = ["fit", str(table), str(table), "--label-col", "label", "-o", str(tmp_path / "r")]
+    line = _one_clean_line(runner.invoke(app, args))
+    assert "the header repeats column(s) ['age']" in line

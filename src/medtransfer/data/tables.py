@@ -31,7 +31,20 @@ def read_table(path: Path) -> pd.DataFrame:
         ) from None
     if frame.empty:
         raise DataError(f"{path}: the table has no rows; give a table with one row per sample")
+    if path.suffix.lower() == ".csv":
+        _refuse_duplicate_columns(path)
     return frame
+
+
+def _refuse_duplicate_columns(path: Path) -> None:
+    # pandas silently renames a repeated header 'age' to 'age.1'; read the raw header row.
+    header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False)
+    names = pd.Series(header.iloc[0].tolist())
+    repeated = sorted(set(names[names.duplicated()]))
+    if repeated:
+        raise DataError(
+            f"{path}: the header repeats column(s) {repeated}; give every column a unique name"
+        )
 
 
 def load_table(
