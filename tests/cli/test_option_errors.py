@@ -101,3 +101,20 @@ def test_repeated_column_names_are_refused(runner, tmp_path):
     args = ["fit", str(table), str(table), "--label-col", "label", "-o", str(tmp_path / "r")]
     line = _one_clean_line(runner.invoke(app, args))
     assert "the header repeats column(s) ['age']" in line
+
+
+@pytest.mark.parametrize(
+    "values", [lambda n: pd.date_range("2020-01-01", periods=n, freq="D").astype(str),
+               lambda n: pd.to_timedelta(range(n), unit="h").astype(str)]
+)
+def test_date_and_duration_columns_are_dropped_with_a_warning(runner, heart_csv, tmp_path, values):
+    frame = pd.read_csv(heart_csv)
+    frame["visit"] = values(len(frame))
+    table = tmp_path / "dated.csv"
+    frame.to_csv(table, index=False)
+    args = ["fit", str(table), str(table), "--label-col", "diagnosis", "--method",
+            "source_only", "-o", str(tmp_path / "r")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "column(s) ['visit'] hold dates or durations and are not used" in result.output
+    assert "visit" not in (tmp_path / "r" / "manifest.json").read_text()

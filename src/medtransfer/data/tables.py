@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from medtransfer.data.date_columns import drop_date_columns
 from medtransfer.data.domain import Domain
 from medtransfer.data.labels import encode_labels, label_text, require_two_classes
 from medtransfer.errors import ConfigError, DataError
@@ -132,10 +133,12 @@ def domain_from_table(
         if classes is not None:
             require_two_classes(classes, column_where)
     extra = [c for c in (label_col, id_col, site_col) if c] + _present(frame, PATIENT_COLUMN)
+    features = frame.drop(columns=extra)
+    features = drop_date_columns(features, list(features.columns), where)
     return Domain(
         name=name,
         kind="table",
-        inputs=frame.drop(columns=extra).reset_index(drop=True),
+        inputs=features.reset_index(drop=True),
         ids=_ids(frame, id_col, where),
         labels=labels,
         class_names=classes,
