@@ -73,3 +73,48 @@ def test_unusable_npz_archives(runner, tmp_path, images, labels, expected):
     np.savez(archive, train_images=np.zeros(images, np.uint8), train_labels=np.array(labels))
     args = ["fit", str(archive), str(archive), "--method", "source_only", "-o", str(tmp_path / "r")]
     assert expected in _one_clean_line(runner.invoke(app, args))
+
+
+def test_report_refuses_a_broken_shift_json_and_keeps_an_existing_report(
+    runner, heart_csv, tmp_path
+):
+    assert runner.invoke(app, _fit(heart_csv, tmp_path)).exit_code == 0
+    run = tmp_path / "r"
+    (run / "report.html").write_text("old")
+    (run / "shift.json").write_text("{bad")
+    line = _one_clean_line(runner.invoke(app, ["report", str(run)]))
+    assert "shift.json is not valid JSON" in line
+    (run / "shift.json").write_text("[1, 2]")
+    line = _one_clean_line(runner.invoke(app, ["report", str(run)]))
+    assert "shift.json holds a JSON list" in line
+    (run / "shift.json").unlink()
+    (run / "report.html").unlink()
+    assert runner.invoke(app, ["report", str(run)]).exit_code == 0
+    line = _one_clean_line(runner.invoke(app, ["report", str(run)]))
+    assert "report.html already exists" in line and "--force" in line
+    assert runner.invoke(app, ["report", str(run), "--force"]).exit_code == 0
+
+
+def test_repeated_column_names_are_refused(runner, tmp_path):
+    table = tmp_path / "dup.csv"
+    table.write_text("age,age,label\n" + "\n".join(f"{i},{2 * i},{i % 2}" for i in range(40)))
+    args = ["fit", str(table), str(table), "--label-col", "label", "-o", str(tmp_path / "r")]
+    line = _one_clean_line(runner.invoke(app, args))
+    assert "the header repeats column(s) ['age']" in line
+
+
+@pytest.mark.parametrize(
+    "values", [lambda n: pd.date_range("2020-01-01", periods=n, freq="D").astype(str),
+               lambda n: pd.to_timedelta(range(n), unit="h").astype(str)]
+)
+def test_date_and_duration_columns_are_dropped_with_a_warning(runner, heart_csv, tmp_path, values):
+    frame = pd.read_csv(heart_csv)
+    frame["visit"] = values(len(frame))
+    table = tmp_path / "dated.csv"
+    frame.to_csv(table, index=False)
+    args = ["fit", str(table), str(table), "--label-col", "diagnosis", "--method",
+            "source_only", "-o", str(tmp_path / "r")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "column(s) ['visit'] hold dates or durations and are not used" in result.output
+    assert "visit" not in (tmp_path / "r" / "manifest.json").read_text()

@@ -56,7 +56,7 @@ def with_reference(run_dir: Path, tmp_path_factory) -> Path:
     pd.concat([table, block]).to_csv(run / "predictions.csv", index=False)
     manifest = json.loads((run / "manifest.json").read_text())
     artifacts.write_manifest(run, {**manifest, "files": {}})
-    write_report(run)
+    write_report(run, force=True)
     return run
 
 
@@ -128,7 +128,7 @@ def test_no_patient_identifier_and_nothing_external(run_dir: Path, with_referenc
 
 def test_regression_report_is_reproducible(run_dir: Path) -> None:
     first = (run_dir / "report.html").read_text()
-    assert write_report(run_dir).read_text() == first
+    assert write_report(run_dir, force=True).read_text() == first
 
 
 def test_broken_regression_runs_are_named(run_dir: Path, tmp_path: Path) -> None:

@@ -120,7 +120,7 @@ def test_a_group_below_min_size_is_listed_by_size_only(run_dir: Path, tmp_path: 
     table.to_csv(run / "predictions.csv", index=False)
     manifest = json.loads((run / "manifest.json").read_text())
     artifacts.write_manifest(run, {**manifest, "files": {}})
-    html = section_html(write_report(run).read_text())
+    html = section_html(write_report(run, force=True).read_text())
     row = re.search(r"<tr><td>Other</td>(.*?)</tr>", html)
     assert row and row.group(1).startswith("<td>3 <span class=badge>fewer than")
     assert row.group(1).count("<td>—</td>") == 3

@@ -17,9 +17,10 @@ from medtransfer.cli.app import command
 def report(
     run: Annotated[Path, typer.Argument(help="Run folder written by `medtransfer fit`.")],
     verify_key: opt.VerifyKey = None,
+    force: opt.Force = False,
 ) -> None:
     """Write RUN/report.html: data, shift, method and why, metrics with intervals, model card."""
     from medtransfer.report import write_report
 
     opt.verified(run, verify_key)
-    typer.echo(f"report written to {write_report(run)}")
+    typer.echo(f"report written to {write_report(run, force=force)}")

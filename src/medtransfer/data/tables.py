@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from medtransfer.data.date_columns import drop_date_columns
 from medtransfer.data.domain import Domain
 from medtransfer.data.identifiers import drop_identifier_names
 from medtransfer.data.labels import encode_labels, label_text, require_two_classes
@@ -32,7 +33,20 @@ def read_table(path: Path) -> pd.DataFrame:
         ) from None
     if frame.empty:
         raise DataError(f"{path}: the table has no rows; give a table with one row per sample")
+    if path.suffix.lower() == ".csv":
+        _refuse_duplicate_columns(path)
     return frame
+
+
+def _refuse_duplicate_columns(path: Path) -> None:
+    # pandas silently renames a repeated header 'age' to 'age.1'; read the raw header row.
+    header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False)
+    names = pd.Series(header.iloc[0].tolist())
+    repeated = sorted(set(names[names.duplicated()]))
+    if repeated:
+        raise DataError(
+            f"{path}: the header repeats column(s) {repeated}; give every column a unique name"
+        )
 
 
 def load_table(
@@ -120,10 +134,12 @@ def domain_from_table(
         if classes is not None:
             require_two_classes(classes, column_where)
     extra = [c for c in (label_col, id_col, site_col) if c] + _present(frame, PATIENT_COLUMN)
+    features = frame.drop(columns=extra)
+    features = drop_date_columns(features, list(features.columns), where)
     return Domain(
         name=name,
         kind="table",
-        inputs=drop_identifier_names(frame.drop(columns=extra), where).reset_index(drop=True),
+        inputs=drop_identifier_names(features, where).reset_index(drop=True),
         ids=_ids(frame, id_col, where),
         labels=labels,
         class_names=classes,

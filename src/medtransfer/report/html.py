@@ -7,7 +7,7 @@ from importlib.resources import files
 from pathlib import Path
 from string import Template
 
-from medtransfer.artifacts import write_bytes
+from medtransfer.artifacts import check_writable, write_bytes
 from medtransfer.report import sections
 from medtransfer.report.markup import fmt
 from medtransfer.report.model_card import model_card_section
@@ -65,7 +65,7 @@ def table_of_contents(body: str) -> str:
     return "".join(f"<a href='#{anchor}'>{title}</a>" for anchor, title in found)
 
 
-def write_report(run_dir: Path) -> Path:
+def write_report(run_dir: Path, *, force: bool = False) -> Path:
     """Write ``run_dir/report.html``, one self-contained file, atomically.
 
     Parameters
@@ -73,6 +73,8 @@ def write_report(run_dir: Path) -> Path:
     run_dir : Path
         A run directory holding ``manifest.json`` and ``predictions.csv``; optional
         ``shift.json``, ``embedding.npz`` and ``explain/*.png`` are shown when present.
+    force : bool, default False
+        Replace an existing ``report.html``.
 
     Returns
     -------
@@ -80,6 +82,7 @@ def write_report(run_dir: Path) -> Path:
         The report's path.
     """
     run = load_run(Path(run_dir))
+    check_writable(run.path / REPORT, force)
     text = build_html(run)
     target = run.path / REPORT
     write_bytes(target, text.encode("utf-8"))

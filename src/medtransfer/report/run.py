@@ -154,7 +154,7 @@ def load_run(run_dir: Path) -> RunData:
             f"{run / PREDICTIONS} has no rows for the chosen method {manifest.get('method')!r} "
             f"(models found: {sorted(models)}); refit the run"
         )
-    shift = json.loads((run / "shift.json").read_text()) if (run / "shift.json").is_file() else None
+    shift = read_shift(run / "shift.json")
     return RunData(
         path=run, manifest=manifest, class_names=class_names,
         models=order_models(models, str(manifest.get("method"))), shift=shift,
@@ -276,3 +276,21 @@ def _choice(path: Path, data, key: str, allowed: tuple[str, ...]) -> str | None:
     if word not in allowed:
         raise ArtifactError(f"{path}: {key!r} must be one of {list(allowed)}; refit the run")
     return word
+
+
+def read_shift(path: Path) -> dict | None:
+    """The run's ``shift.json`` (as written by `medtransfer shift`), None when absent."""
+    if not path.is_file():
+        return None
+    try:
+        shift = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ArtifactError(
+            f"{path} is not valid JSON ({exc}); write it with `medtransfer shift` or remove it"
+        ) from None
+    if not isinstance(shift, dict):
+        raise ArtifactError(
+            f"{path} holds a JSON {type(shift).__name__}, not the object `medtransfer shift` "
+            "writes; write it again with `medtransfer shift` or remove it"
+        )
+    return shift
