@@ -3,7 +3,9 @@
 With k labelled target samples, every candidate and every baseline is cross-validated on the
 same folds of those k (see :mod:`medtransfer.select.validation`); a candidate replaces the
 best baseline only when the lower bound of its paired, corrected interval clears the margin.
-With k = 0, skada's unsupervised scorers vote and a disagreement keeps ``source_only``.
+With k = 0, classification keeps the candidate the other adapted models agree with most when it
+clearly beats ``source_only`` (:mod:`medtransfer.select.k0_evidence`); regression lets skada's
+unsupervised scorers vote, and a disagreement keeps ``source_only``.
 Before any of that, the final predictor's regularisation is chosen by cross-validation on the
 labelled source rows (:mod:`medtransfer.select.predictor`), and every method and baseline
 is compared with it. For classification with enough labels to compare methods, the reference
@@ -495,7 +497,7 @@ def _jsonable(value):
 
 @register_method(
     "auto",
-    "try every method on the k labelled target samples (unsupervised scorers at k = 0); "
+    "try every method on the k labelled target samples (target agreement at k = 0); "
     "keep one only if it credibly beats the best baseline",
 )
 def _auto(estimator: BaseEstimator, random_state: int | None = None) -> BaseEstimator:
