@@ -203,6 +203,7 @@ def atomic_file(path: Path) -> Iterator[Path]:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
+            release(path)
 
 
 def write_bytes(path: Path, data: bytes) -> None:
@@ -289,9 +290,11 @@ def signing(key: bytes | None) -> Iterator[None]:
         _signing_key.reset(token)
 
 
-# Written into a run after it was sealed and never read back as a model: `medtransfer report`
-# and the Grad-CAM overlays of `medtransfer predict --explain-dir RUN/explain`.
-DERIVED_OUTPUTS = ("report.html",)
+# Written into a run after it was sealed and never read back as a model: `medtransfer report`,
+# `medtransfer shift -o RUN` (shown by the report) and the Grad-CAM overlays of
+# `medtransfer predict --explain-dir RUN/explain`.
+DERIVED_OUTPUTS = ("report.html", "shift.json", "leakage.json", "embedding_pca.png",
+                   "embedding_tsne.png")
 DERIVED_FOLDERS = {"explain": (".png", ".csv")}
 
 

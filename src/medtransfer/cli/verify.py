@@ -53,5 +53,4 @@ def keygen(
     key = secrets.token_hex(32).encode()
     artifacts.write_bytes(out, key + b"\n")
     os.chmod(out, 0o600)
-    artifacts.release(out)
     typer.echo(f"key {integrity.key_id(key)} written to {out}; keep it secret")
