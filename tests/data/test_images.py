@@ -126,3 +126,10 @@ def test_undecodable_compressed_dicom_names_the_transfer_syntax(tmp_path, dicom,
     ds.save_as(tmp_path / "ls.dcm")
     with pytest.raises(DataError, match=rf"ls\.dcm: cannot decode .*{JPEGLSLossless}.*gdcmconv"):
         read_image(tmp_path / "ls.dcm")
+
+
+def test_an_image_with_a_one_pixel_side_is_refused(tmp_path):
+    path = tmp_path / "tiny.png"
+    Image.fromarray(np.zeros((1, 5), np.uint8)).save(path)
+    with pytest.raises(DataError, match=r"tiny\.png: the image is 5x1 pixels; expected at least"):
+        read_image(path)

@@ -36,6 +36,9 @@ def is_dicom(path: Path) -> bool:
         return False
 
 
+MIN_SIDE = 2  # a 1-pixel side carries no picture for a backbone
+
+
 def read_image(path: Path) -> np.ndarray:
     """Read an image file into a uint8 array of shape (H, W) or (H, W, 3).
 
@@ -65,9 +68,13 @@ def read_image_and_tags(path: Path) -> tuple[np.ndarray, dict[str, str]]:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such image file; check the path")
-    if is_dicom(path):
-        return _read_dicom(path)
-    return _read_pil(path), {}
+    pixels, tags = _read_dicom(path) if is_dicom(path) else (_read_pil(path), {})
+    if min(pixels.shape[:2]) < MIN_SIDE:
+        raise DataError(
+            f"{path}: the image is {pixels.shape[1]}x{pixels.shape[0]} pixels; expected at least "
+            f"{MIN_SIDE}x{MIN_SIDE} (a 1-pixel side carries no picture); remove it or re-export it"
+        )
+    return pixels, tags
 
 
 def _read_pil(path: Path) -> np.ndarray:

@@ -10,13 +10,13 @@ import numpy as np
 import pandas as pd
 
 from medtransfer.data.domain import Domain
+from medtransfer.data.images import MIN_SIDE
 from medtransfer.data.labels import check_task
 from medtransfer.errors import DataError
 
 SPLITS = ("train", "val", "test")
 CLASS_NAMES_KEY = "class_names"
 MAX_CLASSES = 1000  # a larger code is a corrupt label, not a class (names are built per code)
-MIN_SIDE = 2  # a 1-pixel side carries no picture for a backbone
 
 
 def load_npz(
