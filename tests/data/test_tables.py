@@ -101,3 +101,14 @@ def test_unreadable_or_empty_tables(tmp_path):
         load_table(tmp_path / "bad.parquet")
     with pytest.raises(DataError, match=r"absent\.csv: no such file"):
         load_table(tmp_path / "absent.csv")
+
+
+def test_a_column_of_numbers_with_a_few_text_entries_is_read_as_numbers(tmp_path):
+    values = [str(v) for v in range(40)] + ["<5", "n/a"]
+    path = tmp_path / "t.csv"
+    pd.DataFrame({"creatinine": values, "label": ["a", "b"] * 21}).to_csv(path, index=False)
+    with pytest.warns(UserWarning, match=r"'creatinine' \(1 value\(s\)\); these entries are read"):
+        domain = load_table(path, label_col="label")
+    column = domain.inputs["creatinine"]
+    assert pd.api.types.is_numeric_dtype(column) and column.isna().sum() == 2
+    assert "<5" not in str(domain.inputs.to_dict())

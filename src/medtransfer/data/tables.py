@@ -11,6 +11,7 @@ from medtransfer.data.date_columns import drop_date_columns
 from medtransfer.data.domain import Domain
 from medtransfer.data.identifiers import drop_identifier_names
 from medtransfer.data.labels import encode_labels, label_text, require_two_classes
+from medtransfer.data.numeric_text import coerce_numeric_text
 from medtransfer.errors import ConfigError, DataError
 
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
@@ -136,6 +137,8 @@ def domain_from_table(
     extra = [c for c in (label_col, id_col, site_col) if c] + _present(frame, PATIENT_COLUMN)
     features = frame.drop(columns=extra)
     features = drop_date_columns(features, list(features.columns), where)
+    features = coerce_numeric_text(features, where)
+    check_finite(features, where)  # text such as 'inf' that became a number
     return Domain(
         name=name,
         kind="table",
