@@ -112,3 +112,11 @@ def test_a_column_of_numbers_with_a_few_text_entries_is_read_as_numbers(tmp_path
     column = domain.inputs["creatinine"]
     assert pd.api.types.is_numeric_dtype(column) and column.isna().sum() == 2
     assert "<5" not in str(domain.inputs.to_dict())
+
+
+def test_coded_columns_with_text_codes_stay_categorical(tmp_path):
+    path = tmp_path / "t.csv"
+    statin = ["0", "1"] * 20 + ["YES", "NO"]
+    pd.DataFrame({"statin": statin, "label": ["a", "b"] * 21}).to_csv(path, index=False)
+    domain = load_table(path, label_col="label")
+    assert not pd.api.types.is_numeric_dtype(domain.inputs["statin"])

@@ -12,10 +12,14 @@ import warnings
 import pandas as pd
 
 NUMERIC_SHARE = 0.8  # of the present values, at least this share must parse as numbers
+# and they must be a measurement, not a code: a coded column (0/1 with "YES", "1; 8" lists of
+# indication codes) stays categorical
+MIN_DISTINCT_NUMBERS = 20
 
 
 def numeric_text_columns(frame: pd.DataFrame) -> dict[str, int]:
-    """Text columns whose present values are mostly numbers: name -> count of the others."""
+    """Text columns whose present values are mostly numbers, of at least 20 distinct values:
+    name -> count of the other values."""
     found = {}
     for column in frame.columns:
         values = frame[column]
@@ -24,7 +28,8 @@ def numeric_text_columns(frame: pd.DataFrame) -> dict[str, int]:
         present = values.dropna()
         numbers = pd.to_numeric(present, errors="coerce")
         parsed = int(numbers.notna().sum())
-        if len(present) and parsed < len(present) and parsed >= NUMERIC_SHARE * len(present):
+        if (len(present) and parsed < len(present) and parsed >= NUMERIC_SHARE * len(present)
+                and numbers.nunique() >= MIN_DISTINCT_NUMBERS):
             found[column] = len(present) - parsed
     return found
 
