@@ -6,8 +6,7 @@ The names below are what a notebook user types; they load lazily, so importing t
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from medtransfer.lazy import lazy_attributes
 
 __version__ = "0.1.0"
 
@@ -37,13 +36,4 @@ _EXPORTS = {
 __all__ = sorted([*_EXPORTS, "__version__"])
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'medtransfer' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_attributes("medtransfer", _EXPORTS, globals(), __all__)

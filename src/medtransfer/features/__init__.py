@@ -5,13 +5,11 @@ The names load lazily: a table's features need neither torch nor timm.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 # eager (cheap, no torch): ``featurize`` is also a submodule's name, which a lazy lookup
 # would let the submodule shadow once imported
 from medtransfer.features.featurize import featurize, featurize_pair, image_spec
 from medtransfer.features.tabular import TabularEncoder
+from medtransfer.lazy import lazy_attributes
 
 _EXPORTS = {
     "BACKBONES": "medtransfer.features.backbones",
@@ -50,13 +48,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'medtransfer.features' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_attributes("medtransfer.features", _EXPORTS, globals(), __all__)
