@@ -4,7 +4,7 @@ For each replicate a source (treatment confounded) and a target (randomised, cov
 shifted) population are drawn (:mod:`medtransfer.bench.effect_simulation`); k target outcomes
 are labelled, drawn stratified by arm; the rest are held out. An EffectPipeline (T-learner on
 TransferPipelines, both arms sharing the method) is fitted and its arms refitted
-``--refits`` times on bootstrap resamples (:mod:`medtransfer.effect_intervals`).
+``--refits`` times on bootstrap resamples (:mod:`medtransfer.runs.effect_intervals`).
 Reported per method: the mean-effect error, how often the 95% interval covers the target
 population's effect (and, for comparison, how often the old interval over held-out rows
 alone did), its width, the per-patient effect error (PEHE, root mean squared) and the share
@@ -24,11 +24,11 @@ import numpy as np
 import pandas as pd
 
 from medtransfer.bench.effect_simulation import simulate_trial
-from medtransfer.effect_intervals import refit_effects
-from medtransfer.effect_pipeline import EffectPipeline
 from medtransfer.evaluate.bootstrap import percentile_interval
-from medtransfer.pipeline import TransferPipeline
-from medtransfer.run import heldout_target
+from medtransfer.runs.effect import EffectPipeline
+from medtransfer.runs.effect_intervals import effect_draws
+from medtransfer.runs.pipeline import TransferPipeline
+from medtransfer.runs.validation import heldout_target
 
 
 def replicate(method: str, outcome: str, k: int, refits: int, seed: int) -> dict:
@@ -38,11 +38,11 @@ def replicate(method: str, outcome: str, k: int, refits: int, seed: int) -> dict
     template = TransferPipeline(method=method, classifier="logreg", task=task,
                                 random_state=seed, progress=False)
     start = time.perf_counter()
-    effect = EffectPipeline("treated", template).fit(trial.source, trial.target, k)
-    used = [i for p in effect.pipelines_.values() for i in p.labelled_target_ids_]
+    effect = EffectPipeline("treated", template, n_refits=refits).fit(trial.source,
+                                                                      trial.target, k)
+    used = effect.labelled_target_ids_
     heldout = heldout_target(trial.target, used)
-    draws = refit_effects(effect, trial.source, trial.target, heldout, n_refits=refits,
-                          random_state=seed)
+    draws = effect_draws(effect, heldout, random_state=seed)
     truth = trial.true_effect[~np.isin(trial.target.ids, used)]
     estimate = effect.predict(heldout)
     low, high = draws.mean_interval()

@@ -6,7 +6,7 @@ import pytest
 from medtransfer import artifacts
 from medtransfer.datasets import warfarin
 from medtransfer.errors import ArtifactError
-from medtransfer.pipeline import TransferPipeline
+from medtransfer.runs.pipeline import TransferPipeline
 
 
 def test_atomic_directory_leaves_nothing_when_the_block_fails(tmp_path):

@@ -43,9 +43,9 @@ def test_a_table_fit_imports_no_torch_timm_skada_or_matplotlib():
     code = """
 import sys
 import numpy as np, pandas as pd
-import medtransfer.cli, medtransfer.run
+import medtransfer.cli, medtransfer.runs.fit
 from medtransfer.data.tables import domain_from_table
-from medtransfer.pipeline import TransferPipeline
+from medtransfer.runs.pipeline import TransferPipeline
 rng = np.random.default_rng(0)
 def table(name):
     frame = pd.DataFrame({"a": rng.normal(size=60), "b": rng.normal(size=60)})

@@ -34,3 +34,33 @@ def test_entries_are_sorted_and_described():
     assert list(registry) == ["a", "b"]
     assert describe(registry.get("b")) == "Second entry."
     assert "a" in registry and len(registry) == 2
+
+
+LAZY: Registry[int] = Registry("thing", "medtransfer things",
+                               providers=("registry_provider_module",))
+
+
+def test_a_registry_imports_its_providers_before_the_first_lookup(tmp_path):
+    provider = tmp_path / "registry_provider_module.py"
+    provider.write_text(
+        "from tests.test_registry import LAZY\nLAZY.add('late', 42)\n", encoding="utf-8")
+    import sys
+
+    sys.path.insert(0, str(tmp_path))
+    try:
+        assert "late" in LAZY and LAZY.get("late") == 42 and list(LAZY) == ["late"]
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("registry_provider_module", None)
+
+
+def test_methods_hold_auto_whatever_was_imported_first():
+    # a fresh interpreter that imports only the registry's own module
+    import subprocess
+    import sys
+
+    code = ("from medtransfer.adapt.base import METHODS, get_method; "
+            "print(get_method('auto').name, 'coral' in METHODS, len(METHODS) > 20)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["auto", "True", "True"]

@@ -33,7 +33,7 @@ def test_readme_heart_example_is_binary_json_is_strict_and_seen_rows_are_left_ou
 
 
 def test_the_demo_folder_is_its_own_to_replace_but_no_other(tmp_path):
-    from medtransfer.demo import _is_demo_folder
+    from medtransfer.runs.demo import _is_demo_folder
 
     (tmp_path / "heart").mkdir()
     (tmp_path / "heart" / "manifest.json").write_text("{}")

@@ -54,7 +54,7 @@ def test_bad_finetune_requests_fail_cleanly(runner, image_folders, heart_csv, tm
         (["fit", str(source), str(target), *TINY, "--finetune", "tent"],
          "unknown transfer loss 'tent'"),
         (["fit", str(heart_csv), str(heart_csv), "--finetune", "mmd"],
-         "--finetune trains an image backbone for classification; got table source"),
+         "FineTunedPipeline (--finetune) trains an image backbone for classification; got table"),
     ]
     for args, message in cases:
         result = runner.invoke(app, [*args, "--quiet", "-o", str(run)])

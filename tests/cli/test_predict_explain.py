@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from medtransfer.cli import app
-from medtransfer.pipeline import TransferPipeline
+from medtransfer.runs.pipeline import TransferPipeline
 
 TINY = ["--backbone", "timm:test_efficientnet", "--weights", "random", "--image-size", "32"]
 HEART = ["--label-col", "diagnosis", "--site-col", "dataset", "--source-site", "Cleveland",

@@ -13,7 +13,7 @@ from medtransfer.explain.pipeline import explain_pipeline, overlay_names, score_
 from medtransfer.explain.scores import NumericalScoreHead, log_proba_scores
 from medtransfer.features.backbones import create_backbone
 from medtransfer.finetune.inputs import image_tensor
-from medtransfer.pipeline import TransferPipeline
+from medtransfer.runs.pipeline import TransferPipeline
 
 TINY = "timm:test_efficientnet"
 

@@ -11,9 +11,9 @@ from torch import nn
 
 from medtransfer.errors import ConfigError
 from medtransfer.explain.gradcam import grad_cam
-from medtransfer.explain.logits import logit_function, softmax
 from medtransfer.explain.scores import NumericalScoreHead, log_proba_scores, score_jacobian
 from medtransfer.finetune.head import fold_linear, sklearn_to_head
+from medtransfer.finetune.logits import logit_function, softmax
 from medtransfer.models.svm import PlattSVC
 
 

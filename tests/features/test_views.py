@@ -10,7 +10,7 @@ from medtransfer.errors import ConfigError
 from medtransfer.features.extract import extract_features
 from medtransfer.features.featurize import augmented_features, featurize_pair
 from medtransfer.features.views import Flip, SourceAugmentation
-from medtransfer.pipeline import TransferPipeline
+from medtransfer.runs.pipeline import TransferPipeline
 
 
 def _colour(seed: int) -> np.ndarray:

@@ -8,7 +8,6 @@ from sklearn.linear_model import Ridge
 from sklearn.tree import DecisionTreeRegressor
 
 from medtransfer.adapt.base import get_method
-from medtransfer.adapt.regression_transfer import _transfer_ridge  # noqa: F401  (registers)
 from medtransfer.errors import ConfigError, DataError
 from medtransfer.models.transfer_regression import TrAdaBoostR2, TransferRidge, weighted_median
 

@@ -16,9 +16,9 @@ from medtransfer.datasets import warfarin
 from medtransfer.errors import ArtifactError
 from medtransfer.evaluate.dosing import dosing_metrics
 from medtransfer.models import IWPCPharmacogenetic
-from medtransfer.pipeline import TransferPipeline
 from medtransfer.report.html import write_report
-from medtransfer.run import fit_run
+from medtransfer.runs.fit import fit_run
+from medtransfer.runs.pipeline import TransferPipeline
 
 PATIENT_ID = re.compile(r"PA\d{6,}")  # PharmGKB subject ids of the IWPC data
 
@@ -35,7 +35,7 @@ def run_dir(tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("warfarin") / "run"
     pipeline = TransferPipeline(method="auto", method_params={"candidates": ["transfer_ridge"]},
                                 classifier="logreg", task="regression", target_transform="sqrt")
-    fit_run(warfarin(site=[1, 2]), warfarin(site=[3]), run, pipeline=pipeline,
+    fit_run(pipeline, warfarin(site=[1, 2]), warfarin(site=[3]), run,
             target_labels=20, n_resamples=50)
     write_report(run)
     return run

@@ -15,11 +15,12 @@ import pytest
 from medtransfer import artifacts
 from medtransfer.datasets import heart_disease
 from medtransfer.evaluate import age_bands, subgroup_metrics
-from medtransfer.pipeline import TransferPipeline
 from medtransfer.report.html import write_report
 from medtransfer.report.run import load_run
 from medtransfer.report.sections import SUBGROUP_MIN_SIZE, SUBGROUP_RESAMPLES
-from medtransfer.run import fit_run, subgroup_columns
+from medtransfer.runs.fit import fit_run
+from medtransfer.runs.frames import subgroup_columns
+from medtransfer.runs.pipeline import TransferPipeline
 
 BANDS = {"<40", "40-49", "50-59", "60-69", ">=70"}
 
@@ -27,8 +28,8 @@ BANDS = {"<40", "40-49", "50-59", "60-69", ">=70"}
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("subgroups") / "run"
-    fit_run(heart_disease("Cleveland"), heart_disease("Hungary"), out,
-            pipeline=TransferPipeline(method="pooled", classifier="logreg"),
+    fit_run(TransferPipeline(method="pooled", classifier="logreg"),
+            heart_disease("Cleveland"), heart_disease("Hungary"), out,
             target_labels=20, n_resamples=50)
     write_report(out)
     return out

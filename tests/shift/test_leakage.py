@@ -11,8 +11,8 @@ from medtransfer.data import Domain
 from medtransfer.datasets import heart_disease, pneumonia
 from medtransfer.errors import ConfigError, DataError
 from medtransfer.features import TabularEncoder
+from medtransfer.runs.validation import ValidationOptions, guard_heldout
 from medtransfer.shift.leakage import check_leakage
-from medtransfer.validation_run import ValidationOptions, guard_heldout
 
 
 def _image_domain(name, images, folder):

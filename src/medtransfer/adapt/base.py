@@ -41,7 +41,19 @@ class Method:
     tasks: tuple[str, ...] = ("classification", "regression")
 
 
-METHODS: Registry[Method] = Registry("method", "medtransfer methods")
+METHODS: Registry[Method] = Registry("method", "medtransfer methods", providers=(
+    "medtransfer.adapt.alignment",
+    "medtransfer.adapt.baselines",
+    "medtransfer.adapt.harmonize",
+    "medtransfer.adapt.kernel_embedding",
+    "medtransfer.adapt.label_shift",
+    "medtransfer.adapt.mapping_network",
+    "medtransfer.adapt.parameter_transfer",
+    "medtransfer.adapt.pseudo_label",
+    "medtransfer.adapt.regression_transfer",
+    "medtransfer.adapt.reweight",
+    "medtransfer.select.auto",  # auto chooses among the others
+))
 
 
 def register_method(

@@ -18,7 +18,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, ShuffleSplit
 from sklearn.preprocessing import StandardScaler
 
-import medtransfer.adapt  # noqa: F401  (registers every method)
 from medtransfer.adapt.base import METHODS
 from medtransfer.models.classifiers import make_classifier
 from medtransfer.select.auto import AutoTransfer

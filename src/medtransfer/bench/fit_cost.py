@@ -89,7 +89,6 @@ def _fit_child() -> None:
             final = LogisticRegression().set_fit_request(sample_weight=True)
             model = skada.make_da_pipeline(StandardScaler(), skada_adapter(method, n, d), final)
     else:
-        import medtransfer.adapt  # noqa: F401  (registers every method)
         from medtransfer.adapt.base import METHODS
 
         model = METHODS.get(method).build(LogisticRegression(), spec["seed"])

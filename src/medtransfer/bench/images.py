@@ -18,7 +18,7 @@ from medtransfer.bench.core import Split, Suite, Unit
 from medtransfer.data.domain import Domain
 from medtransfer.evaluate.metrics import binary_auroc
 from medtransfer.features.extract import extract_features
-from medtransfer.pipeline import full_proba
+from medtransfer.models.classifiers import full_proba
 
 IMAGE_SIZE = 64
 # A single fit over ~20 s on ~1.5k x 1,280 features (one core): not benchmarked.

@@ -23,15 +23,15 @@ def demo(
     quiet: opt.Quiet = False,
 ) -> None:
     """Transfer heart-disease, pneumonia and warfarin-dosing models to a new site, and report."""
-    from medtransfer.demo import run_demo
     from medtransfer.report import write_report
+    from medtransfer.runs.demo import run_demo
 
     opt.check_seed(seed)
     start = time.perf_counter()
     for scenario, result in run_demo(out, force=force, seed=seed, progress=not quiet):
         typer.echo(f"\n{scenario.question}")
         print_metrics(result.manifest["metrics"], title=f"{scenario.name}: held-out target")
-        typer.echo(f"auto chose: {result.pipeline.chosen_method}")
+        typer.echo(f"auto chose: {result.model.chosen_method}")
         report = write_report(result.path)
         typer.echo(f"run: {result.path}   report: {report}")
     typer.echo(f"\ndemo finished in {time.perf_counter() - start:.0f} s; everything is in {out}/")

@@ -40,8 +40,8 @@ def evaluate(
 ) -> None:
     """Score the run's method and baselines on TEST (every label of TEST is used for scoring)."""
     from medtransfer import artifacts
-    from medtransfer.pipeline import TransferPipeline
-    from medtransfer.run import evaluate_run
+    from medtransfer.runs.fit import evaluate_run
+    from medtransfer.runs.pipeline import TransferPipeline
 
     opt.check_format(fmt)
     if out is not None:

@@ -11,6 +11,7 @@ import typer
 from medtransfer.cli import options as opt
 from medtransfer.cli.app import command
 from medtransfer.cli.render import format_interval, print_metrics
+from medtransfer.errors import ConfigError
 
 
 @command(
@@ -222,109 +223,98 @@ def fit(
     With --source-model RUN, adapt RUN's model to TARGET's images without any source data.
     """
     from medtransfer import artifacts, integrity
-    from medtransfer.errors import ConfigError
-    from medtransfer.pipeline import TransferPipeline
-    from medtransfer.run import fit_run
-    from medtransfer.validation_run import ValidationOptions
+    from medtransfer.runs.fit import fit_run
 
     opt.check_format(fmt)
     opt.check_seed(seed)
     opt.check_image_size(image_size)
     artifacts.sign_runs_with(None if sign_key is None else integrity.read_key(sign_key))
     artifacts.check_writable(out, force)
-    method_params = _auto_params(method, max_fits, time_budget)
     options = opt.data_options(label_col, id_col, site_col, split, task, strict,
                                label_map=label_map, positive_class=positive_class,
                                drop_cols=drop_cols)
     training = {k: v for k, v in (("epochs", epochs), ("lr", lr)) if v is not None}
     if source_model is not None:
-        fit_only = {
+        from medtransfer.runs.source_free import SourceFreePipeline
+
+        target = _source_free_target(source, target, {
             "--target-labels": (target_labels, "0"), "--method": (method, "auto"),
             "--classifier": (classifier, "svm"), "--backbone": (backbone, "efficientnet_lite0"),
             "--weights": (weights, None), "--image-size": (image_size, None),
             "--recalibrate": (recalibrate, None), "--target-transform": (target_transform, "none"),
-            "--point": (point, "mean"),
-            "--task": (task, "classification"), "--source-site": (source_site, None),
-            "--finetune": (finetune, None), "--treatment-col": (treatment_col, None),
-            "--harmonize": (harmonize, "none"), "--augment": (augment, 0), "--tta": (tta, False),
-        }
-        target = _source_free_target(source, target, fit_only)
-        from medtransfer.finetune.run import fit_source_free_run
-
-        result = fit_source_free_run(
-            source_model, opt.load(target, options, target_site), out, method=source_free,
-            batch_size=batch_size, random_state=seed, force=force, progress=not quiet,
-            data_options={**options, "target_site": target_site}, **training,
-        )
+            "--point": (point, "mean"), "--task": (task, "classification"),
+            "--source-site": (source_site, None), "--finetune": (finetune, None),
+            "--treatment-col": (treatment_col, None), "--harmonize": (harmonize, "none"),
+            "--augment": (augment, 0), "--tta": (tta, False),
+        })
+        model = SourceFreePipeline(source_model, adaptation=source_free, batch_size=batch_size,
+                                   random_state=seed, progress=not quiet, **training)
+        result = fit_run(model, None, opt.load(target, options, target_site), out, force=force,
+                         data_options={**options, "target_site": target_site})
         _show(result, fmt)
         return
+    model = _build_model(
+        finetune, treatment_col, training, batch_size, method=method,
+        method_params=_auto_params(method, max_fits, time_budget), classifier=classifier,
+        backbone=backbone, weights=weights, image_size=image_size, task=task,
+        target_transform=target_transform, point=point, random_state=seed, progress=not quiet,
+        recalibrate=recalibrate, harmonize=harmonize, augment=augment, tta=tta,
+    )
     if source is None or target is None:
         raise ConfigError(
             "fit needs SOURCE and TARGET (or only TARGET with --source-model RUN for "
             "source-free adaptation)"
         )
-    if finetune is not None and (harmonize != "none" or augment or tta):
-        raise ConfigError("--harmonize, --augment and --tta apply to frozen-feature fits; they "
-                          "are not yet wired into --finetune training: use one or the other")
-    labels = opt.target_labels(target_labels)
-    pipeline = TransferPipeline(
-        method=method,
-        classifier=classifier,
-        backbone=backbone,
-        weights=weights,
-        image_size=image_size,
-        task=task,
-        target_transform=target_transform,
-        point=point,
-        random_state=seed,
-        progress=not quiet,
-        recalibrate=recalibrate,
-        method_params=method_params,
-        harmonize=harmonize,
-        augment=augment,
-        tta=tta,
-    )
-    run = dict(
-        pipeline=pipeline, target_labels=labels, force=force,
-        data_options={**options, "source_site": source_site, "target_site": target_site},
-    )
+    validation = None
+    if treatment_col is None:
+        from medtransfer.evaluate.plan import load_plan
+        from medtransfer.runs.validation import ValidationOptions
+
+        validation = ValidationOptions(dedupe=dedupe, operating_point=operating_point,
+                                       prevalence=prevalence,
+                                       plan=None if plan is None else load_plan(plan))
+        validation.check()
     domains = opt.load(source, options, source_site), opt.load(target, options, target_site)
     if not keep_site_col:
         from medtransfer.data.columns import drop_site_columns
 
         domains = drop_site_columns(*domains)
+    result = fit_run(
+        model, *domains, out, target_labels=opt.target_labels(target_labels), force=force,
+        data_options={**options, "source_site": source_site, "target_site": target_site},
+        validation=validation,
+    )
     if treatment_col is not None:
-        from medtransfer.effect_pipeline import EffectPipeline, fit_effect_run
-
-        if finetune is not None:
-            raise ConfigError("--treatment-col fits tables; --finetune fine-tunes an image "
-                              "backbone: use one or the other")
-        run["effect"] = EffectPipeline(treatment_col, run.pop("pipeline"))
-        _show_effect(fit_effect_run(*domains, out, **run), treatment_col, fmt)
+        _show_effect(result, treatment_col, fmt)
         return
-    from medtransfer.evaluate.plan import load_plan
-
-    validation = ValidationOptions(dedupe=dedupe, operating_point=operating_point,
-                                   prevalence=prevalence,
-                                   plan=None if plan is None else load_plan(plan))
-    validation.check()
-    if finetune is None:
-        result = fit_run(*domains, out, validation=validation, **run)
-    else:
-        from medtransfer.finetune.finetuned_run import fit_finetuned_run
-
-        result = fit_finetuned_run(
-            *domains, out, transfer_loss=finetune, **run,
-            finetune_options={**training, "batch_size": batch_size}, validation=validation,
-        )
     _show(result, fmt)
     _plan_verdict(result.manifest.get("plan"), strict)
 
 
+def _build_model(finetune: str | None, treatment_col: str | None, training: dict,
+                 batch_size: int, **params):
+    """The run model the options ask for: a TransferPipeline, a FineTunedPipeline
+    (--finetune) or an EffectPipeline of TransferPipelines (--treatment-col)."""
+    if finetune is not None and treatment_col is not None:
+        raise ConfigError("--treatment-col fits tables; --finetune fine-tunes an image "
+                          "backbone: use one or the other")
+    if finetune is not None:
+        from medtransfer.runs.finetuned import FineTunedPipeline
+
+        return FineTunedPipeline(transfer_loss=finetune, **params,
+                                 finetune_options={**training, "batch_size": batch_size})
+    from medtransfer.runs.pipeline import TransferPipeline
+
+    pipeline = TransferPipeline(**params)
+    if treatment_col is None:
+        return pipeline
+    from medtransfer.runs.effect import EffectPipeline
+
+    return EffectPipeline(treatment_col, pipeline)
+
+
 def _auto_params(method: str, max_fits: int | None, time_budget: float | None) -> dict | None:
     """auto's work budget from --max-fits / --time-budget (refused with another method)."""
-    from medtransfer.errors import ConfigError
-
     given = {k: v for k, v in (("max_fits", max_fits), ("time_budget", time_budget))
              if v is not None}
     if given and method != "auto":
@@ -347,7 +337,7 @@ def _show(result, fmt: str) -> None:
     selection = result.manifest.get("selection") or {}
     if selection.get("reason"):
         typer.echo(f"auto chose {result.manifest.get('chosen_method')}: {selection['reason']}")
-    typer.echo(f"method: {result.pipeline.method}; run written to {result.path}")
+    typer.echo(f"method: {result.manifest['method']}; run written to {result.path}")
 
 
 def _plan_verdict(record: dict | None, strict: bool) -> None:
@@ -386,8 +376,6 @@ def _source_free_target(
     ``fit_only`` maps each option that a source-free fit takes from the source run to its
     (value, default); a changed one is an error rather than silently ignored.
     """
-    from medtransfer.errors import ConfigError
-
     if source is not None and target is not None:
         raise ConfigError(
             f"--source-model adapts without source data, but SOURCE {source} was given too; "

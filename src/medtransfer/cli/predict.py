@@ -70,8 +70,7 @@ def predict(
     from medtransfer import artifacts
     from medtransfer.errors import ConfigError
     from medtransfer.explain.pipeline import check_explain_options
-    from medtransfer.pipeline import TransferPipeline
-    from medtransfer.run import predict_frame
+    from medtransfer.runs.pipeline import TransferPipeline
 
     if out.is_dir():
         raise ConfigError(f"-o {out} is a folder; give the path of the CSV file to write")
@@ -88,7 +87,7 @@ def predict(
     if explain:
         _check_explain(pipeline, run, out, explain_dir, label_col, force)
         check_explain_options(explain_method, explain_n)
-    frame = predict_frame(pipeline, domain.without_labels(), models=[chosen])
+    frame = pipeline.predict_frame(domain.without_labels(), models=[chosen])
     frame = frame.drop(columns=["model", "label"])
     explained = _explain(pipeline, domain, out, chosen, explain_dir, explain_n, explain_method,
                          force) if explain else ""
@@ -100,8 +99,8 @@ def _predict_effect(run: Path, inputs: Path, out: Path, model: str | None, expla
                     quiet: bool, data: tuple, site: str | None) -> None:
     """Both predicted outcomes and the effect per input row, from a treatment-effect run."""
     from medtransfer import artifacts
-    from medtransfer.effect_pipeline import EffectPipeline, effect_frame
     from medtransfer.errors import ConfigError
+    from medtransfer.runs.effect import EffectPipeline, effect_frame
 
     if model is not None or explain:
         raise ConfigError(f"{run} is a treatment-effect run: --model and --explain do not "

@@ -2,8 +2,8 @@
 
 from medtransfer.explain.gradcam import default_layer, explain_images, grad_cam, save_overlay
 from medtransfer.explain.importance import FeatureImportance, rank_features
-from medtransfer.explain.logits import linear_model_of, logit_function
 from medtransfer.explain.scores import NumericalScoreHead, log_proba_scores, score_jacobian
+from medtransfer.finetune.logits import linear_model_of, logit_function
 
 __all__ = [
     "FeatureImportance",

@@ -28,14 +28,14 @@ from medtransfer.data.domain import Domain
 from medtransfer.data.images import read_image
 from medtransfer.errors import ArtifactError, ConfigError
 from medtransfer.explain.gradcam import METHODS, grad_cam, save_overlay
-from medtransfer.explain.logits import linear_model_of, logit_function, softmax
 from medtransfer.explain.scores import NumericalScoreHead, log_proba_scores
 from medtransfer.features.backbones import create_backbone
 from medtransfer.features.extract import image_items, native_pixels
 from medtransfer.features.harmonized import harmonizer_from_spec
 from medtransfer.finetune.head import sklearn_to_head
 from medtransfer.finetune.inputs import image_tensor
-from medtransfer.pipeline import MODEL_DIR, TransferPipeline
+from medtransfer.finetune.logits import linear_model_of, logit_function, softmax
+from medtransfer.runs.pipeline import MODEL_DIR, TransferPipeline
 
 DEFAULT_N = 8
 INDEX_FILE = "index.csv"
@@ -74,7 +74,7 @@ def score_head(
 
     In order of preference: an exact linear head (a logistic regression without feature
     mapping), the model's logits with a numerical Jacobian (known adapters and predictors,
-    see :func:`~medtransfer.explain.logits.logit_function`), its log-probabilities with a
+    see :func:`~medtransfer.finetune.logits.logit_function`), its log-probabilities with a
     numerical Jacobian (anything else, e.g. a recalibrated model). A candidate is used only
     if its softmax reproduces the pipeline's probabilities on ``X`` (when given).
 

@@ -15,7 +15,7 @@ from medtransfer.data.classes import harmonize_classes
 from medtransfer.data.domain import Domain
 from medtransfer.errors import ConfigError, DataError
 from medtransfer.explain.importance import rank_features
-from medtransfer.pipeline import TransferPipeline
+from medtransfer.runs.pipeline import TransferPipeline
 
 
 def table_importance(

@@ -7,7 +7,7 @@ local Jacobian by central differences in float64, and autograd multiplies it int
 backbone: ``d score / d A = (d features / d A)^T · (d score / d features)``. That is the exact
 chain rule with one numerically estimated factor, accurate to O(h²) for a smooth predictor.
 
-The scores are logits (see :mod:`medtransfer.explain.logits`) or, for a model whose logits
+The scores are logits (see :mod:`medtransfer.finetune.logits`) or, for a model whose logits
 are unknown, log-probabilities ``log p_k(x)``. Both equal a softmax head's logits up to a
 shift common to all classes, so the centred score Grad-CAM explains is the same as that of
 the equivalent torch head.

@@ -95,7 +95,10 @@ class Harmonizer(BaseEstimator):
         raise NotImplementedError
 
 
-HARMONIZERS: Registry[type[Harmonizer]] = Registry("harmoniser", "medtransfer harmonizers")
+HARMONIZERS: Registry[type[Harmonizer]] = Registry(
+    "harmoniser", "medtransfer harmonizers",
+    providers=tuple(f"medtransfer.harmonize.{m}" for m in ("colour", "framing", "intensity")),
+)
 
 
 def register_harmonizer(name: str) -> Callable[[type[Harmonizer]], type[Harmonizer]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 from sklearn import config_context
 from sklearn.base import BaseEstimator
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
@@ -73,3 +74,10 @@ def fit_weighted(estimator: BaseEstimator, X, y, sample_weight=None) -> BaseEsti
             last = estimator.steps[-1][0]
             return estimator.fit(X, y, **{f"{last}__sample_weight": sample_weight})
         return estimator.fit(X, y, sample_weight=sample_weight)
+
+
+def full_proba(model: BaseEstimator, X: np.ndarray, n_classes: int) -> np.ndarray:
+    """Probabilities over every class code (0 for classes the model never saw)."""
+    proba = np.zeros((len(X), n_classes))
+    proba[:, model.classes_.astype(int)] = model.predict_proba(X)
+    return proba

@@ -7,7 +7,7 @@ model built on one population is carried to another exactly as a dosing or diagn
 is: source rows of the arm, the arm's labelled target rows, and every unlabelled target row
 (their features are what the adaptation aligns to; their treatment need not be known).
 The same model on Domains, with encoders and a saved artifact, is
-:class:`medtransfer.effect_pipeline.EffectPipeline`.
+:class:`medtransfer.runs.effect.EffectPipeline`.
 """
 
 from __future__ import annotations

@@ -27,7 +27,6 @@ import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
-import medtransfer.adapt  # noqa: F401  (fills the METHODS registry before discovery)
 from medtransfer.adapt.base import METHODS, get_method, register_method
 from medtransfer.adapt.baselines import Pooled
 from medtransfer.data.sample_domain import domain_masks

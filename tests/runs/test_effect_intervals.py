@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from medtransfer.bench.effect_simulation import simulate_trial
-from medtransfer.effect_intervals import refit_effects
-from medtransfer.effect_pipeline import EffectPipeline
 from medtransfer.errors import ConfigError, DataError
-from medtransfer.pipeline import TransferPipeline
+from medtransfer.runs.effect import EffectPipeline
+from medtransfer.runs.effect_intervals import effect_draws
+from medtransfer.runs.pipeline import TransferPipeline
 
 
 def ridge_arms() -> TransferPipeline:
@@ -23,8 +23,9 @@ def trial():
 
 
 def test_refitted_arms_give_intervals_that_hold_the_known_effect(trial):
-    effect = EffectPipeline("treated", ridge_arms()).fit(trial.source, trial.target, 20)
-    draws = refit_effects(effect, trial.source, trial.target, trial.target, n_refits=40)
+    effect = EffectPipeline("treated", ridge_arms(), n_refits=40).fit(trial.source,
+                                                                      trial.target, 20)
+    draws = effect_draws(effect, trial.target)
     assert draws.effects.shape == (40, len(trial.target)) and draws.mean.shape == (40,)
     low, high = draws.mean_interval()
     # the shifted target's average effect (1.5) is not the source's (1.0); the interval
@@ -35,7 +36,7 @@ def test_refitted_arms_give_intervals_that_hold_the_known_effect(trial):
     estimate = effect.predict(trial.target)
     assert np.mean((row_low <= estimate) & (estimate <= row_high)) > 0.9
     with pytest.raises(ConfigError, match="n_refits=1"):
-        refit_effects(effect, trial.source, trial.target, trial.target, n_refits=1)
+        EffectPipeline("treated", ridge_arms(), n_refits=1).fit(trial.source, trial.target, 20)
 
 
 def test_labelled_target_rows_are_drawn_from_both_arms_or_refused(trial):

@@ -6,12 +6,13 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from sklearn.exceptions import NotFittedError
 
 from medtransfer.bench.warfarin import EXCLUDED_SITES, TARGET_SITES
 from medtransfer.datasets.warfarin import warfarin
-from medtransfer.effect_pipeline import EffectPipeline
-from medtransfer.errors import ArtifactError, ConfigError, DataError
-from medtransfer.pipeline import TransferPipeline
+from medtransfer.errors import ArtifactError, DataError
+from medtransfer.runs.effect import EffectPipeline
+from medtransfer.runs.pipeline import TransferPipeline
 
 
 def dose_model(method: str = "transfer_ridge") -> TransferPipeline:
@@ -97,5 +98,5 @@ def test_bad_treatment_columns_are_named(populations):
     with pytest.raises(DataError, match=r"has no labelled treated rows.*outcomes in both"):
         EffectPipeline("amiodarone", dose_model()).fit(
             replace(source, inputs=never), replace(target, inputs=target_never), 20)
-    with pytest.raises(ConfigError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         EffectPipeline("amiodarone").predict(target)

@@ -15,9 +15,9 @@ from medtransfer.data.domain import Domain
 from medtransfer.errors import ArtifactError, ConfigError
 from medtransfer.features.backbones import create_backbone
 from medtransfer.finetune.inputs import image_tensor
-from medtransfer.finetune.run import MODEL_NAME, REFERENCE, fit_source_free_run
-from medtransfer.pipeline import RUN_WEIGHTS, TransferPipeline
-from medtransfer.run import fit_run
+from medtransfer.runs.fit import fit_run
+from medtransfer.runs.pipeline import RUN_WEIGHTS, TransferPipeline
+from medtransfer.runs.source_free import MODEL_NAME, REFERENCE, SourceFreePipeline
 
 TINY = "timm:test_efficientnet"
 
@@ -37,7 +37,7 @@ def _source_run(tmp_path_factory, method: str, classifier: str):
     pipeline = TransferPipeline(method=method, classifier=classifier, backbone=TINY,
                                 weights="random", image_size=32, baselines=False,
                                 progress=False)
-    fit_run(_images(16, 0, 0), _images(8, 1, 60), out, pipeline=pipeline, target_labels=0,
+    fit_run(pipeline, _images(16, 0, 0), _images(8, 1, 60), out, target_labels=0,
             n_resamples=20)
     return out
 
@@ -51,8 +51,9 @@ def logreg_run(tmp_path_factory):
 def adapted(logreg_run, tmp_path_factory):
     out = tmp_path_factory.mktemp("adapted") / "run"
     target = _images(12, 2, 70)
-    result = fit_source_free_run(logreg_run, target, out, method="adabn+shot", epochs=1,
-                                 batch_size=6, lr=1e-3, n_resamples=20, progress=False)
+    model = SourceFreePipeline(logreg_run, adaptation="adabn+shot", epochs=1, batch_size=6,
+                               lr=1e-3, progress=False)
+    result = fit_run(model, None, target, out, n_resamples=20)
     return result, target
 
 
@@ -81,7 +82,7 @@ def test_a_moved_run_still_loads_its_own_weights(adapted, tmp_path):
     pipeline = TransferPipeline.load(moved, progress=False)
     assert pipeline.weights == str((moved / RUN_WEIGHTS).resolve())
     assert np.allclose(pipeline.predict_proba(target),
-                       result.pipeline.predict_proba(target), atol=1e-6)
+                       TransferPipeline.load(result.path).predict_proba(target), atol=1e-6)
 
 
 def test_changed_or_unlisted_weights_are_refused(adapted, tmp_path):
@@ -105,11 +106,12 @@ def test_adabn_alone_adapts_any_classifier_and_stores_the_target_statistics(tmp_
     target = _images(10, 3, 90)
     out = tmp_path_factory.mktemp("adabn") / "run"
     with pytest.raises(ConfigError, match=r"SHOT trains the backbone through the classifier"):
-        fit_source_free_run(run, target, out, method="shot", progress=False)
-    result = fit_source_free_run(run, target, out, method="adabn", batch_size=10,
-                                 n_resamples=20, progress=False)
+        fit_run(SourceFreePipeline(run, adaptation="shot", progress=False), None, target, out)
+    result = fit_run(SourceFreePipeline(run, adaptation="adabn", batch_size=10, progress=False),
+                     None, target, out, n_resamples=20)
     # the pipeline is loaded back from the run folder, weights and all
-    backbone = create_backbone(TINY, weights=result.pipeline.weights, device="cpu")
+    loaded = TransferPipeline.load(result.path)
+    backbone = create_backbone(TINY, weights=loaded.weights, device="cpu")
     model = backbone.model
     images = image_tensor(target, backbone.config, 32)
     with torch.no_grad():
@@ -119,7 +121,8 @@ def test_adabn_alone_adapts_any_classifier_and_stores_the_target_statistics(tmp_
 
 def test_bad_source_runs_and_targets_are_refused(logreg_run, tmp_path):
     target = _images(4, 4, 0)
-    with pytest.raises(ConfigError, match=r"--source-free 'tent'; expected one of adabn"):
-        fit_source_free_run(logreg_run, target, tmp_path / "a", method="tent")
+    with pytest.raises(ConfigError, match=r"adaptation='tent'\): expected one of adabn"):
+        fit_run(SourceFreePipeline(logreg_run, adaptation="tent"), None, target, tmp_path / "a")
     with pytest.raises(ConfigError, match=r"has no images"):
-        fit_source_free_run(logreg_run, target.subset([]), tmp_path / "b", progress=False)
+        fit_run(SourceFreePipeline(logreg_run, progress=False), None, target.subset([]),
+                tmp_path / "b")

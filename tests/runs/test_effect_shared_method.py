@@ -6,9 +6,9 @@ from types import SimpleNamespace
 
 from medtransfer.adapt.baselines import Pooled
 from medtransfer.bench.effect_simulation import simulate_trial
-from medtransfer.effect_pipeline import EffectPipeline, shared_method
 from medtransfer.models import make_classifier
-from medtransfer.pipeline import TransferPipeline
+from medtransfer.runs.effect import EffectPipeline, shared_method
+from medtransfer.runs.pipeline import TransferPipeline
 
 
 def test_auto_choice_maps_to_a_registered_method_with_the_tuned_predictor():

@@ -7,7 +7,7 @@ import pytest
 
 from medtransfer.datasets import heart_disease
 from medtransfer.errors import DataError
-from medtransfer.pipeline import TransferPipeline
+from medtransfer.runs.pipeline import TransferPipeline
 
 
 def test_target_only_needs_two_labelled_classes():

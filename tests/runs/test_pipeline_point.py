@@ -7,7 +7,7 @@ import pytest
 
 from medtransfer.datasets import warfarin
 from medtransfer.errors import ConfigError
-from medtransfer.pipeline import TransferPipeline
+from medtransfer.runs.pipeline import TransferPipeline
 
 
 def test_pw20_decision_is_tuned_on_the_labelled_target_and_survives_save_and_load(tmp_path):

@@ -6,13 +6,12 @@ transfer method, final predictor), fitted on the source rows of that arm, the la
 rows of that arm and every target row's features; the effect of treatment for a patient is the
 difference of the two arms' predicted outcomes, CATE(x) = mu1(x) - mu0(x). Saved, it is one
 folder holding one pipeline artifact per arm, hash-listed like any run;
-:func:`fit_effect_run` (``medtransfer fit --treatment-col``) adds the held-out predictions and
-their scores.
+:func:`~medtransfer.runs.fit.fit_run` (``medtransfer fit --treatment-col``) adds the held-out
+predictions, their intervals and their scores.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -20,22 +19,25 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, clone
+from sklearn.utils.validation import check_is_fitted
 
 from medtransfer import __version__, artifacts
 from medtransfer.adapt import get_method
 from medtransfer.data.domain import Domain
 from medtransfer.data.sampling import choose_labelled
-from medtransfer.effect_intervals import EffectDraws, refit_effects
 from medtransfer.errors import ArtifactError, ConfigError, DataError
 from medtransfer.models import make_classifier
-from medtransfer.pipeline import TransferPipeline
-from medtransfer.run import RunResult, heldout_target, run_header, score_models, write_run
+from medtransfer.runs.base import RunModel
+from medtransfer.runs.effect_intervals import EffectDraws, effect_draws, refit_arms
+from medtransfer.runs.frames import score_models
+from medtransfer.runs.pipeline import TransferPipeline
 from medtransfer.select.auto import ALL_LABELLED
 
 ARMS = ("control", "treated")
 
 
-class EffectPipeline:
+class EffectPipeline(BaseEstimator, RunModel):
     """Conditional treatment effect mu1(x) - mu0(x), one TransferPipeline per arm.
 
     Parameters
@@ -47,6 +49,9 @@ class EffectPipeline:
         Unfitted template copied for each arm (default: ``TransferPipeline()``). Its ``task``
         decides the outcome: regression reads predicted values, classification the
         probability of the second class (a risk difference; binary outcomes only).
+    n_refits : int, default=200
+        Bootstrap refits of both arms kept after ``fit`` for the intervals of the effects
+        and of their mean (:mod:`medtransfer.runs.effect_intervals`); 0 for none.
 
     Attributes
     ----------
@@ -58,11 +63,24 @@ class EffectPipeline:
     n_rows_ : dict
         Labelled rows per arm and domain that each pipeline learnt from, and the rows left
         out because their treatment was not recorded.
+    labelled_target_ids_ : list of str
+        The target rows whose outcomes either arm learnt from.
+    refits_ : list of (estimator, estimator)
+        The arms' chosen models refitted on ``n_refits`` bootstrap resamples (not saved).
     """
 
-    def __init__(self, treatment: str, pipeline: TransferPipeline | None = None) -> None:
+    def __init__(self, treatment: str, pipeline: TransferPipeline | None = None,
+                 n_refits: int = 200) -> None:
         self.treatment = treatment
         self.pipeline = pipeline
+        self.n_refits = n_refits
+
+    @property
+    def random_state(self) -> int:
+        """The arms' seed."""
+        if hasattr(self, "pipelines_"):
+            return self.pipelines_["control"].random_state
+        return (self.pipeline or TransferPipeline()).random_state
 
     def fit(
         self, source: Domain, target: Domain, target_labels: int | Sequence[str] = 0
@@ -109,8 +127,11 @@ class EffectPipeline:
         for value, arm in enumerate(ARMS):
             in_source = np.flatnonzero(source_rows & (arm_source == value))
             arm_source_domain = self._without_treatment(source.subset(in_source))
-            self.pipelines_[arm] = copy.deepcopy(arm_template).fit(
+            self.pipelines_[arm] = clone(arm_template).fit(
                 arm_source_domain, features_target, target_labels=arm_ids[arm])
+        self.labelled_target_ids_ = sorted(i for ids in arm_ids.values() for i in ids)
+        self.refits_ = [] if not self.n_refits else refit_arms(
+            self, source, target, n_refits=self.n_refits, random_state=self.random_state)
         return self
 
     def _labelled_positions(self, template: TransferPipeline, target: Domain,
@@ -144,7 +165,7 @@ class EffectPipeline:
         if template.method != "auto":
             return {"chosen_method": template.method, "method_params": None,
                     "evidence": None, "reason": f"--method {template.method} given"}
-        joint = _copy_with(template, baselines=False, point="mean")
+        joint = clone(template).set_params(baselines=False, point="mean")
         joint.fit(source, target, target_labels=labelled_ids)
         auto = joint.models_["auto"]
         name, params = shared_method(auto)
@@ -158,7 +179,7 @@ class EffectPipeline:
         given = template.method_params if template.method != "auto" else None
         params = {**(given or {}), **(self.selection_["method_params"] or {}),
                   **_unweighted_classes(template, name)}
-        return _copy_with(template, method=name, method_params=params or None, point="mean")
+        return clone(template).set_params(method=name, method_params=params or None, point="mean")
 
     def arms(self, domain: Domain, role: str = "data") -> np.ndarray:
         """Treatment arm of every row of ``domain``: 1.0, 0.0 or NaN (not recorded).
@@ -188,8 +209,7 @@ class EffectPipeline:
         return replace(domain, inputs=domain.inputs.drop(columns=[self.treatment]))
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "pipelines_"):
-            raise ConfigError("this EffectPipeline is not fitted; call fit or load first")
+        check_is_fitted(self, "pipelines_")
 
     def predict_outcomes(self, domain: Domain) -> tuple[np.ndarray, np.ndarray]:
         """Predicted outcomes (mu0, mu1) of every row under control and under treatment."""
@@ -211,6 +231,81 @@ class EffectPipeline:
         """Conditional average treatment effect mu1(x) - mu0(x) of every row."""
         mu0, mu1 = self.predict_outcomes(domain)
         return mu1 - mu0
+
+    def predict_frame(self, domain: Domain, X: np.ndarray | None = None) -> pd.DataFrame:
+        """Per row of ``domain``: id, recorded treatment and outcome, both predicted
+        outcomes, the effect and, after ``fit`` with ``n_refits``, its 95% interval
+        (``effect_low``, ``effect_high``) from the refitted arms. ``X`` is not used (each
+        arm computes its own features)."""
+        frame = effect_frame(self, domain)
+        if self._refitted():
+            frame["effect_low"], frame["effect_high"] = self._draws(domain).row_intervals()
+        frame.insert(1, "treatment", self.arms(domain, "target"))
+        label = (np.full(len(domain), np.nan) if domain.labels is None
+                 else np.where(domain.labelled_mask, domain.labels.astype(float), np.nan))
+        frame.insert(2, "label", label)
+        return frame
+
+    def _refitted(self) -> bool:
+        return bool(getattr(self, "refits_", None))
+
+    def _draws(self, domain: Domain) -> EffectDraws:
+        """The refits' effects on ``domain`` (computed once per domain)."""
+        kept = getattr(self, "_kept_draws", None)
+        if kept is None or kept[0] is not domain:
+            self._kept_draws = domain, effect_draws(self, domain,
+                                                    random_state=self.random_state)
+        return self._kept_draws[1]
+
+    def score(self, domain: Domain, predictions: pd.DataFrame, n_resamples: int) -> dict:
+        """The mean effect over ``domain`` with its interval (from the refits, resampling
+        the rows too), and the scores of the factual prediction (the outcome under the
+        treatment each row had) where treatment and outcome are recorded. The effect of one
+        patient is never observed, so no metric scores it directly."""
+        self._check_fitted()
+        control = self.pipelines_["control"]
+        value = predictions["effect"].to_numpy()
+        metrics: dict[str, dict] = {"mean_effect": {"value": float(value.mean()), "n": len(value)}}
+        if self._refitted():
+            draws = self._draws(domain)
+            low, high = draws.mean_interval()
+            metrics["mean_effect"].update(low=low, high=high, n_refits=len(draws.mean),
+                                          interval="bootstrap refits of both arms and of the "
+                                                   "rows")
+        scored = np.flatnonzero(~np.isnan(predictions["treatment"].to_numpy())
+                                & domain.labelled_mask)
+        if not len(scored):
+            return metrics
+        treated = predictions["treatment"].to_numpy()[scored] == 1
+        factual = np.where(treated, predictions["outcome_treated"].to_numpy()[scored],
+                           predictions["outcome_control"].to_numpy()[scored])
+        block = pd.DataFrame({"model": "factual",
+                              "label": predictions["label"].to_numpy()[scored]})
+        if control.task == "regression":
+            block["prediction"] = factual
+        else:
+            for column, p in zip(control.class_names_, (1 - factual, factual), strict=True):
+                block[f"p_{column}"] = p
+        metrics["factual"] = score_models(
+            domain.subset(scored), block, n_resamples, task=control.task,
+            class_names=control.class_names_, random_state=control.random_state)["factual"]
+        return metrics
+
+    def run_entries(self) -> dict[str, Any]:
+        """The run manifest's description of the fit: the method both arms share and the
+        evidence that chose it, each arm's rows and labelled ids."""
+        self._check_fitted()
+        control = self.pipelines_["control"]
+        return {
+            "task": control.task,
+            "method": control.method,
+            "classifier": control.classifier,
+            "backbone": None,
+            "chosen_method": self.selection_["chosen_method"],
+            "selection": self.selection_,
+            "arms": self.arm_records(),
+            "labelled_target_ids": self.labelled_target_ids_,
+        }
 
     def save(self, path: Path, force: bool = False) -> Path:
         """Write one pipeline artifact per arm and a manifest listing every file's sha256."""
@@ -251,15 +346,10 @@ class EffectPipeline:
         model.selection_ = effect.get("selection")
         model.pipelines_ = {arm: TransferPipeline.load(path / arm, verify_key, **runtime)
                            for arm in ARMS}
+        model.labelled_target_ids_ = sorted(
+            i for p in model.pipelines_.values() for i in p.labelled_target_ids_)
+        model.refits_ = []
         return model
-
-
-def _copy_with(pipeline: TransferPipeline, **params: Any) -> TransferPipeline:
-    """An unfitted copy of ``pipeline`` with some parameters changed."""
-    copied = copy.deepcopy(pipeline)
-    for key, value in params.items():
-        setattr(copied, key, value)
-    return copied
 
 
 def _unweighted_classes(template: TransferPipeline, method: str) -> dict[str, None]:
@@ -292,88 +382,8 @@ def shared_method(auto: Any) -> tuple[str, dict[str, Any] | None]:
     return name, params or None
 
 
-def fit_effect_run(
-    source: Domain,
-    target: Domain,
-    out: Path,
-    *,
-    effect: EffectPipeline,
-    target_labels: int | Sequence[str] = 0,
-    force: bool = False,
-    n_resamples: int = 1000,
-    n_refits: int = 200,
-    data_options: dict[str, Any] | None = None,
-) -> RunResult:
-    """Fit ``effect`` and write its run folder ``out`` atomically.
-
-    ``predictions.csv`` holds, for every held-out target row (labels not given to the fit),
-    its recorded treatment and outcome, both predicted outcomes, the effect and its 95%
-    interval. The intervals of the effects and of their mean come from ``n_refits`` refits of
-    both arms on bootstrap resamples of their training rows (the mean's also resampling the
-    held-out rows; see :mod:`medtransfer.effect_intervals`). The manifest's ``metrics`` also
-    score the factual prediction (the outcome under the treatment each row actually had)
-    where treatment and outcome are recorded. The true effect of one patient is never
-    observed, so no metric scores it directly. At its top level the manifest records the
-    method both arms share, the evidence that chose it, each arm's rows and the labelled
-    target ids.
-    """
-    artifacts.check_writable(out, force)
-    effect.fit(source, target, target_labels)
-    used = sorted({i for p in effect.pipelines_.values() for i in p.labelled_target_ids_})
-    heldout = heldout_target(target, used)
-    control = effect.pipelines_["control"]
-    draws = refit_effects(effect, source, target, heldout, n_refits=n_refits,
-                          random_state=control.random_state)
-    predictions = _effect_frame(effect, heldout, draws)
-    manifest = {
-        **run_header(control, source, target, len(used), data_options),
-        "chosen_method": effect.selection_["chosen_method"],
-        "selection": effect.selection_,
-        "arms": effect.arm_records(),
-        "labelled_target_ids": used,
-        "metrics": _effect_metrics(effect, heldout, predictions, draws, n_resamples),
-    }
-    write_run(out, manifest, effect, predictions, force=force)
-    return RunResult(effect, Path(out), manifest, predictions)
-
-
 def effect_frame(effect: EffectPipeline, domain: Domain) -> pd.DataFrame:
     """id, both predicted outcomes and the effect of every row of ``domain``."""
     mu0, mu1 = effect.predict_outcomes(domain)
     return pd.DataFrame({"id": domain.ids.astype(str), "outcome_control": mu0,
                          "outcome_treated": mu1, "effect": mu1 - mu0})
-
-
-def _effect_frame(effect: EffectPipeline, heldout: Domain, draws: EffectDraws) -> pd.DataFrame:
-    frame = effect_frame(effect, heldout)
-    frame["effect_low"], frame["effect_high"] = draws.row_intervals()
-    frame.insert(1, "treatment", effect.arms(heldout, "target"))
-    label = (np.full(len(heldout), np.nan) if heldout.labels is None
-             else np.where(heldout.labelled_mask, heldout.labels.astype(float), np.nan))
-    frame.insert(2, "label", label)
-    return frame
-
-
-def _effect_metrics(effect: EffectPipeline, heldout: Domain, frame: pd.DataFrame,
-                    draws: EffectDraws, n_resamples: int) -> dict[str, dict]:
-    control = effect.pipelines_["control"]
-    value = frame["effect"].to_numpy()
-    low, high = draws.mean_interval()
-    metrics = {"mean_effect": {"value": float(value.mean()), "low": low, "high": high,
-                               "n": len(value), "n_refits": len(draws.mean),
-                               "interval": "bootstrap refits of both arms and of the rows"}}
-    scored = np.flatnonzero(~np.isnan(frame["treatment"].to_numpy()) & heldout.labelled_mask)
-    if not len(scored):
-        return metrics
-    treated = frame["treatment"].to_numpy()[scored] == 1
-    factual = np.where(treated, frame["outcome_treated"].to_numpy()[scored],
-                       frame["outcome_control"].to_numpy()[scored])
-    block = pd.DataFrame({"model": "factual", "label": frame["label"].to_numpy()[scored]})
-    if control.task == "regression":
-        block["prediction"] = factual
-    else:
-        for column, p in zip(control.class_names_, (1 - factual, factual), strict=True):
-            block[f"p_{column}"] = p
-    metrics["factual"] = score_models(control, heldout.subset(scored), block, n_resamples)[
-        "factual"]
-    return metrics

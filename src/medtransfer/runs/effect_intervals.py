@@ -9,6 +9,8 @@ replacement; the unlabelled target rows the adaptation aligns to are kept), with
 held fixed at what was chosen and the encoder as fitted. Every refit predicts the outcome of
 each row under its arm, so one set of refits gives a per-patient interval of the effect and,
 with the rows resampled too, an interval of the mean effect over the population they stand for.
+The refits are kept by the fitted :class:`~medtransfer.runs.effect.EffectPipeline`
+(``refits_``), so any rows it predicts get intervals.
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ from medtransfer.data.domain import Domain
 from medtransfer.data.sample_domain import SOURCE, TARGET
 from medtransfer.errors import ConfigError
 from medtransfer.evaluate.bootstrap import percentile_interval
-from medtransfer.pipeline import TransferPipeline, full_proba
+from medtransfer.models.classifiers import full_proba
+from medtransfer.runs.pipeline import TransferPipeline
 
 if TYPE_CHECKING:
-    from medtransfer.effect_pipeline import EffectPipeline
+    from medtransfer.runs.effect import EffectPipeline
 
 
 @dataclass
@@ -54,16 +57,12 @@ class EffectDraws:
         return percentile_interval(self.mean, level)
 
 
-def refit_effects(
-    effect: EffectPipeline,
-    source: Domain,
-    target: Domain,
-    domain: Domain,
-    *,
-    n_refits: int = 200,
+def refit_arms(
+    effect: EffectPipeline, source: Domain, target: Domain, *, n_refits: int = 200,
     random_state: int | None = 0,
-) -> EffectDraws:
-    """Refit both arms of a fitted ``effect`` on ``n_refits`` bootstrap resamples.
+) -> list[tuple[BaseEstimator, BaseEstimator]]:
+    """Both arms' chosen models of a fitted ``effect`` refitted on ``n_refits`` bootstrap
+    resamples of their training rows: one (control, treated) pair per resample.
 
     Parameters
     ----------
@@ -71,8 +70,6 @@ def refit_effects(
         Fitted; its arms' chosen methods are refitted (not chosen again).
     source, target : Domain
         The domains ``effect`` was fitted on.
-    domain : Domain
-        Rows whose effects are drawn (the held-out target rows, say).
     n_refits : int, default=200
         Bootstrap refits of both arms.
     random_state : int or None, default=0
@@ -82,33 +79,50 @@ def refit_effects(
         raise ConfigError(f"n_refits={n_refits}; use at least 2 (200 or more for a 95% "
                           "interval)")
     rng = np.random.default_rng(random_state)
-    arms = [_ArmRefit.build(effect, arm, value, source, target, domain)
+    arms = [_ArmRefit.build(effect, arm, value, source, target)
             for value, arm in enumerate(("control", "treated"))]
-    effects = np.empty((int(n_refits), len(domain)))
-    mean = np.empty(int(n_refits))
-    for b in range(int(n_refits)):
-        mu0, mu1 = (arm.refit_predict(rng) for arm in arms)
+    return [tuple(arm.refit(rng) for arm in arms) for _ in range(int(n_refits))]
+
+
+def effect_draws(
+    effect: EffectPipeline, domain: Domain, *, random_state: int | None = 0
+) -> EffectDraws:
+    """The effect of every row of ``domain`` under each refit of ``effect.refits_``, and the
+    mean effect of each refit over a bootstrap resample of the rows (seeded by
+    ``random_state``)."""
+    features = {arm: p.features(_drop(domain, effect.treatment))
+                for arm, p in effect.pipelines_.items()}
+    effects = np.empty((len(effect.refits_), len(domain)))
+    for b, pair in enumerate(effect.refits_):
+        mu0, mu1 = (_outcome(effect.pipelines_[arm], model, features[arm])
+                    for arm, model in zip(("control", "treated"), pair, strict=True))
         effects[b] = mu1 - mu0
-        mean[b] = effects[b, _resample(rng, len(domain))].mean()
+    rng = np.random.default_rng(random_state)
+    mean = np.array([row[_resample(rng, len(domain))].mean() for row in effects])
     return EffectDraws(effects, mean)
+
+
+def _outcome(pipeline: TransferPipeline, model: BaseEstimator, X: np.ndarray) -> np.ndarray:
+    if pipeline.task == "regression":
+        return pipeline._decode_y(model.predict(X))
+    return full_proba(model, X, len(pipeline.class_names_))[:, 1]
 
 
 @dataclass
 class _ArmRefit:
-    """One arm's training rows as features, its fixed model, and the rows to predict."""
+    """One arm's training rows as features and its fixed model."""
 
-    pipeline: TransferPipeline
     model: BaseEstimator
+    regression: bool
     X_source: np.ndarray
     y_source: np.ndarray
     X_labelled: np.ndarray
     y_labelled: np.ndarray
     X_unlabelled: np.ndarray
-    X_predict: np.ndarray
 
     @classmethod
     def build(cls, effect: EffectPipeline, arm: str, value: int, source: Domain,
-              target: Domain, domain: Domain) -> _ArmRefit:
+              target: Domain) -> _ArmRefit:
         pipeline = effect.pipelines_[arm]
         in_arm = np.flatnonzero((effect.arms(source, "source") == value) & source.labelled_mask)
         arm_source, arm_target, _ = pipeline._harmonize(
@@ -117,31 +131,26 @@ class _ArmRefit:
         X_target = pipeline.features(arm_target)
         y_target = np.asarray([]) if arm_target.labels is None else arm_target.labels[labelled]
         return cls(
-            pipeline=pipeline,
             model=fixed_model(pipeline),
+            regression=pipeline.task == "regression",
             X_source=pipeline.features(arm_source),
             y_source=pipeline._encode_y(arm_source.labels),
             X_labelled=X_target[labelled],
             y_labelled=pipeline._encode_y(y_target),
             X_unlabelled=X_target[~labelled],
-            X_predict=pipeline.features(_drop(domain, effect.treatment)),
         )
 
-    def refit_predict(self, rng: np.random.Generator) -> np.ndarray:
-        """Refit the arm's model on one bootstrap resample; its outcome for every row."""
+    def refit(self, rng: np.random.Generator) -> BaseEstimator:
+        """The arm's model refitted on one bootstrap resample of its training rows."""
         s = _resample(rng, len(self.y_source))
         t = _resample(rng, len(self.y_labelled))
-        regression = self.pipeline.task == "regression"
-        missing = np.nan if regression else -1
+        missing = np.nan if self.regression else -1
         X = np.vstack([self.X_source[s], self.X_labelled[t], self.X_unlabelled])
         y = np.concatenate([self.y_source[s], self.y_labelled[t],
                             np.full(len(self.X_unlabelled), missing)])
         sample_domain = np.r_[np.full(len(s), SOURCE), np.full(len(X) - len(s), TARGET)]
-        model = clone(self.model).fit(X, y if regression else y.astype(int),
-                                      sample_domain=sample_domain)
-        if regression:
-            return self.pipeline._decode_y(model.predict(self.X_predict))
-        return full_proba(model, self.X_predict, len(self.pipeline.class_names_))[:, 1]
+        return clone(self.model).fit(X, y if self.regression else y.astype(int),
+                                     sample_domain=sample_domain)
 
 
 def fixed_model(pipeline: TransferPipeline) -> BaseEstimator:

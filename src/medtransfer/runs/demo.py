@@ -13,8 +13,8 @@ from medtransfer.data import Domain, choose_labelled, shift_images
 from medtransfer.datasets import heart_disease, pneumonia, warfarin
 from medtransfer.features import TabularEncoder
 from medtransfer.models import IWPCClinical, IWPCPharmacogenetic
-from medtransfer.pipeline import TransferPipeline
-from medtransfer.run import RunResult, fit_run
+from medtransfer.runs.fit import RunResult, fit_run
+from medtransfer.runs.pipeline import TransferPipeline
 
 EAST_ASIAN_SITES = (3, 4, 8, 18)
 SELECTED_LOW_DOSE_SITE = 13
@@ -117,10 +117,10 @@ def run_demo(
         options = dict(scenario.pipeline)
         pipeline = TransferPipeline(method="auto", random_state=seed, progress=progress, **options)
         result = fit_run(
+            pipeline,
             source,
             target,
             out / scenario.name,
-            pipeline=pipeline,
             target_labels=scenario.target_labels,
             force=True,
             n_resamples=n_resamples,

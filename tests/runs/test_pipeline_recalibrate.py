@@ -11,9 +11,9 @@ import pytest
 from medtransfer import integrity
 from medtransfer.datasets import heart_disease
 from medtransfer.errors import ArtifactError, ConfigError
-from medtransfer.pipeline import TransferPipeline
 from medtransfer.report.html import write_report
-from medtransfer.run import fit_run
+from medtransfer.runs.fit import fit_run
+from medtransfer.runs.pipeline import TransferPipeline
 
 K = 20
 
@@ -27,7 +27,7 @@ def domains():
 def run(domains, tmp_path_factory):
     out = tmp_path_factory.mktemp("recal") / "run"
     pipeline = TransferPipeline(classifier="logreg", recalibrate="temperature", progress=False)
-    return fit_run(*domains, out, pipeline=pipeline, target_labels=K, n_resamples=30)
+    return fit_run(pipeline, *domains, out, target_labels=K, n_resamples=30)
 
 
 def test_run_writes_and_scores_the_recalibrated_block(run) -> None:
@@ -38,7 +38,7 @@ def test_run_writes_and_scores_the_recalibrated_block(run) -> None:
 
 
 def test_predict_proba_is_recalibrated_and_raw_model_stays_available(run, domains) -> None:
-    pipeline = run.pipeline
+    pipeline = run.model
     raw = pipeline.predict_proba(domains[1], model="source_only")
     recalibrated = pipeline.predict_proba(domains[1])
     assert not np.allclose(raw, recalibrated)
@@ -50,7 +50,7 @@ def test_predict_proba_is_recalibrated_and_raw_model_stays_available(run, domain
 def test_recalibrator_is_saved_and_loaded(run, domains) -> None:
     loaded = TransferPipeline.load(run.path, progress=False)
     np.testing.assert_allclose(
-        loaded.predict_proba(domains[1]), run.pipeline.predict_proba(domains[1])
+        loaded.predict_proba(domains[1]), run.model.predict_proba(domains[1])
     )
 
 

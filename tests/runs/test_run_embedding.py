@@ -13,9 +13,10 @@ import pytest
 from medtransfer import artifacts
 from medtransfer.datasets import heart_disease
 from medtransfer.errors import ArtifactError
-from medtransfer.pipeline import TransferPipeline
 from medtransfer.report.html import write_report
-from medtransfer.run import EMBEDDING, adaptation_embedding, fit_run, write_embedding
+from medtransfer.runs.embedding import EMBEDDING, adaptation_embedding, write_embedding
+from medtransfer.runs.fit import fit_run
+from medtransfer.runs.pipeline import TransferPipeline
 
 POINTS = ("source", "target", "source_adapted", "target_adapted")
 
@@ -24,7 +25,7 @@ def fit(tmp_path_factory, method: str, k: int = 10, **params):
     out = tmp_path_factory.mktemp(method) / "run"
     source, target = heart_disease("Cleveland"), heart_disease("Hungary")
     pipeline = TransferPipeline(method=method, classifier="logreg", method_params=params or None)
-    result = fit_run(source, target, out, target_labels=k, n_resamples=20, pipeline=pipeline)
+    result = fit_run(pipeline, source, target, out, target_labels=k, n_resamples=20)
     write_report(out)
     return result, source, target
 
@@ -95,8 +96,8 @@ def test_a_tampered_embedding_is_refused(coral, tmp_path):
 
 def test_embedding_is_subsampled_per_domain_and_seeded(coral):
     result, source, target = coral
-    first = adaptation_embedding(result.pipeline, source, target, max_points=50)
-    again = adaptation_embedding(result.pipeline, source, target, max_points=50)
+    first = adaptation_embedding(result.model, source, target, max_points=50)
+    again = adaptation_embedding(result.model, source, target, max_points=50)
     for key in POINTS:
         assert first[key].shape == (50, 2)
         np.testing.assert_array_equal(first[key], again[key])
@@ -131,7 +132,7 @@ def test_reweighting_keeps_the_features_and_sizes_the_source_by_weight(tmp_path_
     np.testing.assert_array_equal(embedding["target_adapted"], embedding["target"])
     weight = embedding["source_weight"]
     assert weight.shape == (len(embedding["source"]),) and weight.std() > 0
-    np.testing.assert_allclose(weight, result.pipeline.models_["density_ratio"].source_weights_)
+    np.testing.assert_allclose(weight, result.model.models_["density_ratio"].source_weights_)
     html = section(result.path)
     assert "density_ratio reweights the source samples; the features are unchanged" in html
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-import medtransfer.pipeline as pipeline_module
+import medtransfer.runs.pipeline as pipeline_module
 from medtransfer.datasets import heart_disease
-from medtransfer.pipeline import TransferPipeline
-from medtransfer.run import fit_run
+from medtransfer.runs.fit import fit_run
+from medtransfer.runs.pipeline import TransferPipeline
 
 
 def test_fit_run_featurises_source_and_target_once(tmp_path, monkeypatch):
@@ -29,7 +29,7 @@ def test_fit_run_featurises_source_and_target_once(tmp_path, monkeypatch):
     source = data.subset(np.flatnonzero(site == "Cleveland"))
     target = data.subset(np.flatnonzero(site == "Hungary"))
     pipeline = TransferPipeline(method="coral", progress=False)
-    result = fit_run(source, target, tmp_path / "run", pipeline=pipeline, target_labels=10,
+    result = fit_run(pipeline, source, target, tmp_path / "run", target_labels=10,
                      n_resamples=20)
     assert calls == ["pair"]
     fresh = real_one(target, pipeline.feature_spec_)

@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
-import medtransfer.select  # noqa: F401  (registers the "auto" method)
 from medtransfer import __version__, artifacts, model_files
 from medtransfer.adapt import get_method
 from medtransfer.data import Domain, harmonize_classes
@@ -21,7 +22,17 @@ from medtransfer.evaluate.calibration import RECALIBRATION_METHODS, Recalibrator
 from medtransfer.features import TabularEncoder, featurize, featurize_pair
 from medtransfer.features.featurize import augmented_features
 from medtransfer.models import make_classifier
+from medtransfer.models.classifiers import full_proba
 from medtransfer.models.tolerance import TRANSFORMS, from_model_scale, to_model_scale
+from medtransfer.runs.base import RunModel
+from medtransfer.runs.embedding import adaptation_embedding
+from medtransfer.runs.frames import score_models
+from medtransfer.runs.validation import (
+    ValidationOptions,
+    guard_run_heldout,
+    plan_record,
+    run_validation,
+)
 from medtransfer.select.auto import POINTS
 
 BASELINES = ("source_only", "target_only", "pooled")
@@ -46,10 +57,11 @@ SAVED_PARAMS = (
     "harmonize",
     "augment",
     "tta",
+    "store_weights",
 )
 
 
-class TransferPipeline:
+class TransferPipeline(BaseEstimator, RunModel):
     """Carry a model from a source domain to a target domain.
 
     Parameters
@@ -63,9 +75,7 @@ class TransferPipeline:
     backbone : str, default="efficientnet_lite0"
         Feature extractor for image domains (ignored for tables).
     weights : str or Path, optional
-        A safetensors checkpoint for the backbone. A fitted ``run_weights_`` file (e.g. a
-        source-free adapted backbone) is saved inside the run as ``model/backbone.safetensors``,
-        hash-listed, and found there again by :meth:`load` wherever the run is moved.
+        A safetensors checkpoint for the backbone.
     image_size : int, optional
         Input size override for the backbone.
     task : {"classification", "regression"}
@@ -104,6 +114,10 @@ class TransferPipeline:
     tta : bool, default=False
         Image domains: each feature row is the mean over the image and its mirror images,
         at fit and at predict (test-time augmentation).
+    store_weights : bool, default=False
+        Image domains: save the ``weights`` file inside the run as
+        ``model/backbone.safetensors``, hash-listed, where :meth:`load` finds it again
+        wherever the run is moved (a fine-tuned or source-free adapted backbone).
     """
 
     def __init__(
@@ -127,6 +141,7 @@ class TransferPipeline:
         harmonize: str = "none",
         augment: int = 0,
         tta: bool = False,
+        store_weights: bool = False,
     ) -> None:
         self.method = method
         self.method_params = method_params
@@ -147,6 +162,7 @@ class TransferPipeline:
         self.harmonize = harmonize
         self.augment = augment
         self.tta = tta
+        self.store_weights = store_weights
 
     def fit(
         self, source: Domain, target: Domain, target_labels: int | Sequence[str] = 0
@@ -167,12 +183,10 @@ class TransferPipeline:
         Xs, Xt, self.feature_spec_ = featurize_pair(source, target, **self._feature_options())
         # fit_run scores and embeds the same domains next: their features are kept, not redone
         # (class harmonisation relabels but keeps the inputs, so the given domains match too)
-        self._fit_features = {
-            id(domain): (domain, X)
-            for domain, fitted, X in zip((*given, source, target), (source, target) * 2,
-                                         (Xs, Xt) * 2, strict=True)
-            if domain.inputs is fitted.inputs
-        }
+        self._fit_features: dict[int, tuple[Domain, np.ndarray]] = {}
+        for domain, fitted, X in zip((*given, source, target), (source, target) * 2,
+                                     (Xs, Xt) * 2, strict=True):
+            self._keep_features(domain, fitted, X)
         Xs = self._with_augmented_copies(source, Xs)
         X, y, sample_domain = self._stack(source, target, labelled, Xs, Xt)
         self.models_ = {
@@ -230,11 +244,16 @@ class TransferPipeline:
             return choose_labelled(target, int(target_labels), self.random_state)
         return labelled_from_ids(target, list(target_labels))
 
+    def _saved_params(self) -> dict[str, Any]:
+        """The parameters a run records and :meth:`load` restores (as the fit used them)."""
+        return {key: getattr(self, key) for key in SAVED_PARAMS}
+
     def _feature_options(self) -> dict[str, Any]:
+        params = self._saved_params()
         return {
             "backbone": self.backbone,
-            "weights": self.weights,
-            "image_size": self.image_size,
+            "weights": params["weights"],
+            "image_size": params["image_size"],
             "cache_dir": self.cache_dir,
             "device": self.device,
             "progress": self.progress,
@@ -367,14 +386,19 @@ class TransferPipeline:
         return self._decode_y(self._model(model).predict(X))
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "models_"):
-            raise ConfigError("this TransferPipeline is not fitted yet; call fit() first")
+        check_is_fitted(self, "models_")
 
     @property
     def chosen_method(self) -> str:
         """The method that was fitted: ``method``, or what "auto" chose."""
         self._check_fitted()
         return getattr(self.models_[self.method], "choice_", self.method)
+
+    def _keep_features(self, domain: Domain, fitted: Domain, X: np.ndarray) -> None:
+        """Keep ``X``, the features of the fitted domain ``fitted``, for ``domain`` too when
+        it holds the same inputs (the same domain, or one relabelled)."""
+        if domain.inputs is fitted.inputs:
+            self._fit_features[id(domain)] = (domain, X)
 
     def features(self, domain: Domain) -> np.ndarray:
         """Features of a new domain, computed exactly as at fit time."""
@@ -411,6 +435,98 @@ class TransferPipeline:
             raise ConfigError(f"model {name!r} is not in this run; it has {self.model_names}")
         return self.models_[name]
 
+    def predict_frame(
+        self, domain: Domain, X: np.ndarray | None = None, models: Sequence[str] | None = None
+    ) -> pd.DataFrame:
+        """Long table of the predictions of ``models`` (default: all) on ``domain``, one
+        block each: model, id, label, prediction and, for classes, ``p_<class>`` columns.
+
+        ``X``, when given, are ``domain``'s features already computed (not computed again).
+        """
+        X = self.features(domain) if X is None else X
+        truth = self._label_names(domain)
+        blocks = []
+        for name in models or self.model_names:
+            block = pd.DataFrame({"model": name, "id": domain.ids.astype(str), "label": truth})
+            if self.task == "classification":
+                proba = self.proba_from_features(X, name)
+                block["prediction"] = np.asarray(self.class_names_)[proba.argmax(1)]
+                for column, class_name in enumerate(self.class_names_):
+                    block[f"p_{class_name}"] = proba[:, column]
+            else:
+                block["prediction"] = self.values_from_features(X, name)
+            blocks.append(block)
+        return pd.concat(blocks, ignore_index=True)
+
+    def _label_names(self, domain: Domain) -> list:
+        if domain.labels is None:
+            return [""] * len(domain)
+        if self.task == "regression":
+            return list(domain.labels.astype(float))
+        names = np.asarray(self.class_names_, dtype=object)
+        return [names[c] if c >= 0 else "" for c in domain.labels]
+
+    def score(self, domain: Domain, predictions: pd.DataFrame, n_resamples: int) -> dict:
+        """Metrics with 95% intervals of every model block of ``predictions`` on the
+        labelled samples of ``domain`` (patient-grouped when it has patient ids)."""
+        return score_models(domain, predictions, n_resamples, task=self.task,
+                            class_names=self.class_names_, random_state=self.random_state)
+
+    def run_entries(self) -> dict[str, Any]:
+        """The run manifest's description of the fit: task, method, chosen method, evidence."""
+        self._check_fitted()
+        evidence = getattr(self.models_[self.method], "evidence_", None)
+        return {
+            "task": self.task,
+            "method": self.method,
+            "classifier": self.classifier,
+            "backbone": self.backbone if self.feature_spec_.get("kind") == "image" else None,
+            "chosen_method": self.chosen_method,
+            "selection": artifacts.to_json(evidence) if evidence is not None else None,
+        }
+
+    def heldout(
+        self, source: Domain | None, target: Domain, dedupe: str
+    ) -> tuple[Domain, dict | None]:
+        """The target samples to score, after the leakage guard (``dedupe``: keep, drop or
+        error; see :func:`medtransfer.runs.validation.guard_heldout`), and its record."""
+        features = self.features(source), self.features(target)
+        heldout, leakage = guard_run_heldout(source, target, self.labelled_target_ids_,
+                                             features, dedupe)
+        position = {str(i): n for n, i in enumerate(target.ids)}
+        rows = [position[str(i)] for i in heldout.ids]
+        self._keep_features(heldout, heldout, features[1][rows])
+        return heldout, leakage
+
+    def validate(
+        self, target: Domain, predictions: pd.DataFrame, options: ValidationOptions,
+        n_resamples: int, manifest: dict[str, Any],
+    ) -> dict[str, Any]:
+        """The external-validation study of a binary run (calibration, operating point,
+        decision curve, sample size; calibration measures are added to ``manifest``'s
+        metrics) and, with ``options.plan``, the check against the site-adaptation plan."""
+        entries: dict[str, Any] = {"validation": None}
+        if self.task == "classification":
+            used = np.flatnonzero(np.isin(target.ids.astype(str), self.labelled_target_ids_))
+            labelled = (self.predict_frame(target.subset(used), self.features(target)[used],
+                                           [self.method]) if used.size else None)
+            entries["validation"] = run_validation(
+                self.method, list(self.class_names_), predictions, labelled, options,
+                n_resamples=n_resamples, random_state=self.random_state)
+        for name, measures in (entries["validation"] or {}).get("calibration", {}).items():
+            manifest["metrics"].get(name, {}).update(measures)
+        if options.plan is not None:
+            entries["plan"] = plan_record(
+                options.plan, {**manifest, **entries}, predictions,
+                class_names=list(self.class_names_ or []),
+                labelled_ids=self.labelled_target_ids_, recalibrate=self.recalibrate)
+        return entries
+
+    def embedding(self, source: Domain | None, target: Domain) -> dict[str, np.ndarray]:
+        """2-D views of source and target before and after adaptation (see
+        :func:`medtransfer.runs.embedding.adaptation_embedding`)."""
+        return adaptation_embedding(self, source, target)
+
     def save(self, path: Path, force: bool = False) -> Path:
         """Write the fitted pipeline as a directory artifact (manifest + skops files)."""
         self._check_fitted()
@@ -426,11 +542,11 @@ class TransferPipeline:
             model_files.dump_estimator(model, folder / MODEL_DIR / f"{name}.skops")
         if self.recalibrator_ is not None:
             model_files.dump_estimator(self.recalibrator_, folder / RECALIBRATOR_FILE)
-        params = {key: getattr(self, key) for key in SAVED_PARAMS}
+        params = self._saved_params()
         spec = self.feature_spec_
-        if getattr(self, "run_weights_", None) is not None:
+        if params["store_weights"]:
             # stored inside the run and named relative to it, so the run can be moved
-            artifacts.write_bytes(folder / RUN_WEIGHTS, Path(self.run_weights_).read_bytes())
+            artifacts.write_bytes(folder / RUN_WEIGHTS, Path(params["weights"]).read_bytes())
             params["weights"], spec = RUN_WEIGHTS, {**spec, "weights": RUN_WEIGHTS}
         return {
             "medtransfer_version": __version__,
@@ -516,16 +632,8 @@ def _attach_run_weights(pipeline: TransferPipeline, path: Path, manifest: dict) 
             "not list its sha256; refusing unverified weights, refit the run"
         )
     weights = str((path / RUN_WEIGHTS).resolve())
-    pipeline.weights = weights
+    pipeline.set_params(weights=weights, store_weights=True)
     pipeline.feature_spec_ = {**pipeline.feature_spec_, "weights": weights}
-    pipeline.run_weights_ = Path(weights)
-
-
-def full_proba(model: BaseEstimator, X: np.ndarray, n_classes: int) -> np.ndarray:
-    """Probabilities over every class code (0 for classes the model never saw)."""
-    proba = np.zeros((len(X), n_classes))
-    proba[:, model.classes_.astype(int)] = model.predict_proba(X)
-    return proba
 
 
 def _tuple_or_none(names: list[str] | None) -> tuple[str, ...] | None:
