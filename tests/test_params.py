@@ -97,7 +97,7 @@ def test_each_constraint_kind_refuses_with_its_description(params, message):
 def test_interval_words_for_closed_and_open_ended_ranges():
     check = Interval(int, 16, 1024, hint="64 is quick on a CPU")
     with pytest.raises(ParameterError, match=r"^f\(size=8\): expected an integer from 16 to "
-                                             r"1024, 64 is quick on a CPU$"):
+                                             r"1024; 64 is quick on a CPU$"):
         check_value("f", "size", 8, check)
     assert Interval(float, None, 5, closed="neither").accepts(-1e9, {})
     with pytest.raises(TypeError):
@@ -129,6 +129,8 @@ def test_registered_names_are_read_when_checked():
     assert names.accepts("mmd", {})
     with pytest.raises(ParameterError, match=r"expected one of 'none', 'mmd' \(`medtransfer "
                                              r"methods` lists them\)"):
+        check_value("FineTuner", "transfer_loss", "lossy", names)
+    with pytest.raises(ParameterError, match=r"lists them\); did you mean 'mmd'\?$"):
         check_value("FineTuner", "transfer_loss", "mdm", names)
 
 

@@ -29,6 +29,7 @@ every class here derives only from ``BaseEstimator`` and mixins, which never rea
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from numbers import Integral, Real
@@ -80,11 +81,15 @@ class Constraint:
 
     def expected(self, style: Style) -> str:
         """``describe`` plus the hint, as it follows "expected" in a message."""
-        return f"{self.describe(style)}, {self.hint}" if self.hint else self.describe(style)
+        return f"{self.describe(style)}; {self.hint}" if self.hint else self.describe(style)
 
     def requirement(self, param: str, style: Style) -> str:
         """How a rule states that ``param`` must satisfy this constraint."""
         return f"{style.name(param)} {self.describe(style)}"
+
+    def suggestion(self, value: Any, style: Style) -> str:
+        """A "did you mean" for a near miss, or nothing."""
+        return ""
 
 
 def _same(value: Any, option: Any) -> bool:
@@ -229,6 +234,12 @@ class Names(Constraint):
         return (f"one of {', '.join(style.value(n) for n in names)} "
                 f"(`{self.registry.list_command}` lists them)")
 
+    def suggestion(self, value: Any, style: Style) -> str:
+        if not isinstance(value, str):
+            return ""
+        close = difflib.get_close_matches(value, [*self.extra, *self.registry], n=3, cutoff=0.5)
+        return f"; did you mean {', '.join(style.value(c) for c in close)}?" if close else ""
+
 
 class AnyOf(Constraint):
     """Any one of several constraints; ``None`` among them stands for the value None."""
@@ -324,8 +335,8 @@ def check_value(owner: str, param: str, value: Any, constraint: Any,
     """
     constraint = _constraint(constraint)
     if not constraint.accepts(value, {} if params is None else params):
-        raise ParameterError(owner, param, value,
-                             lambda style: f"expected {constraint.expected(style)}")
+        raise ParameterError(owner, param, value, lambda style: (
+            f"expected {constraint.expected(style)}{constraint.suggestion(value, style)}"))
 
 
 def check_params(obj: Any, **resolved: Any) -> None:
