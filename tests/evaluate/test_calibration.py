@@ -83,7 +83,7 @@ def test_binary_positive_column_is_accepted_and_estimator_contract() -> None:
 
 def test_recalibration_errors_are_named() -> None:
     y, p = overconfident(50)
-    with pytest.raises(ConfigError, match="method 'beta' is unknown; use one of temperature"):
+    with pytest.raises(ConfigError, match=r"Recalibrator\(method='beta'\): expected one of"):
         Recalibrator(method="beta").fit(p, y)
     with pytest.raises(DataError, match="at least two classes; got only class"):
         Recalibrator().fit(p, np.zeros(50, int))

@@ -105,7 +105,7 @@ def test_missing_and_unreadable_files_are_named(tmp_path):
     ("options", "message"),
     [
         ({"batch_size": 0}, r"batch_size=0; expected a positive integer"),
-        ({"image_size": 8}, r"image_size=8; expected an integer from 16 to 1024"),
+        ({"image_size": 8}, r"image_size=8\): expected an integer from 16 to 1024"),
         ({"device": "gpu0"}, r"device 'gpu0' is not a torch device"),
     ],
 )

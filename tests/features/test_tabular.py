@@ -120,9 +120,9 @@ def test_errors_name_the_problem(heart):
         TabularEncoder().fit(X.to_numpy())
     with pytest.raises(DataError, match=r"column\(s\) \['cholesterol'\] not found.*available"):
         TabularEncoder(zero_as_missing=("cholesterol",)).fit(X)
-    with pytest.raises(ConfigError, match=r"mostly_missing='ignore'; expected 'drop' or 'keep'"):
+    with pytest.raises(ConfigError, match=r"\(mostly_missing='ignore'\): expected one of 'drop'"):
         TabularEncoder(mostly_missing="ignore").fit(X)
-    with pytest.raises(ConfigError, match=r"missing_threshold=1.5; expected a fraction"):
+    with pytest.raises(ConfigError, match=r"\(missing_threshold=1.5\): expected a number in"):
         TabularEncoder(missing_threshold=1.5).fit(X)
     with pytest.raises(ConfigError, match=r"\['age'\] are listed as both numeric and categorical"):
         TabularEncoder(numeric=["age"], categorical=["age"]).fit(X)

@@ -86,7 +86,7 @@ def test_regression_input_errors():
         TransferRidge().fit(X, no_target, sample_domain=domain)
     with pytest.raises(ConfigError, match=r"tradaboost_r2 needs .* at least 2 labelled target"):
         TrAdaBoostR2().fit(*shifted(k=1)[:2], sample_domain=domain)
-    with pytest.raises(ConfigError, match=r"n_steps=1, n_estimators=10, n_folds=5; expected"):
+    with pytest.raises(ConfigError, match=r"TrAdaBoostR2\(n_steps=1\): expected an integer >= 2"):
         TrAdaBoostR2(n_steps=1).fit(X, y, sample_domain=domain)
 
 

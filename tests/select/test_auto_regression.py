@@ -60,11 +60,11 @@ def test_without_target_labels_the_decision_is_not_applied(sqrt_split):
 
 def test_point_and_transform_are_checked(sqrt_split):
     X, y, domain, _, _ = sqrt_split
-    with pytest.raises(ConfigError, match="point='median' is not one of"):
+    with pytest.raises(ConfigError, match=r"\(point='median'\): expected one of 'mean', 'pw20'"):
         AutoTransfer(point="median").fit(X, y, sample_domain=domain)
-    with pytest.raises(ConfigError, match="target_transform='cube' is not one of"):
+    with pytest.raises(ConfigError, match=r"\(target_transform='cube'\): expected one of 'none'"):
         AutoTransfer(target_transform="cube").fit(X, y, sample_domain=domain)
     labels = np.r_[np.zeros(30), np.ones(30)].astype(int)
-    with pytest.raises(ConfigError, match="applies only to regression"):
+    with pytest.raises(ConfigError, match=r"\(point='pw20'\): applies only with task='regression'"):
         AutoTransfer(point="pw20").fit(np.zeros((60, 2)), labels,
                                        sample_domain=np.ones(60, dtype=int))

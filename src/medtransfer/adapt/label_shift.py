@@ -11,6 +11,8 @@ k = 0 target labels. Cost: one fit of the predictor plus O(n_target * classes) p
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.linear_model import LogisticRegression
@@ -19,7 +21,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from medtransfer.adapt.base import register_method
 from medtransfer.adapt.domain_estimator import check_domain_inputs, check_features
-from medtransfer.errors import ConfigError
+from medtransfer.params import Constraints, Options, check_params
 from medtransfer.shift.label_shift import bbse_weights
 
 EPS = 1e-8
@@ -75,6 +77,8 @@ class LabelShiftCorrector(ClassifierMixin, BaseEstimator):
         ``{"em": ..., "bbse": ...}`` point estimates.
     """
 
+    _parameter_constraints: ClassVar[Constraints] = {"method": Options("em", "bbse")}
+
     def __init__(
         self,
         estimator: BaseEstimator,
@@ -91,8 +95,7 @@ class LabelShiftCorrector(ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y, *, sample_domain) -> LabelShiftCorrector:
         """Fit on labelled source rows and estimate the prior of the target rows."""
-        if self.method not in ("em", "bbse"):
-            raise ConfigError(f"label-shift method {self.method!r} is unknown; use 'em' or 'bbse'")
+        check_params(self)
         X, y, rows = check_domain_inputs(X, y, sample_domain)
         self._fit_source(X[rows.labelled_source], y[rows.labelled_source])
         unlabelled = self._calibrated(X[rows.unlabelled_target])

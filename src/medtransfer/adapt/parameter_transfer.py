@@ -7,6 +7,8 @@ the ``estimator`` given to ``build``: the method *is* the predictor.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.preprocessing import StandardScaler
@@ -20,6 +22,7 @@ from medtransfer.models.adaptive import (
     AdaptiveSVC,
     TrAdaBoostClassifier,
 )
+from medtransfer.params import Constraints, Options, check_params
 
 MODELS = {"svm": AdaptiveSVC, "logreg": AdaptiveLogisticRegression}
 
@@ -44,6 +47,8 @@ class SourceRegularizedTransfer(ClassifierMixin, BaseEstimator):
     classes_ : ndarray
     """
 
+    _parameter_constraints: ClassVar[Constraints] = {"model": Options(*MODELS)}
+
     def __init__(
         self,
         model: str = "svm",
@@ -58,8 +63,7 @@ class SourceRegularizedTransfer(ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y, *, sample_domain) -> SourceRegularizedTransfer:
         """Fit the source model, then the target model regularised toward it."""
-        if self.model not in MODELS:
-            raise ConfigError(f"model {self.model!r} is unknown; use one of {sorted(MODELS)}")
+        check_params(self)
         X, y, rows = check_domain_inputs(X, y, sample_domain)
         if not rows.labelled_target.any():
             raise ConfigError(

@@ -23,6 +23,8 @@ Classification only; deterministic given the final predictor's seed.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.decomposition import PCA
@@ -34,6 +36,7 @@ from medtransfer.adapt.domain_estimator import check_domain_inputs, is_regressio
 from medtransfer.adapt.harmonize import SiteStandardized
 from medtransfer.errors import ConfigError
 from medtransfer.models.classifiers import fit_weighted
+from medtransfer.params import Constraints, Interval, check_params
 
 
 def confident_per_class(proba: np.ndarray, classes: np.ndarray, share: float) -> np.ndarray:
@@ -67,20 +70,23 @@ def confident_per_class(proba: np.ndarray, classes: np.ndarray, share: float) ->
 class _PseudoLabelTransfer(ClassifierMixin, BaseEstimator):
     """Shared steps: domain standardisation, the initial model, and the weighted final fit."""
 
+    _parameter_constraints: ClassVar[Constraints] = {
+        "target_share": Interval(float, 0, 1, closed="neither",
+                                 hint="the share of the training weight of the target rows"),
+    }
+
     def __init__(self, estimator: BaseEstimator, target_share: float = 0.5) -> None:
         self.estimator = estimator
         self.target_share = target_share
 
     def _start(self, X, y, sample_domain):
+        check_params(self)
         X, y, rows = check_domain_inputs(X, y, sample_domain)
         if is_regression_target(y):
             raise ConfigError(
                 f"method {type(self).__name__} is for classification (pseudo-labels are "
                 "classes); choose a regression method from `medtransfer methods`"
             )
-        if not 0 < self.target_share < 1:
-            raise ConfigError(f"target_share={self.target_share} must lie strictly between 0 "
-                              "and 1 (the share of the training weight of the target rows)")
         self.standardizer_ = SiteStandardized(self.estimator).fit(X, y, sample_domain=rows.codes)
         Z = self.standardizer_.transform_domains(X, rows.codes)
         self.classes_ = self.standardizer_.classes_

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import sys
+import typing
 import warnings
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -11,8 +13,11 @@ from typing import Any
 
 import typer
 from typer.core import TyperOption
+from typer.models import OptionInfo
 
+from medtransfer.cli.options import parameter_message
 from medtransfer.errors import MedTransferError
+from medtransfer.params import ParameterError
 
 _typer_option_type = TyperOption.display_type_rich
 
@@ -50,10 +55,29 @@ def _engine_scope(engine: str):
     return engine_scope(engine)
 
 
+def _flags(func: Callable) -> set[str]:
+    """Every flag of a command, read from its typer options."""
+    hints = typing.get_type_hints(func, include_extras=True)
+    infos = [*(getattr(hint, "__metadata__", ()) for hint in hints.values()),
+             *((p.default,) for p in inspect.signature(func).parameters.values())]
+    # in Annotated[..., typer.Option("--flag")] typer takes the first argument, stored as
+    # the default, for a flag name
+    return {decl for group in infos for info in group if isinstance(info, OptionInfo)
+            for decl in (info.default, *(info.param_decls or ()))
+            if isinstance(decl, str) and decl.startswith("--")}
+
+
+def _message(err: MedTransferError, flags: set[str]) -> str:
+    """The one line a user error prints; a parameter error names the command's flag."""
+    return parameter_message(err, flags) if isinstance(err, ParameterError) else str(err)
+
+
 def command(name: str, **kwargs: Any) -> Callable[[Callable], Callable]:
     """Register ``func`` as ``medtransfer NAME``; user errors become one line and exit code 2."""
 
     def decorator(func: Callable) -> Callable:
+        flags = _flags(func)
+
         @functools.wraps(func)
         def wrapper(*args: Any, **kw: Any) -> Any:
             try:
@@ -63,7 +87,7 @@ def command(name: str, **kwargs: Any) -> Callable[[Callable], Callable]:
                     warnings.showwarning = _one_line_warning
                     return func(*args, **kw)
             except MedTransferError as err:
-                typer.echo(f"error: {err}", err=True)
+                typer.echo(f"error: {_message(err, flags)}", err=True)
                 raise typer.Exit(2) from None
             finally:
                 # outputs claimed by the command (never imported just for this: it is heavy)

@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
+from medtransfer.params import LIBRARY, Options, ParameterError, Style, check_value
+
 LabelCol = Annotated[
     str | None, typer.Option("--label-col", help="Table: the label column (default: 'label').")
 ]
@@ -120,12 +122,60 @@ def load(path: Path, options: dict[str, Any], site: str | None = None):
     return load_domain(path, site=site, **options)
 
 
+# The one table of library parameters the CLI spells differently; every other parameter is
+# "--" + its name with "_" as "-" (image_size is --image-size).
+FLAG_NAMES = {"random_state": "--seed", "transfer_loss": "--finetune"}
+
+
+def flag_of(param: str) -> str:
+    """The CLI flag that sets the library parameter ``param``."""
+    return FLAG_NAMES.get(param, "--" + param.replace("_", "-"))
+
+
+class FlagStyle(Style):
+    """A parameter error in the CLI's words: flags for the parameters the command has."""
+
+    def __init__(self, flags: set[str]) -> None:
+        self.flags = flags
+
+    def _flag(self, param: str) -> str | None:
+        flag = flag_of(param)
+        return flag if flag in self.flags else None
+
+    def head(self, owner: str, param: str, value: Any) -> str:
+        flag = self._flag(param)
+        if flag is None:
+            return LIBRARY.head(owner, param, value)
+        return flag if value is True else f"{flag} {value!r}"
+
+    def name(self, param: str) -> str:
+        return self._flag(param) or param
+
+    def setting(self, param: str, value: Any) -> str:
+        flag = self._flag(param)
+        if flag is None:
+            return LIBRARY.setting(param, value)
+        return flag if value is True else f"{flag} {value}"
+
+    def value(self, value: Any) -> str:
+        return str(value)
+
+
+def parameter_message(err: ParameterError, flags: set[str]) -> str:
+    """``err`` as the CLI says it: with the flag when the command has one for its parameter
+    (``--task 'regresion': expected one of classification, regression``), else as the
+    library says it."""
+    if flag_of(err.param) not in flags:
+        return str(err)
+    return err.render(FlagStyle(flags))
+
+
+FORMATS = Options("human", "json")
+
+
 def check_format(fmt: str) -> None:
     """Refuse an unknown --format."""
-    from medtransfer.errors import ConfigError
-
-    if fmt not in ("human", "json"):
-        raise ConfigError(f"--format must be human or json, got {fmt!r}")
+    check_value("medtransfer", "format", fmt, FORMATS)
 
 
 SignKey = Annotated[
@@ -166,7 +216,7 @@ def check_image_size(image_size: int | None) -> None:
     if image_size is not None:
         from medtransfer.features.extract import check_image_size as check
 
-        check(image_size, name="--image-size")
+        check(image_size)
 
 
 def target_labels(value: str):

@@ -8,15 +8,16 @@ import numpy as np
 import pandas as pd
 
 from medtransfer.data.domain import UNLABELLED
-from medtransfer.errors import ConfigError, DataError
+from medtransfer.errors import DataError
+from medtransfer.params import Options, check_value
 
 TASKS = ("classification", "regression")
+TASK = Options(*TASKS)
 
 
-def check_task(task: str) -> None:
+def check_task(task: str, owner: str = "load_domain") -> None:
     """Refuse a task other than classification or regression."""
-    if task not in TASKS:
-        raise ConfigError(f"task must be 'classification' or 'regression', got {task!r}")
+    check_value(owner, "task", task, TASK)
 
 
 def encode_labels(
@@ -48,7 +49,7 @@ def encode_labels(
     class_names : tuple of str or None
         None for regression.
     """
-    check_task(task)
+    check_task(task, "encode_labels")
     series = pd.Series(list(values), dtype=object)
     missing = series.isna() | series.map(lambda v: isinstance(v, str) and not v.strip())
     if task == "regression":

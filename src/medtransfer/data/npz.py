@@ -50,7 +50,7 @@ def load_npz(
         Image domain whose inputs are the uint8 array; ids look like ``test/000123``, and
         ``metadata["split"]`` names each sample's split.
     """
-    check_task(task)
+    check_task(task, "load_npz")
     path = Path(path)
     arrays = _read(path)
     present = [s for s in SPLITS if f"{s}_images" in arrays]

@@ -6,6 +6,8 @@ that of the top-label confidence (Guo et al., ICML 2017).
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
@@ -16,6 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from medtransfer.errors import ConfigError, DataError
 from medtransfer.evaluate.metrics import check_predictions
+from medtransfer.params import Constraints, Options, check_params
 
 RECALIBRATION_METHODS = ("temperature", "platt", "isotonic")
 EPS = 1e-12
@@ -110,16 +113,14 @@ class Recalibrator(TransformerMixin, BaseEstimator):
         Fitted Platt or isotonic model(s).
     """
 
+    _parameter_constraints: ClassVar[Constraints] = {"method": Options(*RECALIBRATION_METHODS)}
+
     def __init__(self, method: str = "temperature") -> None:
         self.method = method
 
     def fit(self, X, y) -> Recalibrator:
         """Learn the recalibration map from probabilities ``X`` (n, K) and labels ``y``."""
-        if self.method not in RECALIBRATION_METHODS:
-            raise ConfigError(
-                f"recalibration method {self.method!r} is unknown; use one of "
-                f"{', '.join(RECALIBRATION_METHODS)}"
-            )
+        check_params(self)
         p = as_matrix(X)
         yy, p = check_predictions(y, p, [str(i) for i in range(p.shape[1])])
         if np.unique(yy).size < 2:

@@ -16,8 +16,10 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 from medtransfer.errors import ConfigError
+from medtransfer.params import Options, check_value
 
 ENGINES = ("auto", "onnx", "torch")
+ENGINE = Options(*ENGINES)
 _SCOPE: ContextVar[str | None] = ContextVar("medtransfer_engine", default=None)
 
 
@@ -26,17 +28,16 @@ def onnx_available() -> bool:
     return all(importlib.util.find_spec(name) is not None for name in ("onnx", "onnxruntime"))
 
 
-def check_engine(engine: str) -> str:
+def check_engine(engine: str, owner: str = "resolve_engine") -> str:
     """Refuse an engine name that is not one of :data:`ENGINES`."""
-    if engine not in ENGINES:
-        raise ConfigError(f"engine {engine!r} is unknown; use one of {', '.join(ENGINES)}")
+    check_value(owner, "engine", engine, ENGINE)
     return engine
 
 
 @contextmanager
 def engine_scope(engine: str) -> Iterator[None]:
     """Extract with ``engine`` inside the block (what ``--engine`` sets for a command)."""
-    token = _SCOPE.set(check_engine(engine))
+    token = _SCOPE.set(check_engine(engine, "engine_scope"))
     try:
         yield
     finally:
@@ -59,7 +60,10 @@ def resolve_engine(engine: str | None, device_type: str) -> str:
     ConfigError
         If ONNX is asked for but not installed, or asked for on an accelerator.
     """
-    engine = check_engine(engine or _SCOPE.get() or os.environ.get("MEDTRANSFER_ENGINE", "auto"))
+    engine = engine or _SCOPE.get()
+    if engine is None:
+        engine = check_engine(os.environ.get("MEDTRANSFER_ENGINE", "auto"), "$MEDTRANSFER_ENGINE")
+    check_engine(engine)
     if engine == "auto":
         return "onnx" if device_type == "cpu" and onnx_available() else "torch"
     if engine == "onnx" and not onnx_available():

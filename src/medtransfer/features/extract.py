@@ -33,10 +33,13 @@ from medtransfer.features.cache import (
 from medtransfer.features.device import resolve_device
 from medtransfer.features.engine import available_cpus, resolve_engine
 from medtransfer.features.onnx_backbone import OnnxBackbone
+from medtransfer.params import Interval, check_value
 
 MIN_IMAGE_SIZE = 16
 AUTO_WORKERS_FROM = 512  # below this, starting decoder processes costs more than it saves
 MAX_IMAGE_SIZE = 1024  # a larger side costs gigabytes per batch and no backbone needs it
+IMAGE_SIZE = Interval(int, MIN_IMAGE_SIZE, MAX_IMAGE_SIZE,
+                      hint="64 is quick on a CPU, 224 is the ImageNet size")
 _RESAMPLING = {
     "nearest": Image.Resampling.NEAREST,
     "bilinear": Image.Resampling.BILINEAR,
@@ -139,17 +142,9 @@ def _check_settings(batch_size: int, image_size: int | None) -> None:
         check_image_size(image_size)
 
 
-def check_image_size(image_size: int, name: str = "image_size") -> None:
-    """Raise ConfigError unless ``image_size`` is an integer in MIN_IMAGE_SIZE..MAX_IMAGE_SIZE."""
-    if (
-        isinstance(image_size, bool)
-        or not isinstance(image_size, int)
-        or not MIN_IMAGE_SIZE <= image_size <= MAX_IMAGE_SIZE
-    ):
-        raise ConfigError(
-            f"{name}={image_size!r}; expected an integer from {MIN_IMAGE_SIZE} to "
-            f"{MAX_IMAGE_SIZE} (64 is quick on a CPU, 224 is the ImageNet size)"
-        )
+def check_image_size(image_size: int, owner: str = "extract_features") -> None:
+    """Raise a ParameterError unless ``image_size`` is an integer in :data:`IMAGE_SIZE`."""
+    check_value(owner, "image_size", image_size, IMAGE_SIZE)
 
 
 def feature_function(

@@ -8,7 +8,7 @@ is plain data (medians, category lists) so it serialises to JSON, never to pickl
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -16,6 +16,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from medtransfer.errors import ArtifactError, ConfigError, DataError
+from medtransfer.params import Constraints, Interval, Options, check_params
 
 FORMAT = "medtransfer.TabularEncoder"
 VERSION = 1
@@ -108,6 +109,12 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         "missing": {domain: fraction}}}, ``zero_as_missing``, ``domains``, ``threshold``.
     """
 
+    _parameter_constraints: ClassVar[Constraints] = {
+        "mostly_missing": Options("drop", "keep"),
+        "missing_threshold": Interval(float, 0, 1, closed="right", hint=(
+            "e.g. 0.9 to drop columns missing in 90% of a domain's rows")),
+    }
+
     def __init__(
         self,
         numeric: list[str] | None = None,
@@ -132,7 +139,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         ``sample_domain`` (> 0 source, < 0 target) splits the rows into domains for the
         per-domain missingness; None treats all rows as one source domain.
         """
-        self._check_params()
+        check_params(self)
         numeric, categorical = self._roles(_check_frame(X))
         X = self._prepare(X, numeric, categorical)
         domains = _domain_names(_check_domains(X, sample_domain))
@@ -211,15 +218,6 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         encoder.feature_names_in_ = np.array(state["feature_names_in_"], dtype=object)
         encoder.n_features_in_ = len(encoder.feature_names_in_)
         return encoder
-
-    def _check_params(self) -> None:
-        if self.mostly_missing not in ("drop", "keep"):
-            raise ConfigError(f"mostly_missing={self.mostly_missing!r}; expected 'drop' or 'keep'")
-        if not 0 < self.missing_threshold <= 1:
-            raise ConfigError(
-                f"missing_threshold={self.missing_threshold!r}; expected a fraction in (0, 1], "
-                "e.g. 0.9 to drop columns missing in 90% of a domain's rows"
-            )
 
     def _roles(self, X: pd.DataFrame) -> tuple[list[str], list[str]]:
         named = [*(self.numeric or []), *(self.categorical or []), *self.zero_as_missing]

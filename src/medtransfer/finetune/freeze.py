@@ -5,8 +5,11 @@ from __future__ import annotations
 from torch import nn
 
 from medtransfer.errors import ConfigError
+from medtransfer.params import AnyOf, Interval, Options, check_value
 
 ALL = "all"
+UNFREEZE = AnyOf(Options(ALL), Interval(int, 1, None),
+                 hint="the number of last blocks to train (epochs=0 trains the head only)")
 
 
 def _stages(model: nn.Module) -> list[nn.Module]:
@@ -35,16 +38,9 @@ def select_trainable(backbone: nn.Module, unfreeze: int | str, name: str) -> lis
     ConfigError
         If ``unfreeze`` is neither "all" nor a positive integer, or nothing trainable is left.
     """
+    check_value("select_trainable", "unfreeze", unfreeze, UNFREEZE)
     model = getattr(backbone, "model", backbone)
-    if unfreeze == ALL:
-        parts = [model]
-    elif isinstance(unfreeze, int) and not isinstance(unfreeze, bool) and unfreeze >= 1:
-        parts = _stages(model)[-unfreeze:]
-    else:
-        raise ConfigError(
-            f"unfreeze={unfreeze!r}; expected 'all' or a positive number of last blocks to "
-            "train (epochs=0 trains the head only)"
-        )
+    parts = [model] if unfreeze == ALL else _stages(model)[-unfreeze:]
     for param in backbone.parameters():
         param.requires_grad_(False)
     for part in parts:

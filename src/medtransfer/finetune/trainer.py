@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import time
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -17,12 +18,13 @@ from medtransfer.data.domain import Domain
 from medtransfer.errors import ConfigError
 from medtransfer.features.backbones import Backbone, create_backbone
 from medtransfer.features.device import resolve_device
+from medtransfer.features.extract import IMAGE_SIZE
 from medtransfer.finetune.augment import Augmenter
 from medtransfer.finetune.checkpoint import cpu_state, save_weights
 from medtransfer.finetune.epochs import EpochRunner
-from medtransfer.finetune.freeze import select_trainable
+from medtransfer.finetune.freeze import UNFREEZE, select_trainable
 from medtransfer.finetune.head import fit_head, head_to_sklearn
-from medtransfer.finetune.inputs import PreparedData, check_image_size, image_tensor, prepare_data
+from medtransfer.finetune.inputs import PreparedData, image_tensor, prepare_data
 from medtransfer.finetune.loop import (
     Training,
     TrainingData,
@@ -30,7 +32,22 @@ from medtransfer.finetune.loop import (
     features_of,
     n_batches,
 )
-from medtransfer.finetune.transfer import TRANSFER_LOSSES, make_transfer_loss, schedule_weight
+from medtransfer.finetune.transfer import (
+    NO_TRANSFER,
+    SCHEDULES,
+    TRANSFER_LOSSES,
+    make_transfer_loss,
+)
+from medtransfer.params import (
+    Constraints,
+    Given,
+    InstanceOf,
+    Interval,
+    Names,
+    Options,
+    Requires,
+    check_params,
+)
 
 
 class FineTuner(BaseEstimator):
@@ -93,6 +110,26 @@ class FineTuner(BaseEstimator):
         Seed of every random draw; the same seed gives the same model on a CPU.
     """
 
+    _parameter_constraints: ClassVar[Constraints] = {
+        "backbone": InstanceOf(str, Backbone, what="a backbone name such as 'efficientnet_lite0' "
+                               "or 'timm:resnet18', or a Backbone from create_backbone"),
+        "transfer_loss": Names(TRANSFER_LOSSES, NO_TRANSFER),
+        "schedule": Options(*SCHEDULES, hint="'dann' ramps λ from 0 to 1, 'constant' keeps it "
+                            "fixed"),
+        "unfreeze": UNFREEZE,
+        "image_size": IMAGE_SIZE,
+        "epochs": Interval(int, 0, None),
+        "patience": Interval(int, 0, None),
+        "batch_size": Interval(int, 1, None),
+        "val_fraction": Interval(float, 0, 1, closed="left", hint="e.g. 0.2 (0 disables early "
+                                 "stopping)"),
+        "mixed_precision": Options("auto", True, False, hint="'auto' uses it on CUDA only"),
+    }
+    _parameter_rules = (
+        Requires("resume", unless=False, needs={"checkpoint_dir": Given()},
+                 why="the folder of last.safetensors"),
+    )
+
     def __init__(
         self,
         backbone: str | Backbone = "efficientnet_lite0",
@@ -153,7 +190,7 @@ class FineTuner(BaseEstimator):
             Fitted: ``backbone_`` (torch, eval mode), ``head_`` (numpy LogisticRegression),
             ``history_`` (one dict per epoch), ``best_epoch_``, ``classes_``.
         """
-        self._check_params()
+        check_params(self)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.random_state)
             self._fit(source, target)
@@ -179,34 +216,9 @@ class FineTuner(BaseEstimator):
         self.head_ = head_to_sklearn(head.cpu(), self.classes_)
         self.feature_dim_ = int(head.in_features)
 
-    def _check_params(self) -> None:
-        check_image_size(self.image_size)
-        for name in ("epochs", "patience", "batch_size"):
-            value = getattr(self, name)
-            low = 1 if name == "batch_size" else 0
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ConfigError(f"{name}={value!r}; expected an integer >= {low}")
-        if not 0 <= self.val_fraction < 1:
-            raise ConfigError(
-                f"val_fraction={self.val_fraction!r}; expected a share in [0, 1), e.g. 0.2"
-            )
-        schedule_weight(self.schedule, 0.0)
-        if self.transfer_loss != "none":
-            TRANSFER_LOSSES.get(self.transfer_loss)  # an unknown name fails before training
-        if self.resume and self.checkpoint_dir is None:
-            raise ConfigError("resume=True needs checkpoint_dir, the folder of last.safetensors")
-        if self.mixed_precision not in ("auto", True, False):
-            raise ConfigError(f"mixed_precision={self.mixed_precision!r}; expected 'auto' "
-                              "(CUDA only), True or False")
-
     def _build_backbone(self, device: torch.device) -> Backbone:
         if isinstance(self.backbone, Backbone):
             return copy.deepcopy(self.backbone).to(device)
-        if not isinstance(self.backbone, str):
-            raise ConfigError(
-                f"backbone={self.backbone!r}; expected a backbone name such as "
-                "'efficientnet_lite0' or 'timm:resnet18', or a Backbone from create_backbone"
-            )
         return create_backbone(self.backbone, weights=self.weights, device=device)
 
     def _stage_one(self, backbone, data: PreparedData, device) -> torch.nn.Linear:

@@ -12,11 +12,14 @@ The same model on Domains, with encoders and a saved artifact, is
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
 from medtransfer.errors import ConfigError, DataError
+from medtransfer.params import Constraints, Options, check_params
 
 
 class TLearner(RegressorMixin, BaseEstimator):
@@ -40,6 +43,10 @@ class TLearner(RegressorMixin, BaseEstimator):
         Labelled rows per arm and domain that each model learnt from.
     """
 
+    _parameter_constraints: ClassVar[Constraints] = {
+        "response": Options("auto", "predict", "proba"),
+    }
+
     def __init__(self, estimator: BaseEstimator, response: str = "auto") -> None:
         self.estimator = estimator
         self.response = response
@@ -59,8 +66,7 @@ class TLearner(RegressorMixin, BaseEstimator):
         sample_domain : array-like of shape (n_samples,), optional
             Positive for source rows, negative for target rows (skada's convention).
         """
-        if self.response not in ("auto", "predict", "proba"):
-            raise ConfigError(f"response={self.response!r} is not one of auto, predict, proba")
+        check_params(self)
         X, y = np.asarray(X), np.asarray(y)
         arm = self._check_treatment(treatment, y)
         labelled = ~np.isnan(y) if y.dtype.kind == "f" else y != -1

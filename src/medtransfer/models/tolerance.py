@@ -26,6 +26,8 @@ on a window's edge.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.model_selection import KFold
@@ -33,6 +35,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from medtransfer.data.sample_domain import domain_masks
 from medtransfer.errors import ConfigError, DataError
+from medtransfer.params import AnyOf, Constraints, Interval, Options, Param, check_params
 
 TRANSFORMS = ("none", "sqrt", "log")
 BANDWIDTHS = (0.0, 0.2, 0.35, 0.5, 0.7, 1.0)
@@ -99,6 +102,14 @@ class PW20Decision(BaseEstimator):
         Distinct labelled outcomes (model scale) and their total weights.
     """
 
+    _parameter_constraints: ClassVar[Constraints] = {
+        "tolerance": Interval(float, 0, 1, closed="neither"),
+        "margin": Interval(float, 0, Param("tolerance"), closed="left"),
+        "transform": Options(*TRANSFORMS),
+        "bandwidth": AnyOf(Options("cv"), Interval(float, 0, None)),
+        "target_share": Interval(float, 0, 1, closed="right"),
+    }
+
     def __init__(
         self,
         tolerance: float = 0.2,
@@ -129,7 +140,7 @@ class PW20Decision(BaseEstimator):
         source_values : array-like, optional
             Labelled source outcomes (model scale), added to the support.
         """
-        self._check_params()
+        check_params(self)
         pred, y = np.asarray(pred, dtype=float).ravel(), np.asarray(y, dtype=float).ravel()
         if len(pred) != len(y) or len(y) < 2 or not np.isfinite(pred).all():
             raise DataError(
@@ -164,20 +175,6 @@ class PW20Decision(BaseEstimator):
             }
         self.bandwidth_ = self._choose()
         return self
-
-    def _check_params(self) -> None:
-        if not 0 < self.tolerance < 1:
-            raise ConfigError(f"tolerance={self.tolerance!r}; expected 0 < tolerance < 1")
-        if not 0 <= self.margin < self.tolerance:
-            raise ConfigError(f"margin={self.margin!r}; expected 0 ≤ margin < tolerance")
-        if self.transform not in TRANSFORMS:
-            raise ConfigError(f"transform={self.transform!r} is not one of {TRANSFORMS}")
-        if self.bandwidth != "cv" and not (
-            isinstance(self.bandwidth, int | float) and self.bandwidth >= 0
-        ):
-            raise ConfigError(f"bandwidth={self.bandwidth!r}; expected 'cv' or a number ≥ 0")
-        if not 0 < self.target_share <= 1:
-            raise ConfigError(f"target_share={self.target_share!r}; expected 0 < share ≤ 1")
 
     def _choose(self) -> float:
         if self.bandwidth != "cv":

@@ -7,6 +7,8 @@ unlabelled target rows (ignored here: both methods learn from labelled rows only
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.linear_model import Ridge, RidgeCV
@@ -18,6 +20,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from medtransfer.data.sample_domain import domain_masks
 from medtransfer.errors import ConfigError, DataError
 from medtransfer.models.classifiers import fit_weighted
+from medtransfer.params import Constraints, Interval, check_params
 
 
 def regression_rows(X, y, sample_domain, method: str, min_target: int = 1):
@@ -154,6 +157,12 @@ class TrAdaBoostR2(RegressorMixin, BaseEstimator):
         Total weight of the source rows at that step.
     """
 
+    _parameter_constraints: ClassVar[Constraints] = {
+        "n_steps": Interval(int, 2, None),
+        "n_estimators": Interval(int, 1, None),
+        "n_folds": Interval(int, 2, None),
+    }
+
     def __init__(
         self,
         estimator: BaseEstimator | None = None,
@@ -170,12 +179,8 @@ class TrAdaBoostR2(RegressorMixin, BaseEstimator):
 
     def fit(self, X, y, *, sample_domain) -> TrAdaBoostR2:
         """Run both stages on the labelled rows and keep the best step's ensemble."""
+        check_params(self)
         X, y, source, target = regression_rows(X, y, sample_domain, "tradaboost_r2", 2)
-        if self.n_steps < 2 or self.n_estimators < 1 or self.n_folds < 2:
-            raise ConfigError(
-                f"tradaboost_r2: n_steps={self.n_steps}, n_estimators={self.n_estimators}, "
-                f"n_folds={self.n_folds}; expected n_steps ≥ 2, n_estimators ≥ 1, n_folds ≥ 2"
-            )
         rows = source | target
         X, y, is_source = X[rows], y[rows], source[rows]
         weights = np.full(len(y), 1.0 / len(y))

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping
+from typing import ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
@@ -29,10 +30,12 @@ from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
 from medtransfer.adapt.base import METHODS, get_method, register_method
 from medtransfer.adapt.baselines import Pooled
+from medtransfer.data.labels import TASKS
 from medtransfer.data.sample_domain import domain_masks
 from medtransfer.errors import ConfigError
 from medtransfer.models.classifiers import make_classifier
 from medtransfer.models.tolerance import TRANSFORMS, PW20Decision
+from medtransfer.params import Constraints, Options, Requires, check_params
 from medtransfer.select.budget import SizeRule, plan_candidates, skip, skip_line
 from medtransfer.select.k0_evidence import choose_without_labels
 from medtransfer.select.predictor import default_grid, tune_on_source
@@ -137,6 +140,15 @@ class AutoTransfer(BaseEstimator):
         The fitted decision of ``point="pw20"`` (None otherwise).
     """
 
+    _parameter_constraints: ClassVar[Constraints] = {
+        "baseline_rule": Options(*BASELINE_RULES),
+        "task": Options("auto", *TASKS),  # "auto" never reaches the check: it is resolved first
+        "point": Options(*POINTS),
+        "target_transform": Options(*TRANSFORMS),
+    }
+    # checked with task="auto" resolved from y: pw20 then needs regression labels
+    _parameter_rules = (Requires("point", unless="mean", needs={"task": "regression"}),)
+
     def __init__(
         self,
         estimator: BaseEstimator | None = None,
@@ -194,13 +206,8 @@ class AutoTransfer(BaseEstimator):
         """
         X, y, sample_domain = np.asarray(X), np.asarray(y), np.asarray(sample_domain)
         check_consistent_length(X, y, sample_domain)
-        if self.baseline_rule not in BASELINE_RULES:
-            raise ConfigError(
-                f"baseline_rule={self.baseline_rule!r} is not one of "
-                + ", ".join(repr(r) for r in BASELINE_RULES)
-            )
         task = infer_task(y) if self.task == "auto" else self.task
-        self._check_point(task)
+        check_params(self, task=task)
         k = int(domain_masks(y, sample_domain)[1].sum())
         start = time.perf_counter()
         estimator, tuning = self._tuned_estimator(X, y, sample_domain, task, groups)
@@ -219,15 +226,6 @@ class AutoTransfer(BaseEstimator):
         if hasattr(self.estimator_, "classes_"):
             self.classes_ = self.estimator_.classes_
         return self
-
-    def _check_point(self, task: str) -> None:
-        if self.point not in POINTS:
-            raise ConfigError(f"point={self.point!r} is not one of {', '.join(POINTS)}")
-        if self.target_transform not in TRANSFORMS:
-            raise ConfigError(f"target_transform={self.target_transform!r} is not one of "
-                              f"{', '.join(TRANSFORMS)}")
-        if self.point != "mean" and task != "regression":
-            raise ConfigError(f"point={self.point!r} applies only to regression; use 'mean'")
 
     def _fit_decision(self, evidence: dict, y, sample_domain) -> PW20Decision | None:
         """The PW20 decision on the chosen method's out-of-fold predictions, if asked for."""
