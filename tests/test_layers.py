@@ -20,7 +20,8 @@ STAIRCASE = (
     {"models", "features", "shift", "datasets"},
     {"data", "report", "harmonize"},
     {"evaluate"},
-    {"artifacts", "integrity", "model_files", "registry", "lazy", "errors", "__init__"},
+    {"artifacts", "integrity", "model_files", "params", "registry", "lazy", "errors",
+     "__init__"},
 )
 STEP = {room: step for step, rooms in enumerate(STAIRCASE) for room in rooms}
 

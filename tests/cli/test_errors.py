@@ -55,7 +55,7 @@ def test_regression_with_sqrt_refuses_non_positive_targets(runner, tmp_path):
 def test_pw20_point_outside_regression_auto_is_refused(runner, tmp_path, heart_csv):
     args = ["fit", str(heart_csv), str(heart_csv), "--point", "pw20", "-o", str(tmp_path / "r")]
     line = _one_clean_line(runner.invoke(app, args))
-    assert "--point pw20 applies only with --task regression and --method auto" in line
+    assert "--point 'pw20': applies only with --task regression and --method auto" in line
     assert not (tmp_path / "r").exists()
 
 

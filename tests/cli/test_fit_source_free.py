@@ -56,7 +56,7 @@ def test_fit_with_only_target_and_a_source_model_writes_a_usable_run(
         (["SOURCE_TOO"], "SOURCE"),
         (["--method", "coral"], "--method do(es) not apply with --source-model"),
         (["--target-labels", "4"], "--target-labels do(es) not apply"),
-        (["--source-free", "tent"], "--source-free 'tent'; expected one of adabn"),
+        (["--source-free", "tent"], "--source-free 'tent': expected one of adabn"),
     ],
 )
 def test_source_free_misuse_is_one_clear_error(

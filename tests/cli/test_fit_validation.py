@@ -69,7 +69,7 @@ def test_prevalence_outside_zero_one_is_one_line(runner, heart_csv, tmp_path):
     result = runner.invoke(app, ["fit", str(heart_csv), str(heart_csv), *HEART,
                                  "--prevalence", "0", "-o", str(tmp_path / "run")])
     assert result.exit_code == 2
-    assert "error: --prevalence 0.0 is not a proportion in (0, 1)" in result.output
+    assert "error: --prevalence 0.0: expected None or a number in (0, 1)" in result.output
 
 
 def test_plan_with_unknown_key_or_impossible_bounds_is_refused(runner, tmp_path):

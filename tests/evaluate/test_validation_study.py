@@ -59,7 +59,8 @@ def test_operating_point_and_ppv_at_a_stated_prevalence():
     ppv = sens * 0.05 / (sens * 0.05 + (1 - spec) * 0.95)
     assert found["ppv_at_prevalence"]["value"] == pytest.approx(ppv)
     assert found["ppv_at_prevalence"]["value"] < found["ppv"]["value"]
-    with pytest.raises(ConfigError, match=r"--prevalence 1.2 is not a proportion in \(0, 1\)"):
+    with pytest.raises(ConfigError,
+                       match=r"prevalence=1.2\): expected None or a number in \(0, 1\)"):
         operating_point(y, p, 0.5, prevalence=1.2)
 
 

@@ -83,13 +83,15 @@ def test_other_recalibration_methods_fit(domains, method: str) -> None:
 
 
 def test_unknown_recalibration_method_is_refused(domains) -> None:
-    with pytest.raises(ConfigError, match="--recalibrate must be one of"):
+    with pytest.raises(ConfigError, match=r"TransferPipeline\(recalibrate='beta'\): "
+                                          "expected one of 'temperature'"):
         TransferPipeline(recalibrate="beta", progress=False).fit(*domains, target_labels=K)
 
 
 def test_recalibration_needs_classification(domains) -> None:
     pipeline = TransferPipeline(task="regression", recalibrate="temperature", progress=False)
-    with pytest.raises(ConfigError, match="applies only with --task classification"):
+    with pytest.raises(ConfigError, match=r"recalibrate=.temperature.\): applies only with "
+                                          "task=.classification."):
         pipeline.fit(*domains, target_labels=K)
 
 

@@ -106,7 +106,8 @@ def test_guard_drops_warns_or_refuses(xrays, tmp_path):
 
 
 def test_unknown_dedupe_mode_is_refused():
-    with pytest.raises(ConfigError, match="--dedupe must be one of keep, drop, error, got 'skip'"):
+    with pytest.raises(ConfigError, match=r"ValidationOptions\(dedupe='skip'\): expected "
+                                          "one of 'keep', 'drop', 'error'"):
         ValidationOptions(dedupe="skip").check()
 
 

@@ -124,7 +124,10 @@ def load(path: Path, options: dict[str, Any], site: str | None = None):
 
 # The one table of library parameters the CLI spells differently; every other parameter is
 # "--" + its name with "_" as "-" (image_size is --image-size).
-FLAG_NAMES = {"random_state": "--seed", "transfer_loss": "--finetune"}
+FLAG_NAMES = {
+    "random_state": "--seed", "transfer_loss": "--finetune", "adaptation": "--source-free",
+    "treatment": "--treatment-col",
+}
 
 
 def flag_of(param: str) -> str:

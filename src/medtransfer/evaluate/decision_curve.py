@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from medtransfer.errors import ConfigError
 from medtransfer.evaluate.bootstrap import bootstrap_indices, percentile_interval
 from medtransfer.evaluate.metrics import ratio
+from medtransfer.params import AnyOf, Interval, check_value
 
 THRESHOLDS = np.round(np.arange(0.01, 1.0, 0.01), 2)
 OPERATING_MEASURES = ("sensitivity", "specificity", "ppv", "npv")
@@ -41,12 +41,13 @@ def decision_curve(y_true, p_by_model: dict[str, np.ndarray],
             "models": {name: net_benefit(y, p, t) for name, p in p_by_model.items()}}
 
 
-def check_prevalence(prevalence: float | None) -> None:
+PREVALENCE = AnyOf(None, Interval(float, 0, 1, closed="neither"), hint=(
+    "the expected share of positive cases where the model will be used, e.g. 0.15"))
+
+
+def check_prevalence(prevalence: float | None, owner: str = "operating_point") -> None:
     """Refuse a prevalence that is not a proportion strictly between 0 and 1."""
-    if prevalence is not None and not 0.0 < float(prevalence) < 1.0:
-        raise ConfigError(f"--prevalence {prevalence} is not a proportion in (0, 1); give the "
-                          "expected share of positive cases where the model will be used, "
-                          "e.g. 0.15")
+    check_value(owner, "prevalence", prevalence, PREVALENCE)
 
 
 def adjusted_values(sensitivity: float, specificity: float, prevalence: float) -> dict:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,7 @@ from medtransfer.data.domain import Domain
 from medtransfer.data.sampling import choose_labelled
 from medtransfer.errors import ArtifactError, ConfigError, DataError
 from medtransfer.models import make_classifier
+from medtransfer.params import AnyOf, Constraints, InstanceOf, Interval, Options, check_params
 from medtransfer.runs.base import RunModel
 from medtransfer.runs.effect_intervals import EffectDraws, effect_draws, refit_arms
 from medtransfer.runs.frames import score_models
@@ -69,6 +70,13 @@ class EffectPipeline(BaseEstimator, RunModel):
         The arms' chosen models refitted on ``n_refits`` bootstrap resamples (not saved).
     """
 
+    _parameter_constraints: ClassVar[Constraints] = {
+        "treatment": InstanceOf(str, what="a column name"),
+        "pipeline": AnyOf(None, InstanceOf(TransferPipeline, what="a TransferPipeline")),
+        "n_refits": AnyOf(Options(0), Interval(int, 2, None, hint="200 or more for a 95% "
+                                                                   "interval")),
+    }
+
     def __init__(self, treatment: str, pipeline: TransferPipeline | None = None,
                  n_refits: int = 200) -> None:
         self.treatment = treatment
@@ -100,6 +108,7 @@ class EffectPipeline(BaseEstimator, RunModel):
             the target rows whose treatment is recorded (an outcome without its arm cannot be
             used), or the ids of those rows. Every target row's features are used.
         """
+        check_params(self)
         template = self.pipeline if self.pipeline is not None else TransferPipeline()
         arm_source = self.arms(source, "source")
         arm_target = self.arms(target, "target")

@@ -23,7 +23,6 @@ from sklearn.base import BaseEstimator, clone
 
 from medtransfer.data.domain import Domain
 from medtransfer.data.sample_domain import SOURCE, TARGET
-from medtransfer.errors import ConfigError
 from medtransfer.evaluate.bootstrap import percentile_interval
 from medtransfer.models.classifiers import full_proba
 from medtransfer.runs.pipeline import TransferPipeline
@@ -75,9 +74,6 @@ def refit_arms(
     random_state : int or None, default=0
         Seed of the resamples.
     """
-    if int(n_refits) < 2:
-        raise ConfigError(f"n_refits={n_refits}; use at least 2 (200 or more for a 95% "
-                          "interval)")
     rng = np.random.default_rng(random_state)
     arms = [_ArmRefit.build(effect, arm, value, source, target)
             for value, arm in enumerate(("control", "treated"))]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -15,6 +15,7 @@ from medtransfer import __version__, artifacts, model_files
 from medtransfer.adapt import get_method
 from medtransfer.data import Domain, harmonize_classes
 from medtransfer.data.label_map import warn_label_spaces
+from medtransfer.data.labels import TASK
 from medtransfer.data.sample_domain import SOURCE, TARGET
 from medtransfer.data.sampling import choose_labelled, labelled_from_ids
 from medtransfer.errors import ArtifactError, ConfigError, DataError
@@ -24,6 +25,7 @@ from medtransfer.features.featurize import augmented_features
 from medtransfer.models import make_classifier
 from medtransfer.models.classifiers import full_proba
 from medtransfer.models.tolerance import TRANSFORMS, from_model_scale, to_model_scale
+from medtransfer.params import Constraints, Options, Requires, check_params
 from medtransfer.runs.base import RunModel
 from medtransfer.runs.embedding import adaptation_embedding
 from medtransfer.runs.frames import score_models
@@ -120,6 +122,19 @@ class TransferPipeline(BaseEstimator, RunModel):
         wherever the run is moved (a fine-tuned or source-free adapted backbone).
     """
 
+    _parameter_constraints: ClassVar[Constraints] = {
+        "task": TASK,
+        "target_transform": Options(*TRANSFORMS),
+        "point": Options(*POINTS),
+        "recalibrate": Options(*RECALIBRATION_METHODS, None),
+    }
+    _parameter_rules = (
+        Requires("target_transform", unless="none", needs={"task": "regression"}),
+        Requires("point", unless="mean", needs={"task": "regression", "method": "auto"},
+                 why="it is tuned on auto's out-of-fold predictions"),
+        Requires("recalibrate", unless=None, needs={"task": "classification"}),
+    )
+
     def __init__(
         self,
         method: str = "source_only",
@@ -173,7 +188,7 @@ class TransferPipeline(BaseEstimator, RunModel):
         ``random_state``) or the ids of the target samples whose labels may be used. No other
         target label is read.
         """
-        self._check_options()
+        check_params(self)
         given = source, target
         source, target, self.classes_report_ = self._harmonize(source, target)
         self.class_names_ = source.class_names
@@ -195,29 +210,6 @@ class TransferPipeline(BaseEstimator, RunModel):
         }
         self.recalibrator_ = self._fit_recalibrator(Xt[labelled], y_recalibrate)
         return self
-
-    def _check_options(self) -> None:
-        if self.task not in ("classification", "regression"):
-            raise ConfigError(f"--task must be classification or regression, got {self.task!r}")
-        if self.target_transform not in TRANSFORMS:
-            raise ConfigError(
-                f"--target-transform must be one of {', '.join(TRANSFORMS)}, "
-                f"got {self.target_transform!r}"
-            )
-        if self.target_transform != "none" and self.task != "regression":
-            raise ConfigError("--target-transform applies only with --task regression")
-        if self.point not in POINTS:
-            raise ConfigError(f"--point must be one of {', '.join(POINTS)}, got {self.point!r}")
-        if self.point != "mean" and (self.task != "regression" or self.method != "auto"):
-            raise ConfigError(f"--point {self.point} applies only with --task regression and "
-                              "--method auto (it is tuned on auto's out-of-fold predictions)")
-        if self.recalibrate is not None and self.recalibrate not in RECALIBRATION_METHODS:
-            raise ConfigError(
-                f"--recalibrate must be one of {', '.join(RECALIBRATION_METHODS)}, "
-                f"got {self.recalibrate!r}"
-            )
-        if self.recalibrate is not None and self.task != "classification":
-            raise ConfigError("--recalibrate applies only with --task classification")
 
     def _harmonize(self, source: Domain, target: Domain) -> tuple[Domain, Domain, dict]:
         if source.labels is None or not source.labelled_mask.any():

@@ -14,7 +14,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -30,6 +30,7 @@ from medtransfer.finetune.checkpoint import cpu_state, save_weights
 from medtransfer.finetune.inputs import image_tensor
 from medtransfer.finetune.logits import linear_model_of
 from medtransfer.finetune.source_free import shot_adapt, source_model, update_batch_norm
+from medtransfer.params import Constraints, Interval, Options, check_params
 from medtransfer.runs.base import RunModel
 from medtransfer.runs.frames import describe_domain
 from medtransfer.runs.pipeline import SAVED_PARAMS, TransferPipeline
@@ -71,6 +72,13 @@ class SourceFreePipeline(BaseEstimator, RunModel):
         Always empty: no target label is used.
     """
 
+    _parameter_constraints: ClassVar[Constraints] = {
+        "adaptation": Options(*SOURCE_FREE_METHODS),
+        "epochs": Interval(int, 1, None),
+        "lr": Interval(float, 0, None, closed="neither"),
+        "batch_size": Interval(int, 1, None),
+    }
+
     def __init__(
         self, source_run: Path, adaptation: str = "adabn+shot", epochs: int = 2, lr: float = 1e-4,
         batch_size: int = 32, random_state: int = 0, progress: bool = True,
@@ -95,9 +103,7 @@ class SourceFreePipeline(BaseEstimator, RunModel):
             raise ConfigError(f"source-free adaptation reads no source data; got {source.name!r}")
         if not isinstance(target_labels, int | np.integer) or target_labels:
             raise ConfigError("source-free adaptation uses no target label; pass target_labels=0")
-        if self.adaptation not in SOURCE_FREE_METHODS:
-            raise ConfigError(f"SourceFreePipeline(adaptation={self.adaptation!r}): expected "
-                              f"one of {', '.join(SOURCE_FREE_METHODS)}")
+        check_params(self)
         run = Path(self.source_run)
         run_model = TransferPipeline.load(run, self.verify_key, progress=self.progress,
                                              device=self.device)

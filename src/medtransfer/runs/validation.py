@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from medtransfer.data import Domain
-from medtransfer.errors import ConfigError, DataError
+from medtransfer.errors import DataError
 from medtransfer.evaluate.calibration_study import calibration_study
-from medtransfer.evaluate.decision_curve import check_prevalence, operating_point
+from medtransfer.evaluate.decision_curve import PREVALENCE, operating_point
 from medtransfer.evaluate.metrics import binary_auroc, threshold_for_sensitivity
 from medtransfer.evaluate.plan import MIN_CLASS_CASES, check_heldout_size, check_plan
 from medtransfer.evaluate.sample_size import sample_size_adequacy
+from medtransfer.params import Constraints, Options, ParameterError, check_params
 from medtransfer.shift.leakage import DEDUPE_MODES, check_leakage
 
 SOURCE_ROLE, LABELLED_ROLE, HELDOUT_ROLE = "source", "labelled target", "held-out target"
@@ -53,12 +54,14 @@ class ValidationOptions:
     prevalence: float | None = None
     plan: dict | None = None
 
+    _parameter_constraints: ClassVar[Constraints] = {
+        "dedupe": Options(*DEDUPE_MODES),
+        "prevalence": PREVALENCE,
+    }
+
     def check(self) -> None:
         """Refuse options that cannot be used, before any fitting."""
-        if self.dedupe not in DEDUPE_MODES:
-            raise ConfigError(
-                f"--dedupe must be one of {', '.join(DEDUPE_MODES)}, got {self.dedupe!r}")
-        check_prevalence(self.prevalence)
+        check_params(self)
         self.rule()
 
     def rule(self) -> tuple[str, float]:
@@ -69,9 +72,10 @@ class ValidationOptions:
         except ValueError:
             number = float("nan")
         if kind not in OPERATING_RULES or not 0.0 < number < 1.0:
-            raise ConfigError(
-                f"--operating-point {self.operating_point!r}: expected sensitivity:S or "
-                "threshold:T with S, T in (0, 1), e.g. sensitivity:0.9")
+            raise ParameterError(
+                "ValidationOptions", "operating_point", self.operating_point,
+                lambda style: "expected sensitivity:S or threshold:T with S, T in (0, 1), "
+                              "e.g. sensitivity:0.9")
         return kind, number
 
 
