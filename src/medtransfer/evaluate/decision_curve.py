@@ -12,8 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from medtransfer.errors import ConfigError
-from medtransfer.evaluate.bootstrap import bootstrap_indices, percentile_interval
+from medtransfer.evaluate.bootstrap import bootstrap_indices
 from medtransfer.evaluate.metrics import ratio
+from medtransfer.evaluate.resampling import percentile_interval
 
 THRESHOLDS = np.round(np.arange(0.01, 1.0, 0.01), 2)
 OPERATING_MEASURES = ("sensitivity", "specificity", "ppv", "npv")
