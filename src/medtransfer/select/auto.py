@@ -30,7 +30,7 @@ from sklearn.utils.validation import check_consistent_length, check_is_fitted
 import medtransfer.adapt  # noqa: F401  (fills the METHODS registry before discovery)
 from medtransfer.adapt.base import METHODS, get_method, register_method
 from medtransfer.adapt.baselines import Pooled
-from medtransfer.data.sample_domain import domain_masks
+from medtransfer.data.sample_domain import domain_masks, target_type
 from medtransfer.errors import ConfigError
 from medtransfer.models.classifiers import make_classifier
 from medtransfer.models.tolerance import TRANSFORMS, PW20Decision
@@ -40,7 +40,6 @@ from medtransfer.select.predictor import default_grid, tune_on_source
 from medtransfer.select.progress import SelectionProgress
 from medtransfer.select.unsupervised import agreement_choice, score_without_labels
 from medtransfer.select.validation import (
-    infer_task,
     paired_bootstrap,
     rare_rows,
     target_folds,
@@ -200,7 +199,7 @@ class AutoTransfer(BaseEstimator):
                 f"baseline_rule={self.baseline_rule!r} is not one of "
                 + ", ".join(repr(r) for r in BASELINE_RULES)
             )
-        task = infer_task(y) if self.task == "auto" else self.task
+        task = target_type(y) if self.task == "auto" else self.task
         self._check_point(task)
         k = int(domain_masks(y, sample_domain)[1].sum())
         start = time.perf_counter()

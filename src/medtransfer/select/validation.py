@@ -28,16 +28,6 @@ MIN_PER_CLASS = 2
 MIN_BINARY_CLASS = 3
 
 
-def infer_task(y: np.ndarray) -> str:
-    """"regression" when ``y`` holds non-integer floats or NaN masks, else "classification"."""
-    y = np.asarray(y)
-    if y.dtype.kind != "f":
-        return "classification"
-    finite = y[~np.isnan(y)]
-    integral = np.all(finite == np.round(finite))
-    return "classification" if integral and not np.isnan(y).any() else "regression"
-
-
 def masked_label(task: str) -> float:
     """The value that marks an unlabelled row under skada's convention."""
     return np.nan if task == "regression" else -1
