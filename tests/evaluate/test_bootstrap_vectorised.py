@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from medtransfer.evaluate.bootstrap import bootstrap_indices, group_strata
+from medtransfer.evaluate.bootstrap import bootstrap_indices
+from medtransfer.evaluate.resampling import group_strata
 
 
 def _loop(y, groups, n_resamples, seed):

@@ -7,12 +7,12 @@ import pytest
 from sklearn.metrics import mean_absolute_error, roc_auc_score
 
 from medtransfer.adapt.baselines import SourceOnly, TargetOnly
+from medtransfer.data.sample_domain import target_type
 from medtransfer.errors import DataError
 from medtransfer.models.classifiers import make_classifier
 from medtransfer.select.unsupervised import agreement_choice, score_without_labels
 from medtransfer.select.validation import (
     _batch_metric,
-    infer_task,
     metric,
     out_of_fold,
     paired_bootstrap,
@@ -149,9 +149,9 @@ def test_regression_folds_and_task_inference():
     rng = np.random.default_rng(0)
     y = np.r_[rng.normal(size=50), rng.normal(size=10), np.full(30, np.nan)]
     sd = np.r_[np.ones(50), -np.ones(40)].astype(int)
-    assert infer_task(y) == "regression"
-    assert infer_task(np.array([0, 1, -1])) == "classification"
-    assert infer_task(np.array([0.0, 1.0, 1.0])) == "classification"
+    assert target_type(y) == "regression"
+    assert target_type(np.array([0, 1, -1])) == "classification"
+    assert target_type(np.array([0.0, 1.0, 1.0])) == "classification"
     folds = target_folds(y, sample_domain=sd, task="regression", n_splits=5, n_repeats=1)
     assert sorted(np.concatenate([te for _, te in folds])) == list(range(50, 60))
 

@@ -18,9 +18,9 @@ from medtransfer.adapt.base import register_method
 from medtransfer.adapt.domain_estimator import (
     AdaptedEstimator,
     DomainRows,
-    is_regression_target,
     subsample_rows,
 )
+from medtransfer.data.sample_domain import target_type
 
 _BLOCK = 8192  # rows mapped at a time
 
@@ -85,7 +85,7 @@ class AlignedEstimator(AdaptedEstimator):
         fit = self._fit_rows(rows)
         domain = np.where(rows.source[fit], 1, -2)
         # Labels only help class-aware plans; regression targets would be read as classes.
-        labels = None if is_regression_target(y) else y[fit]
+        labels = None if target_type(y) == "regression" else y[fit]
         adapter = self._configured_adapter(Z[fit], domain)
         self.adapter_ = adapter.fit(Z[fit], labels, sample_domain=domain)
         out = np.empty((len(X), self._width(Z)))
@@ -112,7 +112,7 @@ class AlignedEstimator(AdaptedEstimator):
         """
         final = clone(self.estimator)
         steps = getattr(final, "steps", None)
-        if (not is_regression_target(y) and steps and len(steps) > 1
+        if (target_type(y) == "classification" and steps and len(steps) > 1
                 and isinstance(steps[0][1], StandardScaler)):
             final.set_params(**{steps[0][0]: "passthrough"})
         return final

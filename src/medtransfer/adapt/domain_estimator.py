@@ -19,6 +19,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
+from medtransfer.data.sample_domain import labelled_rows, target_type
 from medtransfer.errors import DataError, OutOfMemoryError
 from medtransfer.models.classifiers import fit_weighted
 
@@ -42,11 +43,6 @@ class DomainRows:
     def unlabelled_target(self) -> np.ndarray:
         """Target rows without a label."""
         return self.target & ~self.labelled_target
-
-
-def is_regression_target(y: np.ndarray) -> bool:
-    """Float labels are continuous (NaN = unlabelled); integer ones are classes (-1: none)."""
-    return np.asarray(y).dtype.kind == "f"
 
 
 def check_features(X, what: str = "X") -> np.ndarray:
@@ -82,7 +78,7 @@ def check_domain_inputs(X, y, sample_domain) -> tuple[np.ndarray, np.ndarray, Do
             "sample_domain contains 0; use a positive code for source rows and a negative "
             "code for target rows (skada's convention)"
         )
-    labelled = ~np.isnan(y) if is_regression_target(y) else y != -1
+    labelled = labelled_rows(y)
     source, target = domain > 0, domain < 0
     rows = DomainRows(domain, source, target, source & labelled, target & labelled)
     if not rows.labelled_source.any() or not rows.target.any():
@@ -182,7 +178,7 @@ class AdaptedEstimator(BaseEstimator, ABC):
         # only the target has, standardised within the target); a linear regression would
         # extrapolate without bound, so predictions stay within the labels it learnt from.
         self.y_range_ = ((float(np.min(y[keep])), float(np.max(y[keep])))
-                         if is_regression_target(y) else None)
+                         if target_type(y) == "regression" else None)
         self.n_features_in_ = X.shape[1]
         return self
 

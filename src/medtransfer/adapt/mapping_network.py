@@ -16,7 +16,8 @@ from sklearn.base import BaseEstimator
 from sklearn.preprocessing import StandardScaler
 
 from medtransfer.adapt.base import register_method
-from medtransfer.adapt.domain_estimator import AdaptedEstimator, is_regression_target
+from medtransfer.adapt.domain_estimator import AdaptedEstimator
+from medtransfer.data.sample_domain import target_type
 
 SMALL_PROBLEM = 200_000  # feature values (rows x columns) below which one thread is faster
 
@@ -151,7 +152,7 @@ class MappingNetwork(AdaptedEstimator):
         Zs, Zt = Z[torch.as_tensor(rows.source)], Z[torch.as_tensor(rows.target)]
         labelled_t = torch.as_tensor(rows.labelled_target[rows.target])
         class_codes = None
-        if labelled_t.any() and not is_regression_target(y):
+        if labelled_t.any() and target_type(y) == "classification":
             classes = np.unique(y[rows.labelled_source])
             means = torch.stack([Z[torch.as_tensor(rows.labelled_source & (y == c))].mean(0)
                                  for c in classes])

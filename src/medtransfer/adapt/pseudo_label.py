@@ -32,8 +32,9 @@ from sklearn.semi_supervised import LabelSpreading
 from sklearn.utils.validation import check_is_fitted
 
 from medtransfer.adapt.base import register_method
-from medtransfer.adapt.domain_estimator import check_domain_inputs, is_regression_target
+from medtransfer.adapt.domain_estimator import check_domain_inputs
 from medtransfer.adapt.harmonize import SiteStandardized
+from medtransfer.data.sample_domain import target_type
 from medtransfer.errors import ConfigError
 from medtransfer.models.classifiers import fit_weighted
 from medtransfer.params import Constraints, Interval, check_params
@@ -82,7 +83,7 @@ class _PseudoLabelTransfer(ClassifierMixin, BaseEstimator):
     def _start(self, X, y, sample_domain):
         check_params(self)
         X, y, rows = check_domain_inputs(X, y, sample_domain)
-        if is_regression_target(y):
+        if target_type(y) == "regression":
             raise ConfigError(
                 f"method {type(self).__name__} is for classification (pseudo-labels are "
                 "classes); choose a regression method from `medtransfer methods`"

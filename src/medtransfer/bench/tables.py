@@ -11,6 +11,8 @@ from collections.abc import Collection, Sequence
 import numpy as np
 import pandas as pd
 
+from medtransfer.evaluate.resampling import bootstrap_resamples, percentile_interval
+
 N_RESAMPLES = 2000
 # Differences within these are ties (per metric; 0.005 for the 0-1 scores).
 TIES = {"mae": 0.05}
@@ -22,10 +24,9 @@ def mean_interval(values: np.ndarray, seed: int = 0) -> tuple[float, float, floa
     if len(values) < 2:
         mean = float(values.mean()) if len(values) else float("nan")
         return mean, mean, mean
-    rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, len(values), (N_RESAMPLES, len(values)))].mean(axis=1)
-    lo, hi = np.percentile(means, [2.5, 97.5])
-    return float(values.mean()), float(lo), float(hi)
+    resamples = bootstrap_resamples(len(values), n_resamples=N_RESAMPLES, random_state=seed)
+    lo, hi = percentile_interval(resamples.apply(lambda idx: values[idx].mean(axis=1)))
+    return float(values.mean()), lo, hi
 
 
 def _cell(values: np.ndarray, digits: int) -> str:

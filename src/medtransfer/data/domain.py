@@ -9,11 +9,12 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from medtransfer.data.sample_domain import UNLABELLED as UNLABELLED  # re-exported for the loaders
+from medtransfer.data.sample_domain import labelled_rows
 from medtransfer.errors import DataError
 
 Kind = Literal["image", "table"]
 ImageInputs = list[Path] | np.ndarray
-UNLABELLED = -1
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,9 +77,7 @@ class Domain:
         """Boolean mask of the samples that carry a label."""
         if self.labels is None:
             return np.zeros(len(self), dtype=bool)
-        if self.is_regression:
-            return ~np.isnan(self.labels.astype(float))
-        return self.labels != UNLABELLED
+        return labelled_rows(self.labels, "regression" if self.is_regression else "classification")
 
     @property
     def patient_ids(self) -> np.ndarray | None:

@@ -1,4 +1,4 @@
-"""Stratified (optionally patient-level) bootstrap 95% intervals for every metric."""
+"""Stratified (optionally patient-level) bootstrap 95% intervals for every classification metric."""
 
 from __future__ import annotations
 
@@ -7,25 +7,10 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 from rich.progress import Progress
 
-from medtransfer.errors import ConfigError, DataError
 from medtransfer.evaluate.metrics import check_predictions, classification_metrics
+from medtransfer.evaluate.resampling import bootstrap_resamples, percentile_interval
 
 MetricFn = Callable[[np.ndarray], dict[str, float]]
-
-
-def group_strata(y: np.ndarray, groups) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
-    """Unique patients, the stratum of each (its highest label) and each patient's rows."""
-    g = np.asarray(groups)
-    if g.shape[0] != y.shape[0]:
-        raise DataError(
-            f"groups has {g.shape[0]} entries but there are {y.shape[0]} cases; pass one "
-            "patient id per case"
-        )
-    codes, inverse = np.unique(g, return_inverse=True)
-    order = np.argsort(inverse, kind="mergesort")
-    rows = np.split(order, np.flatnonzero(np.diff(inverse[order])) + 1)
-    strata = np.array([y[r].max() for r in rows])
-    return codes, strata, rows
 
 
 def bootstrap_indices(
@@ -36,6 +21,7 @@ def bootstrap_indices(
     Without ``groups`` each class keeps its size (cases drawn with replacement within the
     class). With ``groups`` (one patient id per case) whole patients are drawn, stratified by
     each patient's highest label, so all of a patient's cases enter a resample together.
+    The draws are those of :func:`~medtransfer.evaluate.resampling.bootstrap_resamples`.
 
     Parameters
     ----------
@@ -53,41 +39,9 @@ def bootstrap_indices(
     ndarray of int
         Indices of one resample.
     """
-    if int(n_resamples) < 1:
-        raise ConfigError(f"n_resamples={n_resamples}; use a positive number such as 1000")
-    y = np.asarray(y_true)
-    if groups is None:
-        yield from resample_matrix(y, int(n_resamples), random_state)
-        return
-    _, strata, rows = group_strata(y, groups)
-    for picked in resample_matrix(strata, int(n_resamples), random_state):
-        yield np.concatenate([rows[i] for i in picked])
-
-
-def resample_matrix(strata: np.ndarray, n_resamples: int, random_state: int | None) -> np.ndarray:
-    """(n_resamples, n) stratified draws with replacement, one numpy call for all of them.
-
-    Row r equals what drawing ``rng.choice(members, members.size)`` for each stratum in turn,
-    resample after resample, gives with the same seed: the draws of one call consume the
-    generator element by element in the same order.
-    """
-    members = [np.flatnonzero(strata == s) for s in np.unique(strata)]
-    pool = np.concatenate(members) if members else np.empty(0, dtype=np.intp)
-    sizes = np.concatenate([np.full(m.size, m.size) for m in members]) if members else pool
-    offsets = np.repeat(np.cumsum([0] + [m.size for m in members[:-1]]), [m.size for m in members])
-    rng = np.random.default_rng(random_state)
-    draws = rng.integers(0, np.broadcast_to(sizes, (n_resamples, pool.size)))
-    return pool[offsets + draws]
-
-
-def percentile_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
-    """Percentile interval of bootstrap values, ignoring resamples where the metric is NaN."""
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
-        return float("nan"), float("nan")
-    tail = 100 * (1 - level) / 2
-    low, high = np.percentile(finite, [tail, 100 - tail])
-    return float(low), float(high)
+    yield from bootstrap_resamples(
+        np.asarray(y_true), groups=groups, n_resamples=n_resamples, random_state=random_state
+    )
 
 
 def bootstrap_distribution(

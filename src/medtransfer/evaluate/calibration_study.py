@@ -19,7 +19,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import SplineTransformer
 
-from medtransfer.evaluate.bootstrap import bootstrap_indices, percentile_interval
+from medtransfer.evaluate.bootstrap import bootstrap_indices
+from medtransfer.evaluate.resampling import percentile_interval
 
 EPS = 1e-6
 MEASURES = ("calibration_in_the_large", "calibration_slope", "oe_ratio")

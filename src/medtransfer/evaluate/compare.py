@@ -6,23 +6,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from medtransfer.evaluate.bootstrap import bootstrap_distribution, percentile_interval
+from medtransfer.evaluate.bootstrap import bootstrap_distribution
 from medtransfer.evaluate.delong import delong_test
 from medtransfer.evaluate.metrics import check_predictions, classification_metrics
-
-
-def paired_p_value(differences: np.ndarray) -> float:
-    """Two-sided bootstrap p-value that the paired difference is zero.
-
-    Twice the smaller share of resamples on either side of zero, with the +1 correction
-    so a finite number of resamples never claims p = 0.
-    """
-    d = differences[np.isfinite(differences)]
-    if d.size == 0:
-        return float("nan")
-    below = (np.sum(d <= 0) + 1) / (d.size + 1)
-    above = (np.sum(d >= 0) + 1) / (d.size + 1)
-    return float(min(1.0, 2 * min(below, above)))
+from medtransfer.evaluate.resampling import paired_p_value, percentile_interval
 
 
 def compare_models(

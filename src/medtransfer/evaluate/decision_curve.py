@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from medtransfer.evaluate.bootstrap import bootstrap_indices, percentile_interval
+from medtransfer.evaluate.bootstrap import bootstrap_indices
 from medtransfer.evaluate.metrics import ratio
+from medtransfer.evaluate.resampling import percentile_interval
 from medtransfer.params import AnyOf, Interval, check_value
 
 THRESHOLDS = np.round(np.arange(0.01, 1.0, 0.01), 2)

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from medtransfer.errors import DataError
+from medtransfer.evaluate.resampling import bootstrap_resamples, percentile_interval
 
 Metric = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -89,8 +90,9 @@ def dosing_metrics(
     n_bootstrap: int = 1000,
     confidence: float = 0.95,
     random_state: int | None = 0,
+    groups=None,
 ) -> pd.DataFrame:
-    """MAE, PW20 and R² with percentile bootstrap intervals (patients resampled).
+    """MAE, PW20 and R² with percentile bootstrap intervals.
 
     Parameters
     ----------
@@ -102,12 +104,15 @@ def dosing_metrics(
         Coverage of the interval.
     random_state : int or None, default=0
         Seed of the resampling; the same seed gives the same interval.
+    groups : array-like, optional
+        Patient id of each row: whole patients are then resampled, so repeated measurements
+        of one patient do not count as independent evidence. Without it, rows are resampled.
 
     Returns
     -------
     DataFrame
         One row per metric ("mae", "pw20", "r2") with columns ``metric``, ``value``,
-        ``ci_low``, ``ci_high`` and ``n``.
+        ``ci_low``, ``ci_high`` and ``n`` (rows).
     """
     true, pred = _check_doses(y_true, y_pred)
     if n_bootstrap < 1 or not 0 < confidence < 1:
@@ -115,16 +120,14 @@ def dosing_metrics(
             f"n_bootstrap={n_bootstrap}, confidence={confidence}: expected n_bootstrap ≥ 1 "
             "and 0 < confidence < 1 (e.g. 1000 and 0.95)"
         )
-    rng = np.random.default_rng(random_state)
-    rows = rng.integers(0, len(true), size=(n_bootstrap, len(true)))
-    tail = 100 * (1 - confidence) / 2
+    resamples = bootstrap_resamples(len(true), groups=groups, n_resamples=n_bootstrap,
+                                    random_state=random_state)
     records = []
     for name, metric in METRICS.items():
-        resampled = metric(true[rows], pred[rows])
-        low, high = np.nanpercentile(resampled, [tail, 100 - tail]) if np.isfinite(
-            resampled).any() else (np.nan, np.nan)
+        low, high = percentile_interval(
+            resamples.apply(lambda idx, metric=metric: metric(true[idx], pred[idx])), confidence)
         records.append({"metric": name, "value": float(metric(true, pred)),
-                        "ci_low": float(low), "ci_high": float(high), "n": len(true)})
+                        "ci_low": low, "ci_high": high, "n": len(true)})
     return pd.DataFrame.from_records(records)
 
 
@@ -137,6 +140,7 @@ def dosing_breakdown(
     n_bootstrap: int = 1000,
     confidence: float = 0.95,
     random_state: int | None = 0,
+    patients=None,
 ) -> pd.DataFrame:
     """:func:`dosing_metrics` for every group (site, ancestry) and for all patients.
 
@@ -150,6 +154,9 @@ def dosing_breakdown(
         Name of the group column in the result.
     n_bootstrap, confidence, random_state
         As in :func:`dosing_metrics`; every group uses the same seed.
+    patients : array-like, optional
+        Patient id of each row, passed to :func:`dosing_metrics` as ``groups`` (whole
+        patients resampled within each group).
 
     Returns
     -------
@@ -164,10 +171,13 @@ def dosing_breakdown(
             f"groups has {len(groups)} entries for {len(true)} patients; pass one group label "
             "per patient (e.g. domain.metadata['site'])"
         )
+    patients = None if patients is None else np.asarray(patients)
     kwargs = {"n_bootstrap": n_bootstrap, "confidence": confidence, "random_state": random_state}
-    tables = [dosing_metrics(true, pred, **kwargs).assign(**{by: "all"})]
+    tables = [dosing_metrics(true, pred, groups=patients, **kwargs).assign(**{by: "all"})]
     for group in sorted(set(groups), key=str):
         mask = groups == group
-        tables.append(dosing_metrics(true[mask], pred[mask], **kwargs).assign(**{by: group}))
+        within = None if patients is None else patients[mask]
+        tables.append(dosing_metrics(true[mask], pred[mask], groups=within, **kwargs)
+                      .assign(**{by: group}))
     table = pd.concat(tables, ignore_index=True)
     return table[[by, "metric", "value", "ci_low", "ci_high", "n"]]

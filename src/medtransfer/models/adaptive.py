@@ -20,6 +20,7 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from medtransfer.data.sample_domain import labelled_rows
 from medtransfer.errors import ConfigError, DataError
 from medtransfer.models.classifiers import fit_weighted
 
@@ -285,7 +286,7 @@ class TrAdaBoostClassifier(ClassifierMixin, BaseEstimator):
         """Fit on stacked rows; ``sample_domain > 0`` source, else target (-1 = unlabelled)."""
         X, y = validate_data(self, X, y)
         domain = -np.ones(len(y)) if sample_domain is None else np.asarray(sample_domain)
-        labelled = y != -1
+        labelled = labelled_rows(y, "classification")
         X, y, source = X[labelled], y[labelled], domain[labelled] > 0
         if source.all():
             raise ConfigError(

@@ -18,6 +18,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
+from medtransfer.data.sample_domain import labelled_rows
 from medtransfer.errors import ConfigError, DataError
 from medtransfer.params import Constraints, Options, check_params
 
@@ -69,7 +70,7 @@ class TLearner(RegressorMixin, BaseEstimator):
         check_params(self)
         X, y = np.asarray(X), np.asarray(y)
         arm = self._check_treatment(treatment, y)
-        labelled = ~np.isnan(y) if y.dtype.kind == "f" else y != -1
+        labelled = labelled_rows(y)
         domain = None if sample_domain is None else np.asarray(sample_domain).ravel()
         if domain is not None and len(domain) != len(y):
             raise DataError(f"sample_domain has {len(domain)} entries for {len(y)} rows")
@@ -106,7 +107,7 @@ class TLearner(RegressorMixin, BaseEstimator):
         if not np.isin(known, (0, 1)).all():
             raise DataError(f"treatment values {sorted(set(known) - {0.0, 1.0})[:5]} are not "
                             "0 (control) or 1 (treated)")
-        labelled = ~np.isnan(y) if y.dtype.kind == "f" else y != -1
+        labelled = labelled_rows(y)
         if np.isnan(arm[labelled]).any():
             raise DataError(f"{int(np.isnan(arm[labelled]).sum())} labelled row(s) have no "
                             "treatment; an outcome is only usable with its arm")

@@ -33,7 +33,7 @@ from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.model_selection import KFold
 from sklearn.utils.validation import check_is_fitted
 
-from medtransfer.data.sample_domain import domain_masks
+from medtransfer.data.sample_domain import domain_masks, labelled_rows
 from medtransfer.errors import ConfigError, DataError
 from medtransfer.params import AnyOf, Constraints, Interval, Options, Param, check_params
 
@@ -317,7 +317,7 @@ class PW20Regressor(RegressorMixin, BaseEstimator):
 
     def _fit_one(self, X, y, sample_domain) -> BaseEstimator:
         if sample_domain is None:
-            labelled = ~np.isnan(y)
+            labelled = labelled_rows(y, "regression")
             return clone(self.regressor).fit(X[labelled], y[labelled])
         return clone(self.regressor).fit(X, y, sample_domain=sample_domain)
 

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from medtransfer.artifacts import read_manifest
+from medtransfer.data.sample_domain import labelled_rows
 from medtransfer.errors import ArtifactError
 
 PREDICTIONS = "predictions.csv"
@@ -54,9 +55,7 @@ class ModelPredictions:
     @property
     def labelled(self) -> np.ndarray:
         """Mask of the cases whose true label is known."""
-        if self.y.dtype.kind == "f":
-            return np.isfinite(self.y)
-        return self.y >= 0
+        return labelled_rows(self.y)
 
     @property
     def scored(self) -> np.ndarray:

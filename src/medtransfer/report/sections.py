@@ -9,10 +9,16 @@ from html import escape
 import numpy as np
 
 from medtransfer.errors import DataError
-from medtransfer.evaluate.bootstrap import evaluate_predictions, percentile_interval
-from medtransfer.evaluate.compare import compare_models, paired_p_value
+from medtransfer.evaluate.bootstrap import evaluate_predictions
+from medtransfer.evaluate.compare import compare_models
 from medtransfer.evaluate.dosing import METRICS as VALUE_METRICS
 from medtransfer.evaluate.dosing import dosing_metrics
+from medtransfer.evaluate.resampling import (
+    bootstrap_resamples,
+    paired_difference,
+    paired_p_value,
+    percentile_interval,
+)
 from medtransfer.evaluate.subgroups import subgroup_metrics
 from medtransfer.report import figures
 from medtransfer.report.markup import (
@@ -308,12 +314,12 @@ def compare_values(run: RunData, chosen: ModelPredictions,
     y, pa, pb = chosen.y[both], chosen.predicted[both], other.predicted[both]
     if len(y) < 2:
         return []
-    rng = np.random.default_rng(seed(run))
-    draws = rng.integers(0, len(y), size=(N_RESAMPLES, len(y)))
+    resamples = bootstrap_resamples(len(y), n_resamples=N_RESAMPLES, random_state=seed(run))
     rows = []
     for m in ("mae", "pw20"):
         metric = VALUE_METRICS[m]
-        resampled = metric(y[draws], pa[draws]) - metric(y[draws], pb[draws])
+        resampled = paired_difference(
+            resamples, lambda idx, pred, metric=metric: metric(y[idx], pred[idx]), pa, pb)
         low, high = percentile_interval(resampled)
         difference = float(metric(y, pa) - metric(y, pb))
         rows.append([fmt(other.name), REGRESSION_LABELS[m],

@@ -23,7 +23,7 @@ from sklearn.base import BaseEstimator, clone
 
 from medtransfer.data.domain import Domain
 from medtransfer.data.sample_domain import SOURCE, TARGET
-from medtransfer.evaluate.bootstrap import percentile_interval
+from medtransfer.evaluate.resampling import percentile_interval
 from medtransfer.models.classifiers import full_proba
 from medtransfer.runs.pipeline import TransferPipeline
 

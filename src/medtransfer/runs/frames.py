@@ -93,12 +93,14 @@ def score_models(
         block = block[labelled]
         if task == "regression":
             # a fixed reference (a dosing formula) has no prediction where its inputs are missing
-            block = block[np.isfinite(block["prediction"].to_numpy(float))]
+            finite = np.isfinite(block["prediction"].to_numpy(float))
+            block = block[finite]
             table = dosing_metrics(
                 block["label"].to_numpy(float),
                 block["prediction"].to_numpy(float),
                 n_bootstrap=n_resamples,
                 random_state=random_state,
+                groups=_repeated(None if groups is None else groups[finite]),
             )
             scores[name] = {
                 row.metric: {"value": row.value, "low": row.ci_low, "high": row.ci_high}
@@ -115,3 +117,11 @@ def score_models(
                 random_state=random_state,
             )
     return scores
+
+
+def _repeated(groups: np.ndarray | None) -> np.ndarray | None:
+    """Patient ids when some patient has several rows; None when every row is its own
+    patient (resampling patients is then resampling rows, drawn as rows are)."""
+    if groups is None or len(np.unique(groups)) == len(groups):
+        return None
+    return groups

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from medtransfer.data import Domain
+from medtransfer.data.sample_domain import labelled_rows
 from medtransfer.errors import DataError
 from medtransfer.evaluate.calibration_study import calibration_study
 from medtransfer.evaluate.decision_curve import PREVALENCE, operating_point
@@ -157,7 +158,7 @@ def validation_block(
     positive-class probability on the same cases and ``labelled`` the labelled target
     cases' outcomes and the chosen model's probabilities on them.
     """
-    known = y_heldout >= 0
+    known = labelled_rows(y_heldout)
     y = y_heldout[known]
     if len(class_names) != 2 or np.unique(y).size < 2:
         return None
@@ -246,5 +247,5 @@ def run_validation(
         y_lab, p_lab = outcomes(labelled), labelled[f"p_{class_names[1]}"].to_numpy(dtype=float)
     return validation_block(
         chosen, class_names, y, positive_scores(predictions, class_names),
-        (y_lab[y_lab >= 0], p_lab[y_lab >= 0]), options, n_resamples=n_resamples,
+        (y_lab[labelled_rows(y_lab)], p_lab[labelled_rows(y_lab)]), options, n_resamples=n_resamples,
         random_state=random_state)

@@ -31,7 +31,7 @@ from sklearn.utils.validation import check_consistent_length, check_is_fitted
 from medtransfer.adapt.base import METHODS, get_method, register_method
 from medtransfer.adapt.baselines import Pooled
 from medtransfer.data.labels import TASKS
-from medtransfer.data.sample_domain import domain_masks
+from medtransfer.data.sample_domain import domain_masks, target_type
 from medtransfer.errors import ConfigError
 from medtransfer.models.classifiers import make_classifier
 from medtransfer.models.tolerance import TRANSFORMS, PW20Decision
@@ -42,7 +42,6 @@ from medtransfer.select.predictor import default_grid, tune_on_source
 from medtransfer.select.progress import SelectionProgress
 from medtransfer.select.unsupervised import agreement_choice, score_without_labels
 from medtransfer.select.validation import (
-    infer_task,
     paired_bootstrap,
     rare_rows,
     target_folds,
@@ -206,7 +205,7 @@ class AutoTransfer(BaseEstimator):
         """
         X, y, sample_domain = np.asarray(X), np.asarray(y), np.asarray(sample_domain)
         check_consistent_length(X, y, sample_domain)
-        task = infer_task(y) if self.task == "auto" else self.task
+        task = target_type(y) if self.task == "auto" else self.task
         check_params(self, task=task)
         k = int(domain_masks(y, sample_domain)[1].sum())
         start = time.perf_counter()
@@ -305,9 +304,10 @@ class AutoTransfer(BaseEstimator):
             methods, len(X), len(folds),
             lambda ms, on_fold: validate_methods(ms, X, y, sample_domain=sample_domain,
                                                  folds=folds, task=task, on_fold=on_fold))
-        y_k = y[np.unique(np.concatenate([te for _, te in folds]))]
-        best, baseline_comparisons, anchor = self._reference(results, y_k, task)
-        comparisons = self._compare(results, best, y_k, task)
+        rows = np.unique(np.concatenate([te for _, te in folds]))
+        y_k, g_k = y[rows], None if groups is None else np.asarray(groups)[rows]
+        best, baseline_comparisons, anchor = self._reference(results, y_k, task, g_k)
+        comparisons = self._compare(results, best, y_k, task, g_k)
         choice, reason = self._decide(comparisons, best, results)
         return {"mode": "few_labels", "folds": [{"train": tr, "test": te} for tr, te in folds],
                 "folds_raw": folds, "baseline_anchor": anchor,
@@ -316,7 +316,7 @@ class AutoTransfer(BaseEstimator):
                 "held_in": _held_in_note(y, held_in, self.min_class_size, self.class_names),
                 "skipped": skipped, "choice": choice, "reason": reason}
 
-    def _reference(self, results, y_k, task) -> tuple[str, dict, dict]:
+    def _reference(self, results, y_k, task, g_k) -> tuple[str, dict, dict]:
         """The baseline candidates must beat, the comparisons that chose it, and the anchor.
 
         "credible": the anchor ``source_only`` (no transfer) unless ``target_only`` or
@@ -340,7 +340,7 @@ class AutoTransfer(BaseEstimator):
                   and results[n]["error"] is None]
         level = 1 - (1 - self.confidence) / max(1, len(others))
         compared = {n: paired_bootstrap(y_k, results[n]["oof"], results[name]["oof"],
-                                        task=task, confidence=level,
+                                        task=task, confidence=level, groups=g_k,
                                         random_state=self.random_state) for n in others}
         credible = {n: c for n, c in compared.items() if c["lower"] > self.margin}
         choice = max(credible, key=lambda n: credible[n]["mean"]) if credible else name
@@ -387,13 +387,15 @@ class AutoTransfer(BaseEstimator):
     def _out_of_time(self, start: float) -> bool:
         return self.time_budget is not None and time.perf_counter() - start > self.time_budget
 
-    def _compare(self, results, best, y_k, task) -> dict[str, dict]:
-        """Paired bootstrap of each method against the best baseline, Bonferroni-adjusted."""
+    def _compare(self, results, best, y_k, task, g_k) -> dict[str, dict]:
+        """Paired bootstrap of each method against the best baseline, Bonferroni-adjusted
+        (patients resampled when ``g_k``, their ids, are known)."""
         others = [n for n in results if n != best and results[n]["error"] is None]
         n_tests = sum(n not in REFERENCES for n in others)
         level = 1 - (1 - self.confidence) / max(1, n_tests)
         return {n: paired_bootstrap(y_k, results[n]["oof"], results[best]["oof"], task=task,
-                                    confidence=level, random_state=self.random_state)
+                                    confidence=level, groups=g_k,
+                                    random_state=self.random_state)
                 for n in others}
 
     def _decide(self, comparisons, best, results) -> tuple[str, str]:

@@ -28,6 +28,8 @@ from collections.abc import Mapping
 import numpy as np
 from sklearn.base import BaseEstimator, clone
 
+from medtransfer.data.sample_domain import domain_masks
+
 MARGIN = 0.01
 MAX_PRIOR_SHIFT = 0.5
 
@@ -117,7 +119,7 @@ def choose_without_labels(methods: Mapping[str, BaseEstimator], X, y, *, sample_
         {n: methods[n] for n in names},
         lambda ms: target_predictions(ms, X, y, sample_domain=sample_domain))
     y, domain = np.asarray(y), np.asarray(sample_domain)
-    verdict = agreement_choice_on_target(results, y[(domain > 0) & (y != -1)])
+    verdict = agreement_choice_on_target(results, y[domain_masks(y, domain)[0]])
     recorded = {n: {"time_s": r["time_s"], "error": r["error"]} for n, r in results.items()}
     return {"mode": "target_agreement", "methods": recorded, "baseline": "source_only",
             "skipped": skipped, **verdict}

@@ -91,12 +91,10 @@ def plot_ranking(ranking: list[dict], path: str | Path, *, title: str | None = N
         raise ConfigError("plot_ranking: the ranking is empty; rank at least one candidate")
     names = [r["name"] for r in ranking][::-1]
     values = [r["score"] for r in ranking][::-1]
-    import matplotlib
+    from matplotlib.figure import Figure  # no pyplot: a notebook's backend stays as it was
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 0.4 * len(names) + 1.2), dpi=110)
+    fig = Figure(figsize=(6, 0.4 * len(names) + 1.2), dpi=110)
+    ax = fig.subplots()
     ax.barh(names, values, color=["tab:green" if r["rank"] == 1 else "tab:gray"
                                   for r in ranking][::-1])
     ax.set_xlabel(f"{ranking[0]['score_name']} (higher = transfers better)")
@@ -104,5 +102,4 @@ def plot_ranking(ranking: list[dict], path: str | Path, *, title: str | None = N
     fig.tight_layout()
     with atomic_file(Path(path)) as tmp:
         fig.savefig(tmp, format="png")
-    plt.close(fig)
     return Path(path)

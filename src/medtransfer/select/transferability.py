@@ -21,6 +21,7 @@ from collections.abc import Callable
 import numpy as np
 from sklearn.covariance import LedoitWolf
 
+from medtransfer.data.sample_domain import target_type
 from medtransfer.errors import ConfigError, DataError
 from medtransfer.registry import Registry
 
@@ -45,7 +46,7 @@ def check_features(features, labels, what: str) -> tuple[np.ndarray, np.ndarray]
 
 def class_codes(labels: np.ndarray, what: str) -> tuple[np.ndarray, int]:
     """Codes 0..k-1 of the classes present, or a DataError for continuous labels."""
-    if labels.dtype.kind == "f" and not np.all(labels == np.round(labels)):
+    if target_type(labels) == "regression":
         raise DataError(f"{what}: labels are continuous; this score needs class labels "
                         "(use 'logme', which also handles regression targets)")
     classes, codes = np.unique(labels, return_inverse=True)
@@ -76,8 +77,7 @@ def _evidence_fixed_point(sigma, z2, delta, n, d, max_iter=100, tol=1e-4) -> flo
 
 
 def _targets(y: np.ndarray, regression: bool | None) -> np.ndarray:
-    continuous = y.dtype.kind == "f" and not np.all(y == np.round(y))
-    if regression or (regression is None and continuous):
+    if regression or (regression is None and target_type(y) == "regression"):
         return y.astype(float).reshape(-1, 1)
     codes, k = class_codes(y, "LogME")
     return np.eye(k)[codes]

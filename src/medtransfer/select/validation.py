@@ -20,21 +20,12 @@ from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, Str
 
 from medtransfer.data.sample_domain import domain_masks
 from medtransfer.errors import DataError
+from medtransfer.evaluate.resampling import bootstrap_resamples, paired_difference
 
 Fold = tuple[np.ndarray, np.ndarray]
 MIN_PER_CLASS = 2
 # Two classes with at least this many labels each are compared even below min_class_size.
 MIN_BINARY_CLASS = 3
-
-
-def infer_task(y: np.ndarray) -> str:
-    """"regression" when ``y`` holds non-integer floats or NaN masks, else "classification"."""
-    y = np.asarray(y)
-    if y.dtype.kind != "f":
-        return "classification"
-    finite = y[~np.isnan(y)]
-    integral = np.all(finite == np.round(finite))
-    return "classification" if integral and not np.isnan(y).any() else "regression"
 
 
 def masked_label(task: str) -> float:
@@ -279,11 +270,13 @@ def paired_bootstrap(
     confidence: float = 0.95,
     n_boot: int = 2000,
     random_state: int | None = None,
+    groups=None,
 ) -> dict[str, float]:
     """Difference of the metric of ``pred_a`` minus ``pred_b`` on the same samples.
 
     Samples are resampled with replacement within each class (all samples for regression),
     the same resamples for both methods, so the interval reflects how few the k samples are.
+    With ``groups`` (patient ids of the samples) whole patients are resampled instead.
 
     Returns
     -------
@@ -291,24 +284,17 @@ def paired_bootstrap(
         ``mean`` (difference on all samples), one-sided ``lower`` bound at ``confidence``,
         ``p_value`` (share of resamples where a is not better) and ``n`` (samples).
     """
-    rng = np.random.default_rng(random_state)
-    idx = _resamples(y_true, task, n_boot, rng)
-    diff = _batch_metric(y_true, pred_a, idx, task) - _batch_metric(y_true, pred_b, idx, task)
+    strata = len(y_true) if task == "regression" else y_true
+    resamples = bootstrap_resamples(strata, groups=groups, n_resamples=n_boot,
+                                    random_state=random_state, stratum_major=True)
+    diff = paired_difference(resamples, lambda idx, pred: _batch_metric(y_true, pred, idx, task),
+                             pred_a, pred_b)
     return {
         "mean": metric(y_true, pred_a, task) - metric(y_true, pred_b, task),
         "lower": float(np.quantile(diff, 1 - confidence)),
         "p_value": float(np.mean(diff <= 0)),
         "n": len(y_true),
     }
-
-
-def _resamples(y_true, task, n_boot, rng) -> np.ndarray:
-    """(n_boot, n) indices; within each class for classification, so AUROC stays defined."""
-    if task == "regression":
-        return rng.integers(0, len(y_true), size=(n_boot, len(y_true)))
-    parts = [rng.choice(np.flatnonzero(y_true == c), size=(n_boot, int(np.sum(y_true == c))))
-             for c in np.unique(y_true)]
-    return np.concatenate(parts, axis=1)
 
 
 def _batch_metric(y_true, pred, idx, task) -> np.ndarray:

@@ -78,12 +78,10 @@ def plot_domains(
 
     Written atomically to ``path``; returns ``path``.
     """
-    import matplotlib
+    from matplotlib.figure import Figure  # no pyplot: a notebook's backend stays as it was
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 5), dpi=110)
+    fig = Figure(figsize=(6, 5), dpi=110)
+    ax = fig.subplots()
     classes = np.full(len(coords), -1) if classes is None else np.asarray(classes)
     for flag, domain, name in ((True, "source", names[0]), (False, "target", names[1])):
         for c in np.unique(classes):
@@ -100,7 +98,6 @@ def plot_domains(
     fig.tight_layout()
     with atomic_file(Path(path)) as tmp:
         fig.savefig(tmp, format="png")
-    plt.close(fig)
     return Path(path)
 
 

@@ -16,6 +16,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from medtransfer.data.sample_domain import target_type
 from medtransfer.errors import DataError
 from medtransfer.shift.two_sample import check_pair
 
@@ -26,7 +27,7 @@ def check_class_labels(y, n: int, where: str) -> np.ndarray:
     if y.shape != (n,):
         raise DataError(f"{where}: {y.shape[0] if y.ndim else 0} labels for {n} rows; "
                         "pass exactly one label per row")
-    if y.dtype.kind == "f" and not np.all(np.isfinite(y) & (y == np.round(y))):
+    if target_type(y) == "regression":
         raise DataError(f"{where}: labels are continuous; label-shift estimation needs class "
                         "codes (0, 1, ...); it does not apply to regression targets")
     return y.astype(int)
