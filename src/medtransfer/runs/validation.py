@@ -247,5 +247,5 @@ def run_validation(
         y_lab, p_lab = outcomes(labelled), labelled[f"p_{class_names[1]}"].to_numpy(dtype=float)
     return validation_block(
         chosen, class_names, y, positive_scores(predictions, class_names),
-        (y_lab[labelled_rows(y_lab)], p_lab[labelled_rows(y_lab)]), options, n_resamples=n_resamples,
-        random_state=random_state)
+        (y_lab[labelled_rows(y_lab)], p_lab[labelled_rows(y_lab)]), options,
+        n_resamples=n_resamples, random_state=random_state)
