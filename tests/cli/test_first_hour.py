@@ -54,6 +54,14 @@ def test_a_zero_width_interval_is_marked_and_explained():
     assert DEGENERATE_NOTE[:40] in console.export_text()
 
 
+def test_classes_with_one_or_two_held_out_cases_are_named():
+    from medtransfer.cli.render import few_cases_note
+
+    note = few_cases_note(["a"] * 30 + ["basophil"] + ["monocyte"] * 2 + ["", ""])
+    assert "'basophil' (1 case), 'monocyte' (2 cases)" in note
+    assert few_cases_note(["a"] * 3 + ["b"] * 3) is None
+
+
 def test_help_shows_no_bool_or_list_type_names(runner):
     result = runner.invoke(app, ["rank", "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0

@@ -10,7 +10,7 @@ import typer
 
 from medtransfer.cli import options as opt
 from medtransfer.cli.app import command
-from medtransfer.cli.render import format_interval, print_metrics
+from medtransfer.cli.render import few_cases_note, format_interval, print_metrics
 from medtransfer.errors import ConfigError
 
 
@@ -334,6 +334,12 @@ def _show(result, fmt: str) -> None:
     print_metrics(
         result.manifest["metrics"], title=f"{result.manifest['target']['name']} (held out)"
     )
+    predictions = result.predictions
+    if result.manifest["task"] == "classification" and len(predictions):
+        first = predictions["model"].iloc[0]
+        note = few_cases_note(predictions.loc[predictions["model"] == first, "label"])
+        if note:
+            typer.echo(note)
     selection = result.manifest.get("selection") or {}
     if selection.get("reason"):
         typer.echo(f"auto chose {result.manifest.get('chosen_method')}: {selection['reason']}")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
+
 from rich.console import Console
 from rich.table import Table
 
@@ -20,6 +23,18 @@ DEGENERATE_NOTE = (
     "* an interval of zero width: every bootstrap resample gave the same value, which means "
     "too few held-out cases (e.g. a class with 1 or 2), not certainty"
 )
+
+
+def few_cases_note(labels: Iterable[str], limit: int = 2) -> str | None:
+    """A note naming the held-out classes with at most ``limit`` cases (None if none): their
+    recall, and the balanced accuracy and AUROC averaged over classes, rest on those cases."""
+    counts = Counter(label for label in labels if label != "")
+    few = sorted((n, c) for c, n in counts.items() if n <= limit)
+    if not few:
+        return None
+    named = ", ".join(f"{c!r} ({n} case{'s' if n > 1 else ''})" for n, c in few)
+    return (f"note: few held-out cases of {named}: per-class recall, balanced accuracy and "
+            "macro AUROC rest on them; read their intervals with care")
 
 
 def format_interval(entry: dict) -> str:
