@@ -52,7 +52,7 @@ def test_bad_finetune_requests_fail_cleanly(runner, image_folders, heart_csv, tm
     run = tmp_path / "run"
     cases = [
         (["fit", str(source), str(target), *TINY, "--finetune", "tent"],
-         "unknown transfer loss 'tent'"),
+         "--finetune 'tent': expected one of none, cdan"),
         (["fit", str(heart_csv), str(heart_csv), "--finetune", "mmd"],
          "FineTunedPipeline (--finetune) trains an image backbone for classification; got table"),
     ]

@@ -19,7 +19,8 @@ from medtransfer.runs import (
 def models():
     return [
         TransferPipeline(method="coral", classifier="logreg", random_state=3),
-        FineTunedPipeline(transfer_loss="mmd", image_size=None, finetune_options={"epochs": 1}),
+        FineTunedPipeline(TransferPipeline(image_size=None), transfer_loss="mmd",
+                          finetune_options={"epochs": 1}),
         EffectPipeline("exang", TransferPipeline(classifier="logreg"), n_refits=5),
         SourceFreePipeline("runs/some-run", adaptation="adabn", epochs=1),
     ]

@@ -298,14 +298,14 @@ def _build_model(finetune: str | None, treatment_col: str | None, training: dict
     if finetune is not None and treatment_col is not None:
         raise ConfigError("--treatment-col fits tables; --finetune fine-tunes an image "
                           "backbone: use one or the other")
-    if finetune is not None:
-        from medtransfer.runs.finetuned import FineTunedPipeline
-
-        return FineTunedPipeline(transfer_loss=finetune, **params,
-                                 finetune_options={**training, "batch_size": batch_size})
     from medtransfer.runs.pipeline import TransferPipeline
 
     pipeline = TransferPipeline(**params)
+    if finetune is not None:
+        from medtransfer.runs.finetuned import FineTunedPipeline
+
+        return FineTunedPipeline(pipeline, transfer_loss=finetune,
+                                 finetune_options={**training, "batch_size": batch_size})
     if treatment_col is None:
         return pipeline
     from medtransfer.runs.effect import EffectPipeline

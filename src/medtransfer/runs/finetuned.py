@@ -19,12 +19,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, clone
+from sklearn.utils.validation import check_is_fitted
 
 from medtransfer.data import Domain, harmonize_classes
 from medtransfer.data.domain import UNLABELLED
 from medtransfer.errors import ConfigError
 from medtransfer.finetune.selection import FROZEN, fit_candidate, select_transfer_loss
 from medtransfer.finetune.trainer import FineTuner
+from medtransfer.runs.base import RunModel
 from medtransfer.runs.pipeline import TransferPipeline
 
 DEFAULT_IMAGE_SIZE = 64
@@ -32,11 +36,15 @@ AUTO = "auto"
 RECORDED_OPTIONS = ("epochs", "lr", "batch_size", "transfer_weight", "schedule", "unfreeze")
 
 
-class FineTunedPipeline(TransferPipeline):
+class FineTunedPipeline(BaseEstimator, RunModel):
     """A TransferPipeline whose backbone is fine-tuned on source + target before its method.
 
     Parameters
     ----------
+    pipeline : TransferPipeline, optional
+        Unfitted template (default: ``TransferPipeline()``); its backbone, weights, seed and
+        device are the fine-tune's, and its ``image_size`` (64 px when unset) the size the
+        backbone is trained and used at.
     transfer_loss : str, default="none"
         "none" (fine-tune on the labelled images only), a loss of
         :data:`~medtransfer.finetune.transfer.TRANSFER_LOSSES`, or "auto": choose among
@@ -46,89 +54,67 @@ class FineTunedPipeline(TransferPipeline):
     finetune_options : dict, optional
         Further :class:`~medtransfer.finetune.trainer.FineTuner` arguments (epochs, lr,
         batch_size, transfer_weight, ...).
-    **params
-        The :class:`TransferPipeline` parameters; its backbone, weights, seed and device are
-        the fine-tune's, and ``image_size`` (64 px when unset) the size the backbone is
-        trained and used at.
 
     Attributes
     ----------
+    pipeline_ : TransferPipeline
+        The template fitted on the fine-tuned backbone's features (the weights stored in its
+        run), or on the frozen backbone's when that was kept.
     finetune_ : dict
         How the backbone was trained (loss, choice and evidence for "auto", best epoch,
         history, options); the run's manifest records it as ``finetune``.
-    finetuned_weights_ : Path or None
-        The fine-tuned backbone's weights (None when the frozen backbone was kept).
+    labelled_target_ids_ : list of str
+        The target images whose labels both stages used.
     """
 
-    def __init__(
-        self,
-        method: str = "source_only",
-        method_params: dict | None = None,
-        classifier: str = "svm",
-        backbone: str = "efficientnet_lite0",
-        weights: str | Path | None = None,
-        image_size: int | None = None,
-        task: str = "classification",
-        target_transform: str = "none",
-        point: str = "mean",
-        encoder: Any = None,
-        baselines: bool = True,
-        random_state: int = 0,
-        cache_dir: Path | None = None,
-        device: str | None = None,
-        progress: bool = True,
-        recalibrate: str | None = None,
-        harmonize: str = "none",
-        augment: int = 0,
-        tta: bool = False,
-        store_weights: bool = False,
-        transfer_loss: str = "none",
-        finetune_options: dict | None = None,
-    ) -> None:
-        super().__init__(
-            method=method, method_params=method_params, classifier=classifier,
-            backbone=backbone, weights=weights, image_size=image_size, task=task,
-            target_transform=target_transform, point=point, encoder=encoder,
-            baselines=baselines, random_state=random_state, cache_dir=cache_dir,
-            device=device, progress=progress, recalibrate=recalibrate, harmonize=harmonize,
-            augment=augment, tta=tta, store_weights=store_weights,
-        )
+    def __init__(self, pipeline: TransferPipeline | None = None, transfer_loss: str = "none",
+                 finetune_options: dict | None = None) -> None:
+        self.pipeline = pipeline
         self.transfer_loss = transfer_loss
         self.finetune_options = finetune_options
+
+    @property
+    def random_state(self) -> int:
+        """The template's seed."""
+        return self._template().random_state
+
+    def _template(self) -> TransferPipeline:
+        return self.pipeline if self.pipeline is not None else TransferPipeline()
 
     def fit(
         self, source: Domain, target: Domain, target_labels: int | Sequence[str] = 0
     ) -> FineTunedPipeline:
         """Fine-tune the backbone on ``source`` + ``target`` (``target_labels`` of its
         labels), then fit the method on the fine-tuned features with the same labels."""
-        if source.kind != "image" or target.kind != "image" or self.task != "classification":
+        template = self._template()
+        if source.kind != "image" or target.kind != "image" or template.task != "classification":
             raise ConfigError(
                 "FineTunedPipeline (--finetune) trains an image backbone for classification; "
-                f"got {source.kind} source, {target.kind} target and task={self.task!r}"
+                f"got {source.kind} source, {target.kind} target and task={template.task!r}"
             )
-        if self.harmonize != "none" or self.augment or self.tta:
+        if template.harmonize != "none" or template.augment or template.tta:
             raise ConfigError(
                 "FineTunedPipeline: harmonize, augment and tta (--harmonize, --augment, --tta) "
                 "apply to frozen-feature fits; they are not yet wired into fine-tuning: use "
                 "one or the other")
         given = source, target
         source, target, _ = harmonize_classes(source, target)
-        positions = self.labelled_positions(target, target_labels)
-        image_size = self.image_size or DEFAULT_IMAGE_SIZE
+        positions = template.labelled_positions(target, target_labels)
+        image_size = template.image_size or DEFAULT_IMAGE_SIZE
         # the loss is set per candidate by fit_candidate
         tuner = FineTuner(
-            self.backbone, weights=self.weights, image_size=image_size, device=self.device,
-            progress=self.progress, random_state=self.random_state,
-            **(self.finetune_options or {}),
+            template.backbone, weights=template.weights, image_size=image_size,
+            device=template.device, progress=template.progress,
+            random_state=template.random_state, **(self.finetune_options or {}),
         )
         seen = _only_labels_at(target, positions)
         self.finetune_: dict[str, Any] = {"transfer_loss": self.transfer_loss,
                                           "image_size": image_size}
-        self.finetuned_weights_ = None
         if self.transfer_loss == AUTO:
             self.finetune_["selection"] = select_transfer_loss(source, seen, tuner)
             self.finetune_["choice"] = self.finetune_["selection"]["choice"]
         choice = self.finetune_.get("choice", self.transfer_loss)
+        params: dict[str, Any] = {"image_size": image_size}
         if choice != FROZEN:
             model = fit_candidate(choice, tuner, source, seen)
             self.finetune_.update(
@@ -136,23 +122,49 @@ class FineTunedPipeline(TransferPipeline):
                 **{k: v for k, v in tuner.get_params().items() if k in RECORDED_OPTIONS},
             )
             self._weights_dir = tempfile.TemporaryDirectory(prefix="medtransfer-finetune-")
-            self.finetuned_weights_ = model.save_backbone(
-                Path(self._weights_dir.name) / "backbone.safetensors")
-        super().fit(source, target, [str(i) for i in target.ids[positions]])
+            weights = model.save_backbone(Path(self._weights_dir.name) / "backbone.safetensors")
+            params.update(weights=str(weights), store_weights=True)
+        self.pipeline_ = clone(template).set_params(**params)
+        self.pipeline_.fit(source, target, [str(i) for i in target.ids[positions]])
         for domain, fitted in zip(given, (source, target), strict=True):
-            self._keep_features(domain, fitted, self.features(fitted))
+            self.pipeline_._keep_features(domain, fitted, self.pipeline_.features(fitted))
+        self.labelled_target_ids_ = self.pipeline_.labelled_target_ids_
         return self
 
-    def _saved_params(self) -> dict[str, Any]:
-        params = {**super()._saved_params(), "image_size": self.image_size or DEFAULT_IMAGE_SIZE}
-        weights = getattr(self, "finetuned_weights_", None)
-        if weights is not None:
-            params.update(weights=str(weights), store_weights=True)
-        return params
+    def _fitted(self) -> TransferPipeline:
+        check_is_fitted(self, "pipeline_")
+        return self.pipeline_
+
+    def predict_frame(self, domain: Domain, X: np.ndarray | None = None) -> pd.DataFrame:
+        """The fitted pipeline's predictions (see :meth:`TransferPipeline.predict_frame`)."""
+        return self._fitted().predict_frame(domain, X)
+
+    def score(self, domain: Domain, predictions: pd.DataFrame, n_resamples: int) -> dict:
+        """The fitted pipeline's scores (see :meth:`TransferPipeline.score`)."""
+        return self._fitted().score(domain, predictions, n_resamples)
+
+    def heldout(self, source: Domain | None, target: Domain, dedupe: str
+                ) -> tuple[Domain, dict | None]:
+        """The fitted pipeline's held-out target after its leakage guard."""
+        return self._fitted().heldout(source, target, dedupe)
+
+    def validate(self, target: Domain, predictions: pd.DataFrame, options: Any,
+                 n_resamples: int, manifest: dict[str, Any]) -> dict[str, Any]:
+        """The fitted pipeline's validation study."""
+        return self._fitted().validate(target, predictions, options, n_resamples, manifest)
+
+    def embedding(self, source: Domain | None, target: Domain) -> dict[str, np.ndarray]:
+        """Source and target before and after the fitted pipeline's adaptation."""
+        return self._fitted().embedding(source, target)
+
+    def write_to(self, folder: Path) -> dict[str, Any]:
+        """Write the fitted pipeline (with the fine-tuned weights); it loads as a
+        TransferPipeline."""
+        return self._fitted().write_to(folder)
 
     def run_entries(self) -> dict[str, Any]:
         """The pipeline's entries and how the backbone was fine-tuned (``finetune``)."""
-        return {**super().run_entries(), "finetune": self.finetune_}
+        return {**self._fitted().run_entries(), "finetune": self.finetune_}
 
 
 def _only_labels_at(target: Domain, positions: np.ndarray) -> Domain:

@@ -236,16 +236,11 @@ class TransferPipeline(BaseEstimator, RunModel):
             return choose_labelled(target, int(target_labels), self.random_state)
         return labelled_from_ids(target, list(target_labels))
 
-    def _saved_params(self) -> dict[str, Any]:
-        """The parameters a run records and :meth:`load` restores (as the fit used them)."""
-        return {key: getattr(self, key) for key in SAVED_PARAMS}
-
     def _feature_options(self) -> dict[str, Any]:
-        params = self._saved_params()
         return {
             "backbone": self.backbone,
-            "weights": params["weights"],
-            "image_size": params["image_size"],
+            "weights": self.weights,
+            "image_size": self.image_size,
             "cache_dir": self.cache_dir,
             "device": self.device,
             "progress": self.progress,
@@ -534,9 +529,9 @@ class TransferPipeline(BaseEstimator, RunModel):
             model_files.dump_estimator(model, folder / MODEL_DIR / f"{name}.skops")
         if self.recalibrator_ is not None:
             model_files.dump_estimator(self.recalibrator_, folder / RECALIBRATOR_FILE)
-        params = self._saved_params()
+        params = {key: getattr(self, key) for key in SAVED_PARAMS}
         spec = self.feature_spec_
-        if params["store_weights"]:
+        if self.store_weights:
             # stored inside the run and named relative to it, so the run can be moved
             artifacts.write_bytes(folder / RUN_WEIGHTS, Path(params["weights"]).read_bytes())
             params["weights"], spec = RUN_WEIGHTS, {**spec, "weights": RUN_WEIGHTS}
