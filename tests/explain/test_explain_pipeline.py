@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from tests.tiny_images import TINY, two_class_images
 
 from medtransfer.data.domain import Domain
 from medtransfer.errors import ConfigError
@@ -15,17 +16,10 @@ from medtransfer.features.backbones import create_backbone
 from medtransfer.finetune.inputs import image_tensor
 from medtransfer.runs.pipeline import TransferPipeline
 
-TINY = "timm:test_efficientnet"
-
 
 def _images(n: int, seed: int, offset: int) -> Domain:
-    rng = np.random.default_rng(seed)
-    y = np.arange(n) % 2
-    x = rng.integers(0, 60, (n, 32, 32)).astype(np.uint8) + offset
-    x[y == 1, 4:14, 4:14] = 220  # class 1: a bright square in the top-left quadrant
-    ids = np.array([f"p{seed}/img{i}.png" for i in range(n)], dtype=object)
-    return Domain(name=f"d{seed}", kind="image", inputs=x, ids=ids, labels=y,
-                  class_names=("plain", "square"))
+    return two_class_images(n, seed, offset, ids="p{seed}/img{i}.png",
+                            class_names=("plain", "square"))
 
 
 def _fit(method: str, classifier: str) -> tuple[TransferPipeline, Domain]:

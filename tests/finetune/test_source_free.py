@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import torch
+from tests.tiny_images import TINY, two_class_images
 
 from medtransfer.data.domain import Domain
 from medtransfer.errors import ConfigError
@@ -16,18 +17,9 @@ from medtransfer.finetune.source_free import (
 )
 from medtransfer.finetune.trainer import FineTuner
 
-TINY = "timm:test_efficientnet"
-
 
 def _images(n: int, seed: int, offset: int) -> Domain:
-    rng = np.random.default_rng(seed)
-    y = np.arange(n) % 2
-    x = rng.integers(0, 60, (n, 32, 32)).astype(np.uint8) + offset
-    x[y == 1, 4:14, 4:14] = 220
-    ids = np.array([str(i) for i in range(n)], dtype=object)
-    return Domain(
-        name=f"d{seed}", kind="image", inputs=x, ids=ids, labels=y, class_names=("a", "b")
-    )
+    return two_class_images(n, seed, offset)
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import pytest
 import torch
 from PIL import Image
 from sklearn.linear_model import LogisticRegression
+from tests.tiny_images import TINY, two_class_images
 
 from medtransfer.data.domain import Domain
 from medtransfer.errors import ArtifactError, ConfigError, DataError
@@ -19,20 +20,12 @@ from medtransfer.finetune.trainer import FineTuner
 from medtransfer.finetune.transfer import TRANSFER_LOSSES
 from medtransfer.model_files import dump_estimator, load_estimator
 
-TINY = "timm:test_efficientnet"
-
 
 def square_domain(
     n: int, name: str, *, seed: int, labelled: bool = True, offset: int = 0
 ) -> Domain:
     """Class 1 has a bright square in the top-left corner; noise elsewhere."""
-    rng = np.random.default_rng(seed)
-    y = np.arange(n) % 2
-    x = rng.integers(0, 60, (n, 32, 32)).astype(np.uint8) + offset
-    x[y == 1, 4:14, 4:14] = 220
-    labels = y if labelled else np.full(n, -1)
-    ids = np.array([f"{name}{i}" for i in range(n)], dtype=object)
-    return Domain(name=name, kind="image", inputs=x, ids=ids, labels=labels, class_names=("a", "b"))
+    return two_class_images(n, seed, offset, ids=name + "{i}", name=name, labelled=labelled)
 
 
 def tuner(backbone: str | Backbone = TINY, **params) -> FineTuner:

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from tests.tiny_images import TINY, two_class_images
 
 from medtransfer import artifacts, integrity
 from medtransfer.data.domain import Domain
@@ -19,17 +20,9 @@ from medtransfer.runs.fit import fit_run
 from medtransfer.runs.pipeline import RUN_WEIGHTS, TransferPipeline
 from medtransfer.runs.source_free import MODEL_NAME, REFERENCE, SourceFreePipeline
 
-TINY = "timm:test_efficientnet"
-
 
 def _images(n: int, seed: int, offset: int) -> Domain:
-    rng = np.random.default_rng(seed)
-    y = np.arange(n) % 2
-    x = rng.integers(0, 60, (n, 32, 32)).astype(np.uint8) + offset
-    x[y == 1, 4:14, 4:14] = 220
-    ids = np.array([f"img{i}" for i in range(n)], dtype=object)
-    return Domain(name=f"d{seed}", kind="image", inputs=x, ids=ids, labels=y,
-                  class_names=("a", "b"))
+    return two_class_images(n, seed, offset, ids="img{i}")
 
 
 def _source_run(tmp_path_factory, method: str, classifier: str):
@@ -121,7 +114,7 @@ def test_adabn_alone_adapts_any_classifier_and_stores_the_target_statistics(tmp_
 
 def test_bad_source_runs_and_targets_are_refused(logreg_run, tmp_path):
     target = _images(4, 4, 0)
-    with pytest.raises(ConfigError, match=r"adaptation='tent'\): expected one of adabn"):
+    with pytest.raises(ConfigError, match=r"adaptation='tent'\): expected one of 'adabn'"):
         fit_run(SourceFreePipeline(logreg_run, adaptation="tent"), None, target, tmp_path / "a")
     with pytest.raises(ConfigError, match=r"has no images"):
         fit_run(SourceFreePipeline(logreg_run, progress=False), None, target.subset([]),
