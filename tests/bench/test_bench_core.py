@@ -8,8 +8,8 @@ from sklearn.metrics import roc_auc_score
 from medtransfer.bench.core import Unit, run_suite
 from medtransfer.bench.heart import HeartSuite
 from medtransfer.bench.tables import markdown, mean_interval
-from medtransfer.errors import ConfigError
 from medtransfer.models.classifiers import make_classifier
+from medtransfer.params import ParameterError
 
 KEYS = {"suite", "source", "target", "k", "seed", "method", "metric", "value"}
 
@@ -87,7 +87,8 @@ def test_a_failing_competitor_is_recorded_not_fatal(suite, tmp_path):
 
 
 def test_seeds_must_be_positive(suite, tmp_path):
-    with pytest.raises(ConfigError, match="--seeds"):
+    with pytest.raises(ParameterError, match=r"^run_suite\(seeds=0\): expected an integer >= 1; "
+                       r"seeds 0..N-1 per pair and k, e.g. 10$"):
         run_suite(suite, tmp_path, seeds=0)
 
 

@@ -6,7 +6,7 @@ import pytest
 from medtransfer.bench import SUITES
 from medtransfer.bench.fit_cost import measure_fit
 from medtransfer.bench.speed import SpeedSuite, speed_tables
-from medtransfer.errors import ConfigError
+from medtransfer.params import ParameterError
 
 KEYS = {"suite", "source", "target", "k", "seed", "method", "metric", "value"}
 
@@ -45,9 +45,12 @@ def test_a_method_out_of_memory_says_how_much_and_what_to_do():
 
 
 def test_wrong_options_are_refused(tmp_path):
-    with pytest.raises(ConfigError, match="--k"):
+    with pytest.raises(ParameterError, match=r"^SpeedSuite.run\(ks=\[10\]\): does not apply to "
+                       r"the speed suite \(it labels no target\); leave it out$"):
         SpeedSuite().run(tmp_path, ks=[10])
-    with pytest.raises(ConfigError, match="extraction, demo, streaming, coral"):
+    with pytest.raises(ParameterError, match=r"^SpeedSuite.run\(only=\['corral'\]\): corral: not "
+                       r"a part of the speed suite; its parts are extraction, demo, streaming, "
+                       r"coral"):
         SpeedSuite().run(tmp_path, only=["corral"])
 
 

@@ -50,11 +50,17 @@ def test_cli_runs_a_suite_and_writes_the_readme_section(tmp_path):
 @pytest.mark.parametrize(
     ("args", "needle"),
     [(["--suite", "hart"], "'heart'"), ([], "--suite NAME"),
-     (["--suite", "heart", "--seeds", "0"], "--seeds")],
+     (["--suite", "heart", "--seeds", "0"],
+      "error: --seeds 0: expected an integer >= 1; seeds 0..N-1 per pair and k, e.g. 10"),
+     (["--suite", "speed", "--k", "10"],
+      "error: --k [10]: does not apply to the speed suite (it labels no target); leave it out"),
+     (["--suite", "speed", "--only", "corral"],
+      "error: --only ['corral']: corral: not a part of the speed suite; its parts are")],
 )
 def test_cli_errors_are_one_line(tmp_path, args, needle):
     result = CliRunner().invoke(app, ["bench", "--out", str(tmp_path), *args])
     assert result.exit_code == 2 and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
     assert needle in result.output
 
 

@@ -87,8 +87,26 @@ def test_an_explain_dir_of_other_files_is_not_replaced(runner, image_run, tmp_pa
     args = ["predict", str(run), str(target), "-o", str(tmp_path / "p.csv"), "--quiet",
             "--explain", "--explain-dir", str(folder), "--force"]
     result = runner.invoke(app, args)
-    assert result.exit_code == 2 and "holds files medtransfer did not write" in result.output
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.output.strip() == (
+        f"error: --explain-dir '{folder.resolve()}': holds files medtransfer did not write "
+        "(['notes.txt']); --force replaces the whole folder, so choose an empty or new one")
     assert (folder / "notes.txt").read_text() == "keep me"
+
+
+@pytest.mark.parametrize(("flag", "value", "expected"), [
+    ("--explain-method", "cam", "--explain-method 'cam': expected one of gradcam, gradcam++"),
+    ("--explain-n", "0", "--explain-n 0: expected an integer >= 1; a number of images, e.g. 8"),
+])
+def test_a_bad_explain_option_is_one_line_naming_its_flag(runner, image_run, tmp_path, flag,
+                                                          value, expected):
+    run, target = image_run
+    args = ["predict", str(run), str(target), "-o", str(tmp_path / "p.csv"), "--quiet",
+            "--explain", flag, value]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.output.strip() == f"error: {expected}"
+    assert not (tmp_path / "p.csv").exists()
 
 
 @pytest.fixture(scope="module")

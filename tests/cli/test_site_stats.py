@@ -29,4 +29,17 @@ def test_schema_encoder_statistics_rounds(runner, tmp_path):
     again = runner.invoke(app, [*args, "-o", str(stats)])
     assert again.exit_code == 2 and "already exists" in again.output
     noisy = runner.invoke(app, [*args, "-o", str(tmp_path / "n.json"), "--epsilon", "0.5"])
-    assert noisy.exit_code == 2 and "--clip-norm" in noisy.output
+    assert noisy.exit_code == 2 and "Traceback" not in noisy.output
+    assert noisy.output.strip() == (
+        "error: --epsilon 0.5: needs --clip-norm B > 0 (every row is clipped to L2 norm B, "
+        "which bounds the sensitivity); e.g. --clip-norm 5 on scaled features")
+    for flag, value, expected in [
+        ("--epsilon", "2", "--epsilon 2.0: expected a number in (0, 1]; the classical"),
+        ("--delta", "0", "--delta 0.0: expected a number in (0, 1); e.g. 1e-5"),
+        ("--clip-norm", "-1", "--clip-norm -1.0: expected a number > 0; every row is clipped"),
+    ]:
+        dp = {"--epsilon": "1", "--delta": "1e-5", "--clip-norm": "5", flag: value}
+        bad = runner.invoke(app, [*args, "-o", str(tmp_path / "n.json"),
+                                  *(part for item in dp.items() for part in item)])
+        assert bad.exit_code == 2 and "Traceback" not in bad.output
+        assert bad.output.strip().startswith(f"error: {expected}"), bad.output

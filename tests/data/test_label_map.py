@@ -9,9 +9,11 @@ import pandas as pd
 import pytest
 
 from medtransfer.data import load_domain
-from medtransfer.data.columns import drop_site_columns
-from medtransfer.data.label_map import parse_label_map, warn_label_spaces
-from medtransfer.errors import ConfigError, DataError
+from medtransfer.data.columns import drop_columns, drop_site_columns
+from medtransfer.data.domain import Domain
+from medtransfer.data.label_map import map_labels, parse_label_map, warn_label_spaces
+from medtransfer.errors import DataError
+from medtransfer.params import ParameterError
 
 HEART = "/work/shared/data/heart_disease_uci.csv"
 MAP = "0=no disease,1-4=disease"
@@ -39,8 +41,13 @@ def test_positive_class_moves_the_named_class_last():
 
 def test_bad_maps_are_one_clear_error():
     assert parse_label_map("a=x, 2-3=y") == {"a": "x", "2": "y", "3": "y"}
-    with pytest.raises(ConfigError, match="entry 'nonsense' is not RAW=CLASS"):
-        parse_label_map("nonsense")
+    with pytest.raises(ParameterError, match=r"^parse_label_map\(label_map='a=x,nonsense'\): "
+                       r"entry 'nonsense' is not RAW=CLASS; write e.g. "
+                       r"'0=no disease,1-4=disease'$"):
+        parse_label_map("a=x,nonsense")
+    with pytest.raises(ParameterError, match=r"^parse_label_map\(label_map=' , '\): is empty; "
+                       r"write e.g. '0=no disease,1-4=disease'$"):
+        parse_label_map(" , ")
     with pytest.raises(DataError, match="label '4' is not in --label-map"):
         heart("Cleveland", label_map="0=no,1-3=yes")
 
@@ -65,3 +72,16 @@ def test_a_site_column_of_one_csv_per_site_is_dropped_and_drop_cols_too(tmp_path
     assert "dataset" not in source.inputs.columns and "dataset" not in target.inputs.columns
     with pytest.raises(DataError, match="--drop-cols names 'nosuch'"):
         load_domain(tmp_path / "Hungary.csv", label_col="num", drop_cols=["nosuch"])
+
+
+def test_table_only_options_on_images_and_regression_name_the_parameter():
+    images = Domain("img", "image", inputs=np.zeros((2, 8, 8), dtype=np.uint8),
+                    ids=np.array(["a", "b"]))
+    with pytest.raises(ParameterError, match=r"^drop_columns\(drop_cols=\['chol'\]\): applies "
+                       r"to tables; 'img' holds images$"):
+        drop_columns(images, ["chol"])
+    dose = Domain("dose", "table", inputs=pd.DataFrame({"x": [1.0, 2.0]}), ids=np.array(["a", "b"]),
+                  labels=np.array([1.5, 2.5]))
+    with pytest.raises(ParameterError, match=r"^map_labels\(label_map='0=a,1=b'\): maps classes, "
+                       r"but 'dose' has continuous labels; leave it out$"):
+        map_labels(dose, "0=a,1=b")

@@ -9,6 +9,7 @@ from medtransfer.data.sampling import (
     read_id_file,
 )
 from medtransfer.errors import ConfigError, DataError
+from medtransfer.params import ParameterError
 
 
 def _domain(labels):
@@ -40,8 +41,18 @@ def test_choose_labelled_skips_unlabelled_rows():
 
 
 def test_k_larger_than_target_is_a_clear_error():
-    with pytest.raises(ConfigError, match=r"larger than the 6 labelled samples.*at most 6"):
+    with pytest.raises(ParameterError, match=r"^choose_labelled\(target_labels=7\): is larger "
+                       r"than the 6 labelled samples of target 't'; pass at most 6$"):
         choose_labelled(_domain([0, 1, 2, 0, 1, 2]), 7)
+
+
+@pytest.mark.parametrize("k", [-1, 2.5, "3"])
+def test_k_is_a_count(k):
+    with pytest.raises(ParameterError, match=rf"^choose_labelled\(target_labels={k!r}\): "
+                       r"expected an integer >= 0; the number of labelled target samples, e.g. "
+                       r"20$"):
+        choose_labelled(_domain([0, 1, 2, 0, 1, 2]), k)
+    assert len(choose_labelled(_domain([0, 1, 2, 0, 1, 2]), np.int64(3))) == 3
 
 
 def test_ids_from_file_must_exist(tmp_path):

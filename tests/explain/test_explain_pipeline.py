@@ -10,10 +10,16 @@ from tests.tiny_images import TINY, two_class_images
 from medtransfer.data.domain import Domain
 from medtransfer.errors import ConfigError
 from medtransfer.explain.gradcam import grad_cam
-from medtransfer.explain.pipeline import explain_pipeline, overlay_names, score_head
+from medtransfer.explain.pipeline import (
+    check_explain_dir,
+    explain_pipeline,
+    overlay_names,
+    score_head,
+)
 from medtransfer.explain.scores import NumericalScoreHead, log_proba_scores
 from medtransfer.features.backbones import create_backbone
 from medtransfer.finetune.inputs import image_tensor
+from medtransfer.params import ParameterError
 from medtransfer.runs.pipeline import TransferPipeline
 
 
@@ -107,10 +113,28 @@ def test_explain_pipeline_explains_the_predicted_class_of_the_default_model(cora
     predicted = pipeline.predict_proba(target.subset(np.arange(5))).argmax(1)
     assert explanation.classes.tolist() == predicted.tolist()
     assert explanation.ids.tolist() == [f"p1/img{i}.png" for i in range(5)]
-    with pytest.raises(ConfigError, match=r"--explain-method 'cam'"):
+    with pytest.raises(ParameterError, match=r"^explain_pipeline\(method='cam'\): expected one "
+                       r"of 'gradcam', 'gradcam\+\+'$"):
         explain_pipeline(pipeline, target, method="cam")
-    with pytest.raises(ConfigError, match=r"--explain-n 0"):
+    with pytest.raises(ParameterError, match=r"^explain_pipeline\(n=0\): expected an integer >= "
+                       r"1; a number of images, e.g. 8$"):
         explain_pipeline(pipeline, target, n=0)
+
+
+def test_an_explain_dir_that_is_a_file_or_holds_other_files_names_the_parameter(tmp_path):
+    run, file = tmp_path / "run", tmp_path / "x.png"
+    run.mkdir()
+    file.write_bytes(b"")
+    with pytest.raises(ParameterError, match=rf"^check_explain_dir\(explain_dir='{file}'\): is a "
+                       r"file; pass a folder$"):
+        check_explain_dir(file, run, force=True)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    with pytest.raises(ParameterError, match=r"holds files medtransfer did not write "
+                       r"\(\['notes.txt'\]\); force replaces the whole folder"):
+        check_explain_dir(tmp_path / "mine", run, force=True)
+    with pytest.raises(ParameterError, match=r"would replace or change the run's own files"):
+        check_explain_dir(run / "model", run, force=True)
 
 
 def test_overlay_names_are_safe_and_unique():

@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 from medtransfer.cli import app
 from medtransfer.data.domain import Domain
-from medtransfer.errors import ConfigError
 from medtransfer.features.archive import extract_to_store, load_feature_domain, parse_shard
 from medtransfer.features.extract import extract_features
+from medtransfer.params import ParameterError
 
 N, SIZE = 10, 32
 KILLED_AFTER_TWO_BATCHES = """
@@ -80,7 +80,8 @@ def test_shards_of_a_job_array_make_one_store(tmp_path, images):
 def test_bad_shard_is_refused():
     assert parse_shard("2/4") == (2, 4) and parse_shard(None) == (0, 1)
     for text in ("4/4", "a/b", "1"):
-        with pytest.raises(ConfigError, match="expected i/N"):
+        with pytest.raises(ParameterError, match=rf"^parse_shard\(shard='{text}'\): expected i/N "
+                           r"with 0 <= i < N, e.g. 0/4$"):
             parse_shard(text)
 
 

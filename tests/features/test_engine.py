@@ -12,6 +12,7 @@ from medtransfer.features import engine as engine_module
 from medtransfer.features.backbones import create_backbone
 from medtransfer.features.engine import engine_scope, resolve_engine
 from medtransfer.features.extract import ImageDataset, extract_features
+from medtransfer.params import ParameterError
 
 
 def _domain(n: int = 5, seed: int = 0) -> Domain:
@@ -42,11 +43,14 @@ def test_auto_is_onnx_on_cpu_only_when_installed(monkeypatch):
     monkeypatch.setattr(engine_module, "onnx_available", lambda: True)
     assert resolve_engine("auto", "cpu") == "onnx"
     assert resolve_engine("auto", "cuda") == "torch"
-    with pytest.raises(ConfigError, match="runs on the CPU"):
+    with pytest.raises(ParameterError, match=r"^resolve_engine\(engine='onnx'\): runs on the CPU, "
+                       r"but the device is 'cuda'; use engine='torch' on accelerators or "
+                       r"device='cpu'$"):
         resolve_engine("onnx", "cuda")
     monkeypatch.setattr(engine_module, "onnx_available", lambda: False)
     assert resolve_engine("auto", "cpu") == "torch"
-    with pytest.raises(ConfigError, match=r"pip install 'medtransfer\[onnx\]'"):
+    with pytest.raises(ParameterError, match=r"^resolve_engine\(engine='onnx'\): needs ONNX "
+                       r"Runtime; run `pip install 'medtransfer\[onnx\]'` or use engine='torch'$"):
         resolve_engine("onnx", "cpu")
 
 

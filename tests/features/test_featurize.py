@@ -13,8 +13,9 @@ from safetensors.torch import save_file
 from medtransfer.data.domain import Domain
 from medtransfer.errors import ArtifactError, ConfigError
 from medtransfer.features.backbones import create_backbone
-from medtransfer.features.featurize import featurize, featurize_pair
+from medtransfer.features.featurize import augmented_features, featurize, featurize_pair
 from medtransfer.features.tabular import TabularEncoder
+from medtransfer.params import ParameterError
 
 HEART = "/work/shared/data/heart_disease_uci.csv"
 
@@ -100,3 +101,19 @@ def test_mismatched_kinds_and_specs_are_refused():
     other = Domain("other", "table", inputs=table.inputs.drop(columns=["ca"]), ids=table.ids)
     with pytest.raises(ConfigError, match=r"different columns \['ca'\]"):
         featurize_pair(table, other)
+
+
+def test_image_only_options_on_tables_name_the_parameter():
+    heart = pd.read_csv(HEART)
+    source, target = _site(heart, "Cleveland"), _site(heart, "Hungary")
+    with pytest.raises(ParameterError, match=r"^featurize_pair\(harmonize='reinhard'\): changes "
+                       r"image pixels, but source 'Cleveland' is a table; use harmonize='none'$"):
+        featurize_pair(source, target, harmonize="reinhard")
+    _, _, spec = featurize_pair(source, target, harmonize="none")
+    with pytest.raises(ParameterError, match=r"^augmented_features\(augment=2\): changes image "
+                       r"pixels, but the data are tables; use augment=0$"):
+        augmented_features(source, spec, 2, seed=0)
+    with pytest.raises(ParameterError, match=r"^augmented_features\(augment=1.5\): expected an "
+                       r"integer >= 0"):
+        augmented_features(source, spec, 1.5, seed=0)
+    assert augmented_features(source, spec, np.int64(0), seed=0) == []

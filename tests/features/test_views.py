@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from medtransfer.data.domain import Domain
-from medtransfer.errors import ConfigError
 from medtransfer.features.extract import extract_features
 from medtransfer.features.featurize import augmented_features, featurize_pair
 from medtransfer.features.views import Flip, SourceAugmentation
+from medtransfer.params import ParameterError
 from medtransfer.runs.pipeline import TransferPipeline
 
 
@@ -69,7 +69,8 @@ def test_augmented_copies_are_extra_source_rows(tmp_path):
     copies = augmented_features(source, spec, 2, seed=0, **options)
     assert len(copies) == 2 and copies[0].shape == (8, 1280)
     assert not np.allclose(copies[0], copies[1])
-    with pytest.raises(ConfigError, match="expected a number of copies >= 0"):
+    with pytest.raises(ParameterError, match=r"^augmented_features\(augment=-1\): expected an "
+                       r"integer >= 0; a number of augmented copies, e.g. 2$"):
         augmented_features(source, spec, -1, seed=0)
     settings = {"method": "source_only", "classifier": "logreg", "image_size": 32,
                 "weights": "random", "baselines": False, "progress": False,

@@ -11,7 +11,7 @@ from medtransfer.adapt.alignment import AlignedEstimator
 from medtransfer.adapt.harmonize import ComBatHarmonized, SiteStandardized
 from medtransfer.adapt.skada_adapters import CORALAdapter
 from medtransfer.datasets import heart_disease
-from medtransfer.errors import ConfigError, DataError
+from medtransfer.errors import DataError
 from medtransfer.federated import (
     combat_from_statistics,
     combine,
@@ -27,6 +27,7 @@ from medtransfer.federated import (
 )
 from medtransfer.federated.site_files import site_release
 from medtransfer.federated.site_stats import SiteStatistics
+from medtransfer.params import ParameterError
 
 SITES = ("Cleveland", "Hungary", "VA Long Beach", "Switzerland")
 
@@ -109,10 +110,18 @@ def test_gaussian_noise_moves_the_statistics_reproducibly(hospitals):
 def test_bad_privacy_settings_and_mixed_encoders_are_refused(hospitals):
     domains, encoder, stats = hospitals
     X = encoder.transform(domains[0].inputs)
-    with pytest.raises(ConfigError, match="--clip-norm"):
+    with pytest.raises(ParameterError, match=r"^compute_site_statistics\(epsilon=0.5\): needs "
+                       r"clip_norm B > 0 .*; e.g. clip_norm=5 on scaled features$"):
         compute_site_statistics(X, None, list(range(X.shape[1])), None, site="a", epsilon=0.5)
-    with pytest.raises(ConfigError, match="outside"):
+    with pytest.raises(ParameterError, match=r"^compute_site_statistics\(epsilon=3.0\): expected "
+                       r"a number in \(0, 1\]; the classical Gaussian mechanism holds only there"):
         compute_site_statistics(X, None, [], None, site="a", epsilon=3.0, clip_norm=1.0)
+    with pytest.raises(ParameterError, match=r"^compute_site_statistics\(delta=1.0\): expected "
+                       r"a number in \(0, 1\); e.g. 1e-5$"):
+        compute_site_statistics(X, None, [], None, site="a", epsilon=1.0, delta=1.0, clip_norm=1.0)
+    with pytest.raises(ParameterError, match=r"^compute_site_statistics\(clip_norm=0.0\): "
+                       r"expected a number > 0; every row is clipped"):
+        compute_site_statistics(X, None, [], None, site="a", epsilon=1.0, clip_norm=0.0)
     other = SiteStatistics(**{**stats[1].__dict__, "encoder": "not-the-same"})
     with pytest.raises(DataError, match="different encoders"):
         shared_features([stats[0], other])

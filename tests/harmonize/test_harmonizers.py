@@ -17,6 +17,7 @@ from medtransfer.harmonize import (
     foreground_fraction,
     parse_harmonize,
 )
+from medtransfer.params import ParameterError
 
 WBC = Path("/work/shared/data/wbc")
 
@@ -176,10 +177,15 @@ def test_fitted_channels_must_match():
 def test_specs_are_checked():
     with pytest.raises(ConfigError, match="Did you mean 'reinhard'"):
         parse_harmonize("reinhart")
-    with pytest.raises(ConfigError, match="takes no value"):
-        parse_harmonize("reinhard=0.3")
-    with pytest.raises(ConfigError, match="is not a number"):
+    with pytest.raises(ParameterError, match=r"^parse_harmonize\(harmonize='framing\+reinhard="
+                       r"0.3'\): harmoniser 'reinhard' takes no value; use 'reinhard' alone$"):
+        parse_harmonize("framing+reinhard=0.3")
+    with pytest.raises(ParameterError, match=r"^parse_harmonize\(harmonize='framing=big'\): 'big' "
+                       r"in 'framing=big' is not a number; e.g. framing=0.4$"):
         parse_harmonize("framing=big")
+    with pytest.raises(ParameterError, match=r"^parse_harmonize\(harmonize='auto'\): is resolved "
+                       r"from the images; call choose_harmonizer"):
+        parse_harmonize("auto")
     with pytest.raises(DataError, match=r"expected the share of the frame.*\(0, 1\]"):
         parse_harmonize("framing=2").fit(_grey(2, 0, 1, 0), _grey(2, 1, 1, 0))
     assert parse_harmonize("none") is None

@@ -29,7 +29,9 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from medtransfer import artifacts
-from medtransfer.errors import ConfigError
+from medtransfer.params import Interval, check_value
+
+SEEDS = Interval(int, 1, None, hint="seeds 0..N-1 per pair and k, e.g. 10")
 
 
 @dataclass(frozen=True)
@@ -196,8 +198,7 @@ def run_suite(
         The records of every planned unit; empty when another process sharing ``out`` is
         still running some (a ``.lock`` left by a killed run must be deleted by hand).
     """
-    if seeds < 1:
-        raise ConfigError(f"--seeds must be at least 1, got {seeds}")
+    check_value("run_suite", "seeds", seeds, SEEDS)
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
     units = suite.units(seeds, tuple(ks if ks is not None else suite.default_k))
     folder = out / suite.name / "units"

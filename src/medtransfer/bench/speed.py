@@ -27,7 +27,7 @@ from typing import Any
 
 from medtransfer.bench.extraction_speed import engine_table
 from medtransfer.bench.fit_cost import SKADA_COUNTERPARTS, measure_fit
-from medtransfer.errors import ConfigError
+from medtransfer.params import ParameterError
 
 PARTS = ("extraction", "demo", "streaming")  # besides the method names, what --only names
 
@@ -104,12 +104,13 @@ class SpeedSuite:
         from medtransfer.bench.core import write_results  # not in the fit processes: slow import
 
         if ks:
-            raise ConfigError("--k does not apply to the speed suite (it labels no target); "
-                              "leave it out")
+            raise ParameterError("SpeedSuite.run", "ks", list(ks), lambda style: (
+                "does not apply to the speed suite (it labels no target); leave it out"))
         unknown = sorted(set(only or ()) - {*PARTS, *self.methods})
         if unknown:
-            raise ConfigError(f"--only {', '.join(unknown)}: the speed suite's parts are "
-                              f"{', '.join([*PARTS, *self.methods])}")
+            raise ParameterError("SpeedSuite.run", "only", list(only or ()), lambda style: (
+                f"{', '.join(unknown)}: not a part of the speed suite; its parts are "
+                f"{', '.join([*PARTS, *self.methods])}"))
         log = log or (lambda line: print(line, file=sys.stderr, flush=True))
         wanted = set(only or (*PARTS[:1], *self.methods, *(("demo",) if self.demo else ())))
         records = []

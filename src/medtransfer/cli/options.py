@@ -126,7 +126,7 @@ def load(path: Path, options: dict[str, Any], site: str | None = None):
 # "--" + its name with "_" as "-" (image_size is --image-size).
 FLAG_NAMES = {
     "random_state": "--seed", "transfer_loss": "--finetune", "adaptation": "--source-free",
-    "treatment": "--treatment-col",
+    "treatment": "--treatment-col", "ks": "--k",
 }
 
 

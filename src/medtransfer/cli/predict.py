@@ -86,7 +86,8 @@ def predict(
     chosen = model or pipeline.default_model
     if explain:
         _check_explain(pipeline, run, out, explain_dir, label_col, force)
-        check_explain_options(explain_method, explain_n)
+        check_explain_options(explain_method, explain_n, "predict",
+                              ("explain_method", "explain_n"))
     frame = pipeline.predict_frame(domain.without_labels(), models=[chosen])
     frame = frame.drop(columns=["model", "label"])
     explained = _explain(pipeline, domain, out, chosen, explain_dir, explain_n, explain_method,

@@ -9,20 +9,22 @@ from dataclasses import replace
 import pandas as pd
 
 from medtransfer.data.domain import Domain
-from medtransfer.errors import ConfigError, DataError
+from medtransfer.errors import DataError
+from medtransfer.params import ParameterError
 
 
-def drop_columns(domain: Domain, columns: Sequence[str]) -> Domain:
-    """The table domain without ``columns`` among its features."""
-    if not columns:
+def drop_columns(domain: Domain, drop_cols: Sequence[str]) -> Domain:
+    """The table domain without the columns ``drop_cols`` among its features."""
+    if not drop_cols:
         return domain
     if domain.kind != "table":
-        raise ConfigError(f"--drop-cols applies to tables; {domain.name!r} holds images")
-    missing = [c for c in columns if c not in domain.inputs.columns]
+        raise ParameterError("drop_columns", "drop_cols", drop_cols, lambda style: (
+            f"applies to tables; {domain.name!r} holds images"))
+    missing = [c for c in drop_cols if c not in domain.inputs.columns]
     if missing:
         raise DataError(f"{domain.name!r}: --drop-cols names {missing[0]!r}, not a feature "
                         f"column; feature columns: {', '.join(map(str, domain.inputs.columns))}")
-    return replace(domain, inputs=domain.inputs.drop(columns=list(columns)))
+    return replace(domain, inputs=domain.inputs.drop(columns=list(drop_cols)))
 
 
 def site_constant_columns(source: Domain, target: Domain) -> list[str]:

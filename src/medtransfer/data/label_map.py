@@ -15,25 +15,29 @@ import numpy as np
 
 from medtransfer.data.classes import class_key
 from medtransfer.data.domain import UNLABELLED, Domain
-from medtransfer.errors import ConfigError, DataError
+from medtransfer.errors import DataError
+from medtransfer.params import ParameterError
+
+LABEL_MAP_EXAMPLE = "write e.g. '0=no disease,1-4=disease'"
 
 
-def parse_label_map(text: str) -> dict[str, str]:
+def parse_label_map(label_map: str) -> dict[str, str]:
     """``"0=no disease,1-4=disease"`` as ``{"0": "no disease", "1": "disease", ...}``.
 
     Each comma-separated entry is ``RAW=CLASS``; RAW is one label or an integer range
     ``A-B`` (both ends included).
     """
     mapping: dict[str, str] = {}
-    for entry in (e.strip() for e in text.split(",") if e.strip()):
+    for entry in (e.strip() for e in str(label_map).split(",") if e.strip()):
         raw, sep, name = entry.partition("=")
         if not sep or not raw.strip() or not name.strip():
-            raise ConfigError(f"--label-map entry {entry!r} is not RAW=CLASS; write e.g. "
-                              "'0=no disease,1-4=disease'")
+            raise ParameterError("parse_label_map", "label_map", label_map, lambda style, e=entry: (
+                f"entry {e!r} is not RAW=CLASS; {LABEL_MAP_EXAMPLE}"))
         for value in _expand(raw.strip()):
             mapping[value] = name.strip()
     if not mapping:
-        raise ConfigError("--label-map is empty; write e.g. '0=no disease,1-4=disease'")
+        raise ParameterError("parse_label_map", "label_map", label_map,
+                             lambda style: f"is empty; {LABEL_MAP_EXAMPLE}")
     return mapping
 
 
@@ -44,20 +48,21 @@ def _expand(raw: str) -> list[str]:
     return [raw]
 
 
-def map_labels(domain: Domain, mapping: Mapping[str, str] | str) -> Domain:
-    """The domain with its classes renamed/merged by ``mapping`` (raw class name -> class).
+def map_labels(domain: Domain, label_map: Mapping[str, str] | str) -> Domain:
+    """The domain with its classes renamed/merged by ``label_map`` (raw class name -> class,
+    or its text form for :func:`parse_label_map`).
 
     Raises
     ------
     DataError
         If the domain has a class the map does not name.
     """
-    if isinstance(mapping, str):
-        mapping = parse_label_map(mapping)
+    mapping = parse_label_map(label_map) if isinstance(label_map, str) else label_map
     if domain.class_names is None:
         if domain.labels is None:
             return domain
-        raise ConfigError(f"--label-map maps classes, but {domain.name!r} has continuous labels")
+        raise ParameterError("map_labels", "label_map", label_map, lambda style: (
+            f"maps classes, but {domain.name!r} has continuous labels; leave it out"))
     lookup = {class_key(k): v for k, v in mapping.items()}
     unmapped = [c for c in domain.class_names if class_key(c) not in lookup]
     if unmapped:

@@ -9,24 +9,27 @@ import numpy as np
 
 from medtransfer.data.domain import Domain
 from medtransfer.errors import ConfigError, DataError
+from medtransfer.params import Interval, ParameterError, check_value
+
+TARGET_LABELS = Interval(int, 0, None, hint="the number of labelled target samples, e.g. 20")
 
 
-def choose_labelled(domain: Domain, k: int, random_state: int = 0) -> np.ndarray:
-    """Positions of ``k`` labelled samples of ``domain``, stratified by class and seeded.
+def choose_labelled(domain: Domain, target_labels: int, random_state: int = 0) -> np.ndarray:
+    """Positions of ``target_labels`` (k) labelled samples of ``domain``, stratified by class
+    and seeded.
 
-    Every class present gets at least one sample when ``k`` allows it; the rest is shared in
+    Every class present gets at least one sample when k allows it; the rest is shared in
     proportion to the class counts. Regression targets are sampled uniformly.
     """
-    if k < 0:
-        raise ConfigError(f"--target-labels must be >= 0, got {k}")
+    check_value("choose_labelled", "target_labels", target_labels, TARGET_LABELS)
+    k = int(target_labels)
     if k == 0:
         return np.array([], dtype=int)
     available = np.flatnonzero(domain.labelled_mask)
     if k > len(available):
-        raise ConfigError(
-            f"--target-labels {k} is larger than the {len(available)} labelled samples of "
-            f"target {domain.name!r}; pass at most {len(available)}"
-        )
+        raise ParameterError("choose_labelled", "target_labels", target_labels, lambda style: (
+            f"is larger than the {len(available)} labelled samples of target "
+            f"{domain.name!r}; pass at most {len(available)}"))
     rng = np.random.default_rng(random_state)
     if domain.is_regression:
         return np.sort(rng.choice(available, size=k, replace=False))

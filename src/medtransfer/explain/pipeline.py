@@ -35,9 +35,12 @@ from medtransfer.features.harmonized import harmonizer_from_spec
 from medtransfer.finetune.head import sklearn_to_head
 from medtransfer.finetune.inputs import image_tensor
 from medtransfer.finetune.logits import linear_model_of, logit_function, softmax
+from medtransfer.params import Interval, Options, ParameterError, check_value
 from medtransfer.runs.pipeline import MODEL_DIR, TransferPipeline
 
 DEFAULT_N = 8
+EXPLAIN_METHOD = Options(*METHODS)
+EXPLAIN_N = Interval(int, 1, None, hint=f"a number of images, e.g. {DEFAULT_N}")
 INDEX_FILE = "index.csv"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -187,12 +190,15 @@ def _harmonized(domain: Domain, spec: dict) -> Domain:
     return replace(domain, inputs=[harmonizer(native_pixels(i)) for i in image_items(domain)])
 
 
-def check_explain_options(method: str, n: int) -> None:
-    """ConfigError for an unknown Grad-CAM method or a number of images below 1."""
-    if method not in METHODS:
-        raise ConfigError(f"--explain-method {method!r}; expected one of {', '.join(METHODS)}")
-    if n < 1:
-        raise ConfigError(f"--explain-n {n}; expected a positive number of images, e.g. 8")
+def check_explain_options(method: str, n: int, owner: str = "explain_pipeline",
+                          names: tuple[str, str] = ("method", "n")) -> None:
+    """ParameterError for an unknown Grad-CAM method or a number of images below 1.
+
+    ``owner`` and ``names`` say whose parameters they are (``medtransfer predict`` checks
+    its ``explain_method`` and ``explain_n``).
+    """
+    check_value(owner, names[0], method, EXPLAIN_METHOD)
+    check_value(owner, names[1], n, EXPLAIN_N)
 
 
 def check_image_run(pipeline: TransferPipeline) -> None:
@@ -207,28 +213,30 @@ def check_image_run(pipeline: TransferPipeline) -> None:
         raise ConfigError("Grad-CAM explains class scores; this run is a regression run")
 
 
-def check_explain_dir(folder: Path, run: Path, force: bool) -> None:
+def check_explain_dir(explain_dir: Path, run: Path, force: bool) -> None:
     """Refuse a folder that would damage the run or a folder of unrelated files.
 
     The folder may lie inside the run (``RUN/explain`` is shown by the report; files the
     manifest does not list are ignored by its hash check) but not be the run itself, hold
     it, or lie in its model folder, whose every file must be listed.
     """
-    folder, run = folder.resolve(), run.resolve()
+    folder, run = Path(explain_dir).resolve(), Path(run).resolve()
     if folder == run or run.is_relative_to(folder) or folder.is_relative_to(run / MODEL_DIR):
-        raise ConfigError(
-            f"--explain-dir {folder} would replace or change the run's own files; use a new "
-            f"folder such as {run / 'explain'}"
-        )
+        _refuse_dir(folder, lambda style: "would replace or change the run's own files; use a "
+                    f"new folder such as {run / 'explain'}")
     if folder.exists() and not folder.is_dir():
-        raise ConfigError(f"--explain-dir {folder} is a file; pass a folder")
+        _refuse_dir(folder, lambda style: "is a file; pass a folder")
     artifacts.check_writable(folder, force)
     foreign = [p.name for p in folder.glob("*") if not _written_here(p)] if folder.exists() else []
     if foreign:
-        raise ConfigError(
-            f"--explain-dir {folder} holds files medtransfer did not write ({foreign[:3]}); "
-            "--force replaces the whole folder, so choose an empty or new one"
-        )
+        _refuse_dir(folder, lambda style: (
+            f"holds files medtransfer did not write ({foreign[:3]}); {style.name('force')} "
+            "replaces the whole folder, so choose an empty or new one"))
+
+
+def _refuse_dir(folder: Path, explain) -> None:
+    # the path as text: the message shows '/runs/x', not PosixPath('/runs/x')
+    raise ParameterError("check_explain_dir", "explain_dir", str(folder), explain)
 
 
 def _written_here(path: Path) -> bool:

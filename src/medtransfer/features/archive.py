@@ -17,7 +17,7 @@ import pandas as pd
 
 from medtransfer.artifacts import atomic_file, write_bytes
 from medtransfer.data.domain import Domain
-from medtransfer.errors import ConfigError, DataError
+from medtransfer.errors import DataError
 from medtransfer.features.backbones import backbone_config, weights_fingerprint
 from medtransfer.features.cache import input_digest
 from medtransfer.features.device import resolve_device
@@ -29,20 +29,22 @@ from medtransfer.features.extract import (
     preprocessing_store_key,
 )
 from medtransfer.features.store import STORE_FILE, FeatureStore
+from medtransfer.params import ParameterError
 
 DOMAIN_FILE = "domain.json"
 
 
-def parse_shard(text: str | None) -> tuple[int, int]:
+def parse_shard(shard: str | None) -> tuple[int, int]:
     """``"i/N"`` as (i, N) with 0 <= i < N; None is the whole source (0, 1)."""
-    if text is None:
+    if shard is None:
         return 0, 1
-    parts = str(text).split("/")
+    parts = str(shard).split("/")
     if len(parts) == 2 and all(p.strip().isdigit() for p in parts):
         index, count = int(parts[0]), int(parts[1])
         if 0 <= index < count:
             return index, count
-    raise ConfigError(f"--shard {text!r}; expected i/N with 0 <= i < N, e.g. 0/4")
+    raise ParameterError("parse_shard", "shard", shard,
+                         lambda style: "expected i/N with 0 <= i < N, e.g. 0/4")
 
 
 def extract_to_store(

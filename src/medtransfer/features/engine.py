@@ -15,8 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from medtransfer.errors import ConfigError
-from medtransfer.params import Options, check_value
+from medtransfer.params import Options, ParameterError, check_value
 
 ENGINES = ("auto", "onnx", "torch")
 ENGINE = Options(*ENGINES)
@@ -67,15 +66,14 @@ def resolve_engine(engine: str | None, device_type: str) -> str:
     if engine == "auto":
         return "onnx" if device_type == "cpu" and onnx_available() else "torch"
     if engine == "onnx" and not onnx_available():
-        raise ConfigError(
-            "--engine onnx needs ONNX Runtime; run `pip install 'medtransfer[onnx]'` "
-            "or use --engine torch"
-        )
+        raise ParameterError("resolve_engine", "engine", engine, lambda style: (
+            "needs ONNX Runtime; run `pip install 'medtransfer[onnx]'` or use "
+            f"{style.setting('engine', 'torch')}"))
     if engine == "onnx" and device_type != "cpu":
-        raise ConfigError(
-            f"--engine onnx runs on the CPU, but the device is {device_type!r}; use "
-            "--engine torch on accelerators or --device cpu"
-        )
+        raise ParameterError("resolve_engine", "engine", engine, lambda style: (
+            f"runs on the CPU, but the device is {device_type!r}; use "
+            f"{style.setting('engine', 'torch')} on accelerators or "
+            f"{style.setting('device', 'cpu')}"))
     return engine
 
 

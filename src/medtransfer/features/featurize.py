@@ -19,6 +19,7 @@ from medtransfer.data.identifiers import drop_free_text
 from medtransfer.errors import ArtifactError, ConfigError
 from medtransfer.features.tabular import TabularEncoder
 from medtransfer.features.views import TTA_VIEWS, Composed, Flip, SourceAugmentation
+from medtransfer.params import Interval, ParameterError, check_value
 
 SOURCE_ID, TARGET_ID = 1, -2
 
@@ -73,8 +74,9 @@ def featurize_pair(
         )
     if source.kind == "table":
         if harmonize not in (None, "none"):
-            raise ConfigError(f"--harmonize {harmonize} changes image pixels, but source "
-                              f"{source.name!r} is a table; use --harmonize none")
+            raise ParameterError("featurize_pair", "harmonize", harmonize, lambda style: (
+                f"changes image pixels, but source {source.name!r} is a table; use "
+                f"{style.setting('harmonize', 'none')}"))
         return _tables(source, target, encoder)
     spec = image_spec(backbone, weights=weights, image_size=image_size)
     from medtransfer.features.harmonized import fit_harmonizer  # torch: images only
@@ -204,20 +206,22 @@ def featurize(
         np.float32)
 
 
+AUGMENT = Interval(int, 0, None, hint="a number of augmented copies, e.g. 2")
+
+
 def augmented_features(
-    domain: Domain, spec: dict[str, Any], copies: int, seed: int, **options: Any
+    domain: Domain, spec: dict[str, Any], augment: int, seed: int, **options: Any
 ) -> list[np.ndarray]:
-    """Features of ``copies`` seeded augmented copies of an image domain, one array each.
+    """Features of ``augment`` seeded augmented copies of an image domain, one array each.
 
     ``options`` are :func:`featurize`'s ``cache_dir``, ``device`` and ``progress``.
     """
-    if not isinstance(copies, int) or copies < 0:
-        raise ConfigError(f"--augment {copies!r}; expected a number of copies >= 0, e.g. 2")
-    if copies and spec.get("kind") != "image":
-        raise ConfigError(f"--augment {copies} changes image pixels, but the data are tables; "
-                          "use --augment 0")
+    check_value("augmented_features", "augment", augment, AUGMENT)
+    if augment and spec.get("kind") != "image":
+        raise ParameterError("augmented_features", "augment", augment, lambda style: (
+            f"changes image pixels, but the data are tables; use {style.setting('augment', 0)}"))
     return [featurize(domain, spec, augmentation=SourceAugmentation(c, seed), **options)
-            for c in range(1, copies + 1)]
+            for c in range(1, int(augment) + 1)]
 
 
 def _check_weights_unchanged(spec: dict[str, Any]) -> None:

@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from medtransfer.errors import ConfigError
+from medtransfer.params import Interval, ParameterError, check_value
 
 
 def small(count: float, min_cell: int) -> bool:
@@ -52,18 +52,26 @@ def small_binary_columns(X: np.ndarray, min_cell: int) -> np.ndarray:
     return binary & ((ones > 0) & (ones < min_cell) | (zeros > 0) & (zeros < min_cell))
 
 
-def check_dp(epsilon: float | None, delta: float, clip_norm: float | None) -> None:
+EPSILON = Interval(float, 0, 1, closed="right",
+                   hint="the classical Gaussian mechanism holds only there; e.g. 1")
+DELTA = Interval(float, 0, 1, closed="neither", hint="e.g. 1e-5")
+CLIP_NORM = Interval(float, 0, None, closed="neither",
+                     hint="every row is clipped to this L2 norm, which bounds the sensitivity; "
+                     "e.g. 5 on scaled features")
+
+
+def check_dp(epsilon: float | None, delta: float, clip_norm: float | None,
+             owner: str = "compute_site_statistics") -> None:
     """Refuse a DP configuration the Gaussian mechanism here cannot honour."""
     if epsilon is None:
         return
-    if not 0 < epsilon <= 1:
-        raise ConfigError(f"--epsilon {epsilon} is outside (0, 1]; the classical Gaussian "
-                          "mechanism holds only there; pass e.g. --epsilon 1")
-    if not 0 < delta < 1:
-        raise ConfigError(f"--delta {delta} must be in (0, 1), e.g. 1e-5")
-    if clip_norm is None or clip_norm <= 0:
-        raise ConfigError("--epsilon needs --clip-norm B > 0 (every row is clipped to L2 norm "
-                          "B, which bounds the sensitivity); e.g. --clip-norm 5 on scaled features")
+    check_value(owner, "epsilon", epsilon, EPSILON)
+    check_value(owner, "delta", delta, DELTA)
+    if clip_norm is None:
+        raise ParameterError(owner, "epsilon", epsilon, lambda style: (
+            f"needs {style.name('clip_norm')} B > 0 (every row is clipped to L2 norm B, which "
+            f"bounds the sensitivity); e.g. {style.setting('clip_norm', 5)} on scaled features"))
+    check_value(owner, "clip_norm", clip_norm, CLIP_NORM)
 
 
 def gaussian_sigma(sensitivity: float, epsilon: float, delta: float) -> float:

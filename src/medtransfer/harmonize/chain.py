@@ -12,6 +12,7 @@ import numpy as np
 from medtransfer.errors import ArtifactError, ConfigError
 from medtransfer.harmonize.base import HARMONIZERS, Harmonizer, is_colour
 from medtransfer.harmonize.framing import foreground_fraction
+from medtransfer.params import ParameterError
 
 NONE, AUTO = "none", "auto"
 # the one parameter ``name=value`` sets, for the harmonisers that have one
@@ -75,35 +76,37 @@ class HarmonizerChain:
         return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def parse_harmonize(spec: str) -> HarmonizerChain | None:
+def parse_harmonize(harmonize: str) -> HarmonizerChain | None:
     """The unfitted chain named by a ``--harmonize`` spec (None for ``none``).
 
     ``auto`` is resolved by :func:`choose_harmonizer` from the images, not here.
     """
-    text = str(spec).strip().lower()
+    text = str(harmonize).strip().lower()
     if text == NONE:
         return None
     if text == AUTO:
-        raise ConfigError("--harmonize auto is resolved from the images; call choose_harmonizer")
-    return HarmonizerChain([_step(part.strip()) for part in text.split("+")])
+        raise _refusal(harmonize, "is resolved from the images; call choose_harmonizer (or "
+                       "fit_harmonizer, which does)")
+    return HarmonizerChain([_step(part.strip(), harmonize) for part in text.split("+")])
 
 
-def _step(part: str) -> Harmonizer:
+def _refusal(harmonize: str, why: str) -> ParameterError:
+    return ParameterError("parse_harmonize", "harmonize", harmonize, lambda style: why)
+
+
+def _step(part: str, harmonize: str) -> Harmonizer:
     name, _, value = part.partition("=")
     cls = HARMONIZERS.get(name)
     if not value:
         return cls()
     parameter = _VALUE_PARAMETER.get(name)
     if parameter is None:
-        raise ConfigError(
-            f"--harmonize {part!r}: harmoniser {name!r} takes no value; use {name!r} alone"
-        )
+        raise _refusal(harmonize, f"harmoniser {name!r} takes no value; use {name!r} alone")
     try:
         return cls(**{parameter: float(value)})
     except ValueError:
-        raise ConfigError(
-            f"--harmonize {part!r}: {value!r} is not a number; e.g. {name}=0.4"
-        ) from None
+        raise _refusal(harmonize, f"{value!r} in {part!r} is not a number; e.g. {name}=0.4"
+                       ) from None
 
 
 def choose_harmonizer(source: Sequence[np.ndarray], target: Sequence[np.ndarray]) -> str:
