@@ -21,7 +21,7 @@ from medtransfer.data.sampling import choose_labelled, labelled_from_ids
 from medtransfer.errors import ArtifactError, ConfigError, DataError
 from medtransfer.evaluate.calibration import RECALIBRATION_METHODS, Recalibrator
 from medtransfer.features import TabularEncoder, featurize, featurize_pair
-from medtransfer.features.featurize import augmented_features
+from medtransfer.features.featurize import AUGMENT, augmented_features
 from medtransfer.models import make_classifier
 from medtransfer.models.classifiers import full_proba
 from medtransfer.models.tolerance import TRANSFORMS, from_model_scale, to_model_scale
@@ -127,6 +127,7 @@ class TransferPipeline(BaseEstimator, RunModel):
         "target_transform": Options(*TRANSFORMS),
         "point": Options(*POINTS),
         "recalibrate": Options(*RECALIBRATION_METHODS, None),
+        "augment": AUGMENT,
     }
     _parameter_rules = (
         Requires("target_transform", unless="none", needs={"task": "regression"}),
