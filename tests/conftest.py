@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from threadpoolctl import threadpool_limits
 
 from medtransfer.bench.warfarin import EXCLUDED_SITES, TARGET_SITES
 from medtransfer.datasets.warfarin import warfarin
@@ -13,9 +14,11 @@ from medtransfer.features.tabular import TabularEncoder
 @pytest.fixture(autouse=True, scope="session")
 def _private_cache_one_thread(tmp_path_factory):
     # One intra-op thread: on 2 shared cores, spinning OpenMP threads make tiny models crawl.
+    # BLAS too: under load a 2-thread OpenBLAS made one small logistic-regression CV (auto's
+    # tuning in test_auto_is_looked_through_to_the_method_it_chose) take 72 s instead of 8 s.
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    with pytest.MonkeyPatch.context() as patch:
+    with pytest.MonkeyPatch.context() as patch, threadpool_limits(limits=1, user_api="blas"):
         patch.setenv("MEDTRANSFER_CACHE", str(tmp_path_factory.mktemp("cache")))
         yield
     torch.set_num_threads(threads)

@@ -67,6 +67,7 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == [target]
 
 
+@pytest.mark.slow
 def test_a_mapped_dose_model_keeps_its_clip_range_through_save_and_load(tmp_path):
     target = warfarin(site=[3])
     pipeline = TransferPipeline(method="coral", classifier="logreg", task="regression",

@@ -115,6 +115,14 @@ CASES = [(name, "logreg", task) for name, m in METHODS.items() if name != "auto"
          for task in m.tasks]
 CASES += [("source_only", clf, task) for clf in CLASSIFIERS
           for task in ("classification", "regression")]
+# Over a second each on 2 cores (boosting rounds, a torch network): left to the full suite.
+SLOW_CASES = {("tradaboost_r2", "logreg", "regression"), ("tradaboost", "logreg", "classification"),
+              ("source_only", "boosting", "classification"),
+              ("source_only", "boosting", "regression"),
+              ("mapping_network", "logreg", "classification"),
+              ("mapping_network", "logreg", "regression")}
+CASES = [pytest.param(*case, marks=pytest.mark.slow) if case in SLOW_CASES else case
+         for case in CASES]
 
 
 @pytest.mark.parametrize(("name", "classifier", "task"), CASES)

@@ -39,6 +39,7 @@ def test_cli_start_does_not_import_torch():
     assert out.stdout.strip() == "False"
 
 
+@pytest.mark.slow
 def test_a_table_fit_imports_no_torch_timm_skada_or_matplotlib():
     code = """
 import sys

@@ -52,7 +52,12 @@ def fit(name: str, X, y, domain, estimator=None):
         return model.fit(X, y, sample_domain=domain)
 
 
-@pytest.mark.parametrize("name", CLASSIFICATION)
+# Over 0.7 s each on 2 cores (a torch network, boosting, kernel iterations, a QP): full suite.
+SLOW = {"mapping_network", "tradaboost", "jda", "adaptive_svm"}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n
+                                  for n in CLASSIFICATION])
 def test_adapted_features_are_what_the_final_predictor_learnt_from(heart, name):
     X, y, domain = heart
     model = fit(name, X, y, domain)

@@ -13,6 +13,8 @@ from sklearn.metrics import roc_auc_score
 from medtransfer.adapt import METHODS
 from medtransfer.models.classifiers import make_classifier
 
+pytestmark = pytest.mark.slow
+
 HEART = Path("/work/shared/data/heart_disease_uci.csv")
 NUMERIC = ["age", "trestbps", "chol", "thalch", "oldpeak"]
 N_LABELLED = 10

@@ -29,6 +29,7 @@ def test_split_masks_every_test_label(suite):
     assert len(split.y_test) == len(split.test)
 
 
+@pytest.mark.slow
 def test_records_are_real_aurocs_and_resume_does_no_work(suite, tmp_path):
     lines = []
     records = run_suite(suite, tmp_path, seeds=1, ks=[10], log=lines.append,

@@ -33,6 +33,7 @@ def wbc_data(tmp_path_factory):
     return data
 
 
+@pytest.mark.slow
 def test_wbc_suite_runs_on_a_tiny_folder_with_differently_cased_classes(wbc_data, tmp_path):
     suite = WbcSuite(wbc_data, image_size=32, source_per_class=4)
     assert suite.class_names == CLASSES

@@ -11,6 +11,7 @@ from medtransfer.params import ParameterError
 KEYS = {"suite", "source", "target", "k", "seed", "method", "metric", "value"}
 
 
+@pytest.mark.slow
 def test_fits_are_timed_and_measured_against_skada_in_fresh_processes(tmp_path, monkeypatch):
     monkeypatch.setattr("medtransfer.bench.core.environment", lambda: {})  # spares importing torch
     suite = SUITES.get("speed")(None)
@@ -27,6 +28,7 @@ def test_fits_are_timed_and_measured_against_skada_in_fresh_processes(tmp_path, 
     assert "| coral |" in table and " MiB" in table and (tmp_path / "speed.meta.json").is_file()
 
 
+@pytest.mark.slow
 def test_a_fit_over_its_limits_is_reported_not_skipped():
     # skada's TCA builds several n x n matrices and an n x n eigendecomposition
     with ThreadPoolExecutor(2) as pool:  # two independent processes
@@ -36,6 +38,7 @@ def test_a_fit_over_its_limits_is_reported_not_skipped():
     assert big["peak_mib"] is None and big["error"].startswith("out of memory")
 
 
+@pytest.mark.slow
 def test_a_method_out_of_memory_says_how_much_and_what_to_do():
     result = measure_fit("coral", "medtransfer", 20000, 256, memory_limit_mib=40)
     assert result["fit_s"] is None and result["error"].startswith("out of memory: ")
@@ -79,6 +82,7 @@ def test_tables_show_extraction_failures_ratios_and_the_demo():
     assert "cold 60 s, warm failed (exit code 1: boom)" in table
 
 
+@pytest.mark.slow
 def test_only_replaces_its_own_parts_and_keeps_the_others(tmp_path, monkeypatch):
     monkeypatch.setattr("medtransfer.bench.core.environment", lambda: {})
     tiny = SpeedSuite(ns=(200,), n_features=16, methods=("coral", "subspace_alignment"),

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from medtransfer.cli import app
 from medtransfer.datasets import files_path
 
 MAP = "0=no disease,1-4=disease"
 
 
+@pytest.mark.slow
 def test_readme_heart_example_is_binary_json_is_strict_and_seen_rows_are_left_out(
     runner, tmp_path
 ):

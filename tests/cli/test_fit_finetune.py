@@ -3,6 +3,7 @@
 import json
 
 import pandas as pd
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -12,6 +13,7 @@ from medtransfer.features.backbones import create_backbone
 TINY = ["--backbone", "timm:test_efficientnet", "--weights", "random", "--image-size", "32"]
 
 
+@pytest.mark.slow
 def test_finetuned_backbone_is_stored_in_the_run_and_used_by_predict(
     runner, image_folders, tmp_path
 ):
@@ -63,6 +65,7 @@ def test_bad_finetune_requests_fail_cleanly(runner, image_folders, heart_csv, tm
         assert not run.exists()
 
 
+@pytest.mark.slow
 def test_finetune_auto_records_its_choice_and_the_run_uses_it(runner, image_folders, tmp_path):
     source, target = image_folders
     run = tmp_path / "run"

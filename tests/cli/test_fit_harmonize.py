@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 from PIL import Image
 
 from medtransfer.cli.app import app
@@ -21,6 +22,7 @@ def _brighter(folder, tmp_path):
     return out
 
 
+@pytest.mark.slow
 def test_fit_harmonize_is_stored_and_applied_at_predict(runner, image_folders, tmp_path):
     source, target = image_folders
     target = _brighter(target, tmp_path)

@@ -1,6 +1,7 @@
 import json
 
 import pandas as pd
+import pytest
 
 from medtransfer.cli import app
 
@@ -10,6 +11,7 @@ HEART = [
 ]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_fit_writes_a_run_with_metrics_and_the_labelled_ids(runner, heart_csv, tmp_path):
     run = tmp_path / "run"
     args = ["fit", str(heart_csv), str(heart_csv), *HEART, "--target-labels", "10"]
@@ -42,6 +44,7 @@ def test_predict_and_evaluate_a_saved_run(runner, heart_csv, tmp_path):
     assert metrics["source_only"]["auroc"]["low"] <= metrics["source_only"]["auroc"]["value"]
 
 
+@pytest.mark.slow
 def test_image_folders_fit_and_predict_by_relative_path(runner, image_folders, tmp_path):
     source, target = image_folders
     run, out = tmp_path / "run", tmp_path / "p.csv"
@@ -57,6 +60,7 @@ def test_image_folders_fit_and_predict_by_relative_path(runner, image_folders, t
     assert len(frame) == 16 and frame["id"].str.match(r"(HORIZONTAL|Vertical)/\d{3}\.png").all()
 
 
+@pytest.mark.slow
 def test_fit_recalibrates_and_predict_uses_the_recalibrated_model(runner, heart_csv, tmp_path):
     run, out = tmp_path / "run", tmp_path / "p.csv"
     fit = ["fit", str(heart_csv), str(heart_csv), *HEART, "--target-labels", "20", "--method",

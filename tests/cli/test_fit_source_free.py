@@ -23,6 +23,7 @@ def source_run(image_folders, tmp_path_factory):
     return run
 
 
+@pytest.mark.slow
 def test_fit_with_only_target_and_a_source_model_writes_a_usable_run(
     runner, source_run, image_folders, tmp_path
 ):

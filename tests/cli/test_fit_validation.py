@@ -34,6 +34,7 @@ def failed_run(heart_csv, tmp_path_factory):
     return result, tmp / "run"
 
 
+@pytest.mark.slow
 def test_a_failed_plan_exits_non_zero_with_strict_and_is_recorded(failed_run):
     result, run = failed_run
     assert result.exit_code == 1
@@ -95,6 +96,7 @@ def test_a_heldout_set_too_small_for_a_bound_is_one_line(runner, tmp_path):
         check_heldout_size(plan, 4, 30)
 
 
+@pytest.mark.slow
 def test_dedupe_drop_scores_without_the_duplicate(runner, heart_csv, tmp_path):
     run = tmp_path / "run"
     result = runner.invoke(app, ["fit", str(heart_csv), str(heart_csv), *HEART, "--dedupe",

@@ -62,6 +62,7 @@ def _damage(run, rng):
         (run / "manifest.json").write_text(json.dumps(manifest))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", range(12))
 def test_damaged_runs_never_give_a_traceback(runner, fitted_run, heart_csv, tmp_path, seed):
     run = tmp_path / "run"

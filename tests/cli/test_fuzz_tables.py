@@ -7,6 +7,8 @@ import pytest
 
 from medtransfer.cli import app
 
+pytestmark = pytest.mark.slow
+
 CELLS = ["", "1e308", "-1e308", "inf", "nan", "2020-01-01", "x", "0", "3.5", "1e150", "ü", "<5"]
 
 

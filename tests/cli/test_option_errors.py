@@ -75,6 +75,7 @@ def test_unusable_npz_archives(runner, tmp_path, images, labels, expected):
     assert expected in _one_clean_line(runner.invoke(app, args))
 
 
+@pytest.mark.slow
 def test_report_refuses_a_broken_shift_json_and_keeps_an_existing_report(
     runner, heart_csv, tmp_path
 ):
@@ -103,6 +104,7 @@ def test_repeated_column_names_are_refused(runner, tmp_path):
     assert "the header repeats column(s) ['age']" in line
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "values", [lambda n: pd.date_range("2020-01-01", periods=n, freq="D").astype(str),
                lambda n: pd.to_timedelta(range(n), unit="h").astype(str)]

@@ -28,6 +28,7 @@ def image_run(image_folders, tmp_path_factory):
     return run, target
 
 
+@pytest.mark.slow
 def test_predict_writes_one_overlay_per_explained_image(runner, image_run, tmp_path):
     run, target = image_run
     out = tmp_path / "p.csv"
@@ -51,6 +52,7 @@ def test_predict_writes_one_overlay_per_explained_image(runner, image_run, tmp_p
     assert again.exit_code == 2 and "already exists" in again.output
 
 
+@pytest.mark.slow
 def test_overlays_in_the_run_folder_keep_it_loadable_and_reach_the_report(
     runner, image_run, tmp_path
 ):

@@ -1,6 +1,7 @@
 import json
 
 import pandas as pd
+import pytest
 
 from medtransfer.cli import app
 from medtransfer.datasets import files_path
@@ -31,6 +32,7 @@ def test_dose_model_transfers_from_the_raw_iwpc_file_and_predicts(runner, tmp_pa
 
 
 
+@pytest.mark.slow
 def test_treatment_effect_run_from_the_raw_iwpc_file(runner, tmp_path):
     run, out = tmp_path / "effect", tmp_path / "effects.csv"
     args = ["fit", str(WARFARIN), str(WARFARIN), *OPTIONS, "--source-site", "1",

@@ -3,8 +3,11 @@
 import json
 
 import numpy as np
+import pytest
 
 from medtransfer.cli import app
+
+pytestmark = pytest.mark.slow
 
 HEART = [
     "--label-col", "diagnosis", "--site-col", "dataset",

@@ -61,6 +61,7 @@ def _predict(runner, run, heart_csv, tmp_path, *extra):
                                "--site", "Hungary", "-o", str(out), *extra])
 
 
+@pytest.mark.slow
 def test_the_issue_exploit_in_a_run_never_runs(runner, signed_run, heart_csv, tmp_path,
                                                 skops_exploit):
     run = _copy(signed_run, tmp_path)
@@ -180,6 +181,7 @@ def test_identifier_columns_never_reach_the_run(runner, tmp_path):
     assert not any(str(v) in stored for v in frame["mrn"][:20])
 
 
+@pytest.mark.slow
 def test_markup_in_class_names_is_escaped_in_the_report(runner, tmp_path):
     rng = np.random.default_rng(1)
     n = 160
@@ -203,6 +205,7 @@ def test_markup_in_class_names_is_escaped_in_the_report(runner, tmp_path):
     assert "&lt;b&gt;sick&lt;/b&gt;" in html
 
 
+@pytest.mark.slow
 def test_a_second_writer_to_the_same_output_fails_at_once(runner, heart_csv, tmp_path):
     out = tmp_path / "run"
     holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])

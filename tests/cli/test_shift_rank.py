@@ -1,8 +1,11 @@
 import json
 
+import pytest
+
 from medtransfer.cli import app
 
 
+@pytest.mark.slow
 def test_shift_detects_cleveland_vs_switzerland_and_writes_json(runner, heart_csv, tmp_path):
     out = tmp_path / "shift"
     args = ["shift", str(heart_csv), str(heart_csv), "--label-col", "diagnosis"]
@@ -16,6 +19,7 @@ def test_shift_detects_cleveland_vs_switzerland_and_writes_json(runner, heart_cs
     assert (out / "embedding_pca.png").stat().st_size > 1000
 
 
+@pytest.mark.slow
 def test_shift_of_a_site_against_itself_is_not_flagged(runner, heart_csv, tmp_path):
     args = ["shift", str(heart_csv), str(heart_csv), "--label-col", "diagnosis"]
     args += ["--site-col", "dataset", "--source-site", "Hungary", "--target-site", "Hungary"]

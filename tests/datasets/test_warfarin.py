@@ -62,6 +62,7 @@ def test_require_dose_false_keeps_unlabelled_patients_as_nan():
     assert everyone.labelled_mask.sum() == 6037
 
 
+@pytest.mark.slow
 def test_site_and_race_filters(raw):
     dosed = raw[raw[DOSE].notna()]
     assert len(warfarin(site=3)) == (dosed["Project Site"] == 3).sum()
@@ -93,6 +94,7 @@ def test_parsed_features_follow_the_raw_columns(full, raw):
     assert X["sex"].isin(["male", "female", "unknown"]).all()
 
 
+@pytest.mark.slow
 def test_missing_vkorc1_is_imputed_from_linked_snps_by_the_iwpc_rule(raw):
     sample = pd.DataFrame({
         VKORC1: [np.nan, np.nan, np.nan, np.nan, np.nan, "G/G", np.nan],
@@ -167,6 +169,7 @@ def test_unknown_genotype_format_in_a_file_is_reported_and_counted(raw, tmp_path
     assert (domain.inputs["cyp2c9"][:5] == "unknown").all()
 
 
+@pytest.mark.slow
 def test_unknown_site_and_race_name_the_valid_values():
     with pytest.raises(DataError, match=r"site\(s\) \[99\] not in column 'Project Site'.*1, 2"):
         warfarin(site=[3, 99])

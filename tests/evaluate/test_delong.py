@@ -58,6 +58,7 @@ def test_covariance_and_paired_test_match_naive_implementation() -> None:
     assert res["p_value"] < 0.05  # model a is truly better here
 
 
+@pytest.mark.slow
 def test_delong_variance_agrees_with_bootstrap_variance() -> None:
     y, s = two_models(n=400, seed=1)
     rng = np.random.default_rng(0)

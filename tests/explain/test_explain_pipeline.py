@@ -45,6 +45,7 @@ def logreg():
     return _fit("source_only", "logreg")
 
 
+@pytest.mark.slow
 def test_heads_are_exact_for_a_plain_logistic_regression_and_numerical_otherwise(
     coral_svm, logreg
 ):

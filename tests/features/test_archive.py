@@ -49,6 +49,7 @@ def images(tmp_path):
     return array
 
 
+@pytest.mark.slow
 def test_killed_extract_resumes_to_the_uninterrupted_features(tmp_path, images):
     out = tmp_path / "store"
     killed = subprocess.run([sys.executable, "-c", KILLED_AFTER_TWO_BATCHES,
@@ -65,6 +66,7 @@ def test_killed_extract_resumes_to_the_uninterrupted_features(tmp_path, images):
     assert resumed.kind == "table" and resumed.class_names == ("a", "b")
 
 
+@pytest.mark.slow
 def test_shards_of_a_job_array_make_one_store(tmp_path, images):
     out = tmp_path / "store"
     for index in range(3):
@@ -85,6 +87,7 @@ def test_bad_shard_is_refused():
             parse_shard(text)
 
 
+@pytest.mark.slow
 def test_cli_extract_then_fit_reads_the_stores(tmp_path, monkeypatch):
     monkeypatch.setenv("MEDTRANSFER_ENGINE", "torch")
     rng = np.random.default_rng(1)

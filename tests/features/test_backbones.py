@@ -25,6 +25,7 @@ def _batch(image: np.ndarray, size: int, mean: float = 0.5, std: float = 0.5) ->
     return ((pixels - mean) / std).unsqueeze(0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "name", ["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"]
 )

@@ -63,6 +63,7 @@ def test_image_pair_and_replay(tmp_path):
     np.testing.assert_array_equal(featurize(target, spec, cache_dir=tmp_path), Xt)
 
 
+@pytest.mark.slow
 def test_changed_weights_file_is_detected(tmp_path):
     weights = tmp_path / "tuned.safetensors"
     model = create_backbone("timm:resnet18", weights="random").model

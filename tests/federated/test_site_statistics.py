@@ -50,6 +50,7 @@ def test_moments_combine_exactly_and_move_between_points():
     np.testing.assert_allclose(raw.m4, pooled.m4, rtol=1e-8)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("pooled", "from_stats"),
     [

@@ -22,6 +22,7 @@ def partly_labelled(n: int, k_per_class: int, seed: int):
     return replace(target, labels=labels), target.labels
 
 
+@pytest.mark.slow
 def test_few_labels_compares_every_fine_tune_with_the_frozen_backbone_on_held_out_labels():
     target, _ = partly_labelled(24, 6, seed=1)
     result = select_transfer_loss(SOURCE, target, tuner(), candidates=("none", "mcc"))
@@ -50,6 +51,7 @@ def test_fine_tunes_that_fail_are_recorded_and_the_frozen_backbone_is_kept():
     assert all("unfreeze=0" in e for e in result["errors"].values())
 
 
+@pytest.mark.slow
 def test_without_target_labels_the_unsupervised_scorers_must_all_agree():
     target = square_domain(12, "tgt", seed=1, labelled=False, offset=40)
     result = select_transfer_loss(SOURCE, target, tuner(), candidates=("none", "entropy"))
@@ -69,6 +71,7 @@ def test_too_few_labels_keep_the_frozen_backbone_and_unknown_losses_fail_first()
         select_transfer_loss(SOURCE, target, tuner(), candidates=("none", "tent"))
 
 
+@pytest.mark.slow
 def test_source_free_candidates_adapt_the_plain_fine_tune_and_compete():
     target = square_domain(12, "tgt", seed=1, labelled=False, offset=40)
     plain = fit_candidate("none", tuner(), SOURCE, target)

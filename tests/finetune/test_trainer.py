@@ -200,6 +200,7 @@ def test_out_of_memory_halves_the_batch_then_explains():
         retry_on_oom(never, 4, torch.device("cpu"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loss", ["none", *TRANSFER_LOSSES])
 def test_mixed_precision_trains_every_loss_in_float16_with_loss_scaling(loss):
     """The CUDA mixed-precision path, run on the CPU: float16 autocast and a GradScaler."""

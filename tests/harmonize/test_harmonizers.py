@@ -71,6 +71,7 @@ def test_reinhard_gives_each_image_the_targets_lab_statistics():
     assert after < 0.2 * before and after < 3
 
 
+@pytest.mark.slow
 def test_macenko_brings_pbc_stain_towards_bccd():
     pbc, bccd = _wbc("pbc", "*/*.jpg", 6), _wbc("bccd", "*/*.png", 6)
     harmonizer = HARMONIZERS.get("macenko")().fit(pbc, bccd)

@@ -25,6 +25,7 @@ def _expected_failures(estimator) -> dict[str, str]:
     return {}
 
 
+@pytest.mark.slow
 @parametrize_with_checks(
     [AdaptiveSVC(), AdaptiveLogisticRegression()], expected_failed_checks=_expected_failures
 )
@@ -58,6 +59,7 @@ def test_without_source_weights_it_is_the_plain_linear_model(ours, reference):
     np.testing.assert_allclose(ours.intercept_, reference.intercept_, atol=2e-3)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", [AdaptiveSVC, AdaptiveLogisticRegression])
 def test_small_c_returns_source_weights_large_c_the_target_model(model):
     Xs, ys, Xt, yt = two_domains()

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 from sklearn.datasets import make_classification
 from sklearn.metrics import roc_auc_score
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -13,6 +14,7 @@ EXPECTED_FAILURES = {
 }
 
 
+@pytest.mark.slow
 @parametrize_with_checks(
     [PlattSVC(random_state=0)], expected_failed_checks=lambda e: EXPECTED_FAILURES
 )

@@ -24,6 +24,7 @@ def coverage(candidate: float, mu: float, h: float, root, weight, tol: float = 0
     return float(np.sum(density[inside]))
 
 
+@pytest.mark.slow
 def test_the_chosen_value_covers_the_most_kernel_weight():
     rng = np.random.default_rng(0)
     grid = np.array([7.0, 10.5, 14.0, 17.5, 21.0, 24.5, 28.0, 35.0, 42.0])  # tablet doses
@@ -82,6 +83,7 @@ def test_bad_input_is_named():
         PW20Decision().fit(pred[:2], y)
 
 
+@pytest.mark.slow
 def test_pw20_regressor_raises_pw20_of_pooled_on_the_east_asian_sites(dose_split):
     X, y, domain, X_test, y_test = dose_split
     pooled = Pooled(make_classifier("logreg", "regression", 0))

@@ -110,6 +110,7 @@ def mixed_source(seed: int = 0, k: int = 20):
     return X, y_fit, domain, X[400 + k:], y[400 + k:]
 
 
+@pytest.mark.slow
 def test_tradaboost_fades_out_the_unrelated_source_and_beats_source_only():
     X, y, domain, X_test, y_test = mixed_source()
     model = TrAdaBoostR2(n_steps=6, n_estimators=5, n_folds=3, random_state=0)

@@ -139,6 +139,7 @@ def run_dir(tmp_path_factory) -> Path:
     return run
 
 
+@pytest.mark.slow
 def test_report_has_every_section(run_dir: Path) -> None:
     text = (run_dir / "report.html").read_text()
     for anchor in ("leakage", "data", "shift", "selection", "metrics", "roc", "calibration",
@@ -172,6 +173,7 @@ def test_no_patient_identifier_and_nothing_external(run_dir: Path) -> None:
     assert not list(run_dir.glob(".report.html.*"))  # temp file replaced atomically
 
 
+@pytest.mark.slow
 def test_report_is_reproducible(run_dir: Path) -> None:
     first = (run_dir / "report.html").read_text()
     assert write_report(run_dir, force=True).read_text() == first

@@ -60,6 +60,7 @@ def with_reference(run_dir: Path, tmp_path_factory) -> Path:
     return run
 
 
+@pytest.mark.slow
 def test_regression_report_has_its_sections(run_dir: Path) -> None:
     text = (run_dir / "report.html").read_text()
     for anchor in ("data", "selection", "metrics", "scatter", "errors", "embedding", "card"):
@@ -102,6 +103,7 @@ def test_regression_report_shows_the_runs_numbers(run_dir: Path) -> None:
     assert f"Performance is measured on {len(dose):,} held-out labelled target cases" in text
 
 
+@pytest.mark.slow
 def test_missing_metrics_are_computed_for_a_reference(with_reference: Path) -> None:
     text = (with_reference / "report.html").read_text()
     table = pd.read_csv(with_reference / "predictions.csv")
@@ -126,6 +128,7 @@ def test_no_patient_identifier_and_nothing_external(run_dir: Path, with_referenc
         assert not list(run.glob(".report.html.*"))
 
 
+@pytest.mark.slow
 def test_regression_report_is_reproducible(run_dir: Path) -> None:
     first = (run_dir / "report.html").read_text()
     assert write_report(run_dir, force=True).read_text() == first

@@ -45,6 +45,7 @@ def first_cells(html: str) -> list[str]:
     return re.findall(r"<tr><td>(.*?)</td>", html)
 
 
+@pytest.mark.slow
 def test_predictions_carry_subgroup_columns(run_dir: Path) -> None:
     table = pd.read_csv(run_dir / "predictions.csv", dtype=str, keep_default_na=False)
     assert {"subgroup_site", "subgroup_sex", "subgroup_age"} <= set(table.columns)
@@ -112,6 +113,7 @@ def test_small_groups_are_marked(run_dir: Path) -> None:
     assert np.all(counts["age"].index.isin(list(BANDS)))
 
 
+@pytest.mark.slow
 def test_a_group_below_min_size_is_listed_by_size_only(run_dir: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
     shutil.copytree(run_dir, run)

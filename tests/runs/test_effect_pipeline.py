@@ -34,6 +34,7 @@ def amiodarone(populations):
     return EffectPipeline("amiodarone", dose_model()).fit(source, target, target_labels=100)
 
 
+@pytest.mark.slow
 def test_amiodarone_lowers_the_dose_carried_to_the_east_asian_sites(amiodarone, populations):
     source, target = populations
     effect = amiodarone.predict(target)
@@ -72,6 +73,7 @@ def test_saved_effect_model_predicts_the_same_and_refuses_tampering(amiodarone, 
         EffectPipeline.load(dose_model("source_only").fit(*populations).save(tmp_path / "plain"))
 
 
+@pytest.mark.slow
 def test_binary_outcome_gives_a_risk_difference(populations):
     source, target = (
         replace(d, labels=(d.labels > 30).astype(int), class_names=("<= 30", "> 30 mg/week"))

@@ -9,6 +9,8 @@ from medtransfer.datasets import warfarin
 from medtransfer.errors import ConfigError
 from medtransfer.runs.pipeline import TransferPipeline
 
+pytestmark = pytest.mark.slow
+
 
 def test_pw20_decision_is_tuned_on_the_labelled_target_and_survives_save_and_load(tmp_path):
     target = warfarin(site=[3])

@@ -68,6 +68,7 @@ def test_loader_refuses_an_unlisted_recalibrator(run, tmp_path: Path) -> None:
         TransferPipeline.load(copy)
 
 
+@pytest.mark.slow
 def test_report_shows_before_and_after_recalibration(run) -> None:
     text = write_report(run.path).read_text()
     assert "source_only: before / after recalibration" in text

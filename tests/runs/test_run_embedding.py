@@ -47,6 +47,7 @@ def coral(tmp_path_factory):
     return fit(tmp_path_factory, "coral")
 
 
+@pytest.mark.slow
 def test_run_writes_the_embedding_and_lists_it_in_the_manifest(coral):
     result, source, target = coral
     embedding = load(result.path)
@@ -64,6 +65,7 @@ def test_run_writes_the_embedding_and_lists_it_in_the_manifest(coral):
         "effect": ("U", ()), "projection": ("U", ())}
 
 
+@pytest.mark.slow
 def test_coral_brings_the_source_covariance_closer_to_the_targets(tmp_path_factory):
     # light regularisation: the default Ledoit-Wolf shrinkage ("auto") matches the heart
     # data's 24-column covariances only partly, and not along their first two principal axes
@@ -123,6 +125,7 @@ def test_the_report_refuses_a_malformed_embedding(coral, tmp_path, entry, value,
         write_report(run)
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:DensityRatioReweighted. effective sample size")
 def test_reweighting_keeps_the_features_and_sizes_the_source_by_weight(tmp_path_factory):
     result, _, _ = fit(tmp_path_factory, "density_ratio", k=0)
@@ -137,6 +140,7 @@ def test_reweighting_keeps_the_features_and_sizes_the_source_by_weight(tmp_path_
     assert "density_ratio reweights the source samples; the features are unchanged" in html
 
 
+@pytest.mark.slow
 def test_a_baseline_says_its_features_are_unchanged(tmp_path_factory):
     result, _, _ = fit(tmp_path_factory, "source_only", k=0)
     embedding = load(result.path)
@@ -145,6 +149,7 @@ def test_a_baseline_says_its_features_are_unchanged(tmp_path_factory):
     assert "source_only is a baseline without adaptation" in section(result.path)
 
 
+@pytest.mark.slow
 def test_a_method_with_its_own_space_gets_its_own_projection(tmp_path_factory):
     result, _, _ = fit(tmp_path_factory, "tca", k=0)
     embedding = load(result.path)

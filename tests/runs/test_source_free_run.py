@@ -50,6 +50,7 @@ def adapted(logreg_run, tmp_path_factory):
     return result, target
 
 
+@pytest.mark.slow
 def test_the_adapted_run_stores_its_weights_and_predicts_as_it_scored(adapted):
     result, target = adapted
     manifest = json.loads((result.path / "manifest.json").read_text())
@@ -94,6 +95,7 @@ def test_changed_or_unlisted_weights_are_refused(adapted, tmp_path):
         TransferPipeline.load(unlisted)
 
 
+@pytest.mark.slow
 def test_adabn_alone_adapts_any_classifier_and_stores_the_target_statistics(tmp_path_factory):
     run = _source_run(tmp_path_factory, "coral", "svm")
     target = _images(10, 3, 90)

@@ -52,6 +52,7 @@ def coral() -> list[str]:
     return ["coral"]
 
 
+@pytest.mark.slow
 def test_keeps_the_no_transfer_reference_when_there_is_no_shift():
     X, y, sd, _, _ = planted(0, shift=False)
     auto = AutoTransfer(candidates=coral(), random_state=0).fit(X, y, sample_domain=sd)
@@ -67,6 +68,7 @@ def test_keeps_the_no_transfer_reference_when_there_is_no_shift():
     assert credible.fit(X, y, sample_domain=sd).choice_ == "source_only"
 
 
+@pytest.mark.slow
 def test_falls_back_to_the_baseline_that_credibly_beats_source_only():
     X, y, sd, _, _ = planted(0, shift=False, flip=True)
     auto = AutoTransfer(candidates=coral(), random_state=0).fit(X, y, sample_domain=sd)
@@ -81,6 +83,7 @@ def test_falls_back_to_the_baseline_that_credibly_beats_source_only():
         AutoTransfer(baseline_rule="best").fit(X, y, sample_domain=sd)
 
 
+@pytest.mark.slow
 def test_picks_coral_when_it_fixes_a_planted_covariance_shift():
     X, y, sd, test, y_test = planted(0, shift=True)
     auto = AutoTransfer(candidates=coral(), random_state=0).fit(X, y, sample_domain=sd)
@@ -93,6 +96,7 @@ def test_picks_coral_when_it_fixes_a_planted_covariance_shift():
     assert auc_auto > auc_source + 0.05
 
 
+@pytest.mark.slow
 def test_without_target_labels_the_target_agreement_decides():
     X, y, sd, _, _ = planted(1, shift=True, k=0)
     auto = AutoTransfer(candidates=["coral", "site_standardize", "subspace_alignment"],
@@ -110,6 +114,7 @@ def test_without_target_labels_the_target_agreement_decides():
         assert auto.choice_ == "source_only" and ev["abstained"]
 
 
+@pytest.mark.slow
 def test_evidence_is_json_and_the_same_seed_gives_the_same_numbers():
     X, y, sd, _, _ = planted(2, shift=True)
     first = AutoTransfer(candidates=coral(), n_repeats=2, random_state=3)
@@ -123,6 +128,7 @@ def test_evidence_is_json_and_the_same_seed_gives_the_same_numbers():
     assert first.evidence_["folds"] == again.evidence_["folds"]
 
 
+@pytest.mark.slow
 def test_time_budget_spent_skips_the_remaining_candidates():
     X, y, sd, _, _ = planted(0, shift=True)
     auto = AutoTransfer(candidates=coral(), time_budget=-1, random_state=0)
@@ -159,11 +165,16 @@ def leaked_rows(calls, X_test) -> int:
     return leaks
 
 
-def test_target_test_labels_never_reach_any_fit():
-    X, y, sd, test, y_test = planted(3, shift=True, n_t=120)
+@pytest.mark.parametrize(("candidates", "n_repeats", "n_s"), [
+    # one candidate on a smaller source keeps the honesty check in the fast tier
+    pytest.param(["coral"], 1, 100, id="one-candidate"),
+    pytest.param(["coral", "density_ratio", "kmm", "label_shift", "adaptive_logreg"], 2, 300,
+                 id="five-candidates", marks=pytest.mark.slow),
+])
+def test_target_test_labels_never_reach_any_fit(candidates, n_repeats, n_s):
+    X, y, sd, test, y_test = planted(3, shift=True, n_s=n_s, n_t=120)
     RecordingClassifier.calls.clear()
-    candidates = ["coral", "density_ratio", "kmm", "label_shift", "adaptive_logreg"]
-    auto = AutoTransfer(RecordingClassifier(), candidates, random_state=0, n_repeats=2,
+    auto = AutoTransfer(RecordingClassifier(), candidates, random_state=0, n_repeats=n_repeats,
                         estimator_grid={"C": [1.0, 0.1]})  # the tuning fits are checked too
     auto.fit(X, y, sample_domain=sd)
     assert not auto.evidence_["skipped"] and auto.evidence_["final_predictor"]["tuned"]
@@ -182,6 +193,7 @@ def test_target_test_labels_never_reach_any_fit():
     assert leaked_rows(RecordingClassifier.calls, X[test]) == len(test)
 
 
+@pytest.mark.slow
 def test_grouped_real_heart_data_runs_and_keeps_patients_together():
     table = pd.read_csv(HEART)
     cols = ["age", "trestbps", "thalch", "oldpeak"]
@@ -202,6 +214,7 @@ def test_grouped_real_heart_data_runs_and_keeps_patients_together():
     assert auto.predict_proba(X[len(src) + 30 :]).shape == (90, 2)
 
 
+@pytest.mark.slow
 def test_too_few_labels_in_a_class_keep_source_only_and_say_why():
     X, y, sd, _, _ = planted(0, shift=False, flip=True)
     ones = np.flatnonzero((sd < 0) & (y == 1))
@@ -213,6 +226,7 @@ def test_too_few_labels_in_a_class_keep_source_only_and_say_why():
         "target_only", "pooled", "all_labelled", "coral"]
 
 
+@pytest.mark.slow
 def test_two_classes_with_three_labels_each_are_still_compared():
     X, y, sd, _, _ = planted(0, shift=False, flip=True)
     ones = np.flatnonzero((sd < 0) & (y == 1))
@@ -223,6 +237,7 @@ def test_two_classes_with_three_labels_each_are_still_compared():
     assert all(len(f["test"]) for f in auto.evidence_["folds"])
 
 
+@pytest.mark.slow
 def test_a_rare_class_is_kept_labelled_in_training_and_the_others_are_compared():
     rng = np.random.default_rng(0)
     centres = 3 * np.eye(3, 6)
@@ -244,6 +259,7 @@ def test_a_rare_class_is_kept_labelled_in_training_and_the_others_are_compared()
     assert auto.predict_proba(X[300:]).shape == (150, 3)
 
 
+@pytest.mark.slow
 def test_a_class_missing_from_the_labelled_target_samples_is_named():
     X, y, sd, _, _ = planted(0, shift=True)
     labelled = np.flatnonzero((sd < 0) & (y != -1))
@@ -252,6 +268,7 @@ def test_a_class_missing_from_the_labelled_target_samples_is_named():
         AutoTransfer(candidates=[], random_state=0).fit(X, y, sample_domain=sd)
 
 
+@pytest.mark.slow
 def test_reserved_and_unknown_candidate_names_are_rejected():
     X, y, sd, _, _ = planted(0, shift=True)
     with pytest.raises(ConfigError, match=r"\['pooled'\] are reserved"):
@@ -266,6 +283,7 @@ def test_auto_is_a_registered_method():
     assert isinstance(built, AutoTransfer) and built.random_state == 7
 
 
+@pytest.mark.slow
 def test_the_final_predictor_is_tuned_on_the_source_and_every_method_uses_it():
     X, y, sd, _, _ = planted(0, shift=True, d=60, n_s=150)  # many noise columns
     auto = AutoTransfer(candidates=coral(), n_repeats=1, random_state=0)

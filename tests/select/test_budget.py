@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from medtransfer.select.auto import AutoTransfer
 from medtransfer.select.budget import SIZE_RULES, SizeRule, plan_candidates
@@ -42,6 +43,7 @@ def _without_times(value):
     return value
 
 
+@pytest.mark.slow
 def test_auto_twice_gives_the_same_choice_and_evidence_and_prints_its_skips(capsys):
     X, y, sd = _data()
     rules = {"coral": SizeRule(100, "planted rule")}

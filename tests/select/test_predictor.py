@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import SVC
 
@@ -30,6 +31,7 @@ def test_default_grid_names_the_c_of_a_classifier_and_nothing_else():
     assert default_grid(SVC(), "classification") == {}  # its C wants another grid
 
 
+@pytest.mark.slow
 def test_the_chosen_value_is_the_best_source_cv_score_and_target_labels_are_not_read():
     X, y, sd = noisy_source()
     grid = default_grid(make_classifier("logreg"), "classification")

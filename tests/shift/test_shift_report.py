@@ -30,6 +30,7 @@ def cleveland_vs_switzerland():
     return measure_shift(source, target, *encode(source, target), n_permutations=40)
 
 
+@pytest.mark.slow
 def test_heart_sites_show_a_significant_shift_of_every_kind(cleveland_vs_switzerland):
     report = cleveland_vs_switzerland.to_dict()
     assert report["mmd"]["p_value"] < 0.05 and report["classifier"]["auc"] > 0.9

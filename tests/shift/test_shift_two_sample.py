@@ -78,6 +78,7 @@ def test_mmd_states_subsampling_and_is_seeded():
     assert (a["subsampled"], a["n_source"], a["n_target"]) == (40, 20, 20)
 
 
+@pytest.mark.slow
 def test_classifier_test_same_vs_shifted():
     same = classifier_test(*gaussians(shift=0.0, seed=5), n_permutations=100)
     shifted = classifier_test(*gaussians(shift=1.5, seed=5), n_permutations=100)

@@ -193,7 +193,8 @@ class AdaptedEstimator(BaseEstimator, ABC):
 
     def predict(self, X) -> np.ndarray:
         """Predict target rows (regression: within the range of the training labels)."""
-        pred = self.estimator_.predict(self.transform_target(X))
+        features = self.transform_target(X)  # checks the fit before estimator_ is read
+        pred = self.estimator_.predict(features)
         if getattr(self, "y_range_", None) is not None:
             return np.clip(pred, *self.y_range_)
         return pred
@@ -201,7 +202,8 @@ class AdaptedEstimator(BaseEstimator, ABC):
     @available_if(_final_has("predict_proba"))
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities of target rows."""
-        return self.estimator_.predict_proba(self.transform_target(X))
+        features = self.transform_target(X)
+        return self.estimator_.predict_proba(features)
 
     def transform_domains(self, X, sample_domain) -> np.ndarray:
         """Rows of any domain in the space the final predictor works in.

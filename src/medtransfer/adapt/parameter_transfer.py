@@ -93,15 +93,18 @@ class SourceRegularizedTransfer(ClassifierMixin, BaseEstimator):
 
     def decision_function(self, X) -> np.ndarray:
         """Decision values of the target model."""
-        return self.target_model_.decision_function(self._target_features(X))
+        features = self._target_features(X)  # checks the fit before target_model_ is read
+        return self.target_model_.decision_function(features)
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities of the target model."""
-        return self.target_model_.predict_proba(self._target_features(X))
+        features = self._target_features(X)
+        return self.target_model_.predict_proba(features)
 
     def predict(self, X) -> np.ndarray:
         """Classes predicted by the target model."""
-        return self.target_model_.predict(self._target_features(X))
+        features = self._target_features(X)
+        return self.target_model_.predict(features)
 
 
 @register_method(

@@ -112,7 +112,8 @@ class _PseudoLabelTransfer(ClassifierMixin, BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         """Most probable class of target rows."""
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        proba = self.predict_proba(X)  # checks the fit before classes_ is read
+        return self.classes_[proba.argmax(axis=1)]
 
 
 class SelfTraining(_PseudoLabelTransfer):
