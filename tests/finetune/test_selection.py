@@ -42,13 +42,17 @@ def test_few_labels_compares_every_fine_tune_with_the_frozen_backbone_on_held_ou
     assert again["scores"] == result["scores"] and again["choice"] == result["choice"]
 
 
-def test_fine_tunes_that_fail_are_recorded_and_the_frozen_backbone_is_kept():
+def test_fine_tunes_that_fail_are_recorded_and_the_frozen_backbone_is_kept(tmp_path):
     target, _ = partly_labelled(24, 6, seed=2)
-    # unfreeze=0 cannot train anything: every fine-tune fails, the frozen backbone does not
-    result = select_transfer_loss(SOURCE, target, tuner(unfreeze=0), candidates=("none", "mmd"))
+    # a checkpoint folder that is a file: every fine-tune fails when it saves its first
+    # epoch, the frozen backbone (no epoch) does not
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file")
+    result = select_transfer_loss(SOURCE, target, tuner(checkpoint_dir=blocked),
+                                  candidates=("none", "mmd"))
     assert set(result["scores"]) == {FROZEN} and result["choice"] == FROZEN
     assert set(result["errors"]) == {"none", "mmd"}
-    assert all("unfreeze=0" in e for e in result["errors"].values())
+    assert all("not-a-folder" in e for e in result["errors"].values())
 
 
 @pytest.mark.slow

@@ -33,6 +33,6 @@ def test_pw20_decision_is_tuned_on_the_labelled_target_and_survives_save_and_loa
 
 
 def test_pw20_point_needs_regression_auto():
-    with pytest.raises(ConfigError, match="--point pw20 applies only"):
+    with pytest.raises(ConfigError, match=r"TransferPipeline\(point='pw20'\): applies only"):
         TransferPipeline(method="coral", task="regression", point="pw20").fit(
             warfarin(site=[1]), warfarin(site=[3]), target_labels=20)
