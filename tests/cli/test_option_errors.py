@@ -2,16 +2,9 @@
 
 import pandas as pd
 import pytest
+from tests.cli_output import one_clean_line
 
 from medtransfer.cli import app
-
-
-def _one_clean_line(result) -> str:
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
-    return lines[0]
 
 
 def _fit(heart_csv, tmp_path, *extra):
@@ -21,7 +14,7 @@ def _fit(heart_csv, tmp_path, *extra):
 
 @pytest.mark.parametrize("seed", ["-1", "99999999999999999999"])
 def test_seed_out_of_range(runner, heart_csv, tmp_path, seed):
-    line = _one_clean_line(runner.invoke(app, _fit(heart_csv, tmp_path, "--seed", seed)))
+    line = one_clean_line(runner.invoke(app, _fit(heart_csv, tmp_path, "--seed", seed)))
     assert f"--seed {seed} is out of range" in line and "0 to 4294967295" in line
     assert not (tmp_path / "r").exists()
 
@@ -30,14 +23,14 @@ def test_seed_out_of_range(runner, heart_csv, tmp_path, seed):
 def test_image_size_out_of_range(runner, image_folders, tmp_path, size):
     source, target = image_folders
     args = ["shift", str(source), str(target), "--image-size", size, "-o", str(tmp_path / "s")]
-    line = _one_clean_line(runner.invoke(app, args))
+    line = one_clean_line(runner.invoke(app, args))
     assert f"--image-size {size}: expected an integer from 16 to 1024" in line
 
 
 @pytest.mark.parametrize("labels", ["-5", "1e3"])
 def test_target_labels_neither_count_nor_file(runner, heart_csv, tmp_path, labels):
     args = _fit(heart_csv, tmp_path, "--target-labels", labels)
-    line = _one_clean_line(runner.invoke(app, args))
+    line = one_clean_line(runner.invoke(app, args))
     assert f"--target-labels {labels!r} is neither a non-negative integer" in line
 
 
@@ -53,7 +46,7 @@ def test_values_near_the_float64_limit_are_refused(runner, heart_csv, tmp_path, 
         "shift": ["shift", str(table), str(table), *out],
         "rank": ["rank", str(table), "--source", str(table), *out],
     }[command]
-    line = _one_clean_line(runner.invoke(app, args))
+    line = one_clean_line(runner.invoke(app, args))
     assert "column 'chol' has 1 values beyond +-1e+150 (first 1e+308 at row 3)" in line
     assert not (tmp_path / "out").exists()
 
@@ -72,7 +65,7 @@ def test_unusable_npz_archives(runner, tmp_path, images, labels, expected):
     archive = tmp_path / "bad.npz"
     np.savez(archive, train_images=np.zeros(images, np.uint8), train_labels=np.array(labels))
     args = ["fit", str(archive), str(archive), "--method", "source_only", "-o", str(tmp_path / "r")]
-    assert expected in _one_clean_line(runner.invoke(app, args))
+    assert expected in one_clean_line(runner.invoke(app, args))
 
 
 @pytest.mark.slow
@@ -83,15 +76,15 @@ def test_report_refuses_a_broken_shift_json_and_keeps_an_existing_report(
     run = tmp_path / "r"
     (run / "report.html").write_text("old")
     (run / "shift.json").write_text("{bad")
-    line = _one_clean_line(runner.invoke(app, ["report", str(run)]))
+    line = one_clean_line(runner.invoke(app, ["report", str(run)]))
     assert "shift.json is not valid JSON" in line
     (run / "shift.json").write_text("[1, 2]")
-    line = _one_clean_line(runner.invoke(app, ["report", str(run)]))
+    line = one_clean_line(runner.invoke(app, ["report", str(run)]))
     assert "shift.json holds a JSON list" in line
     (run / "shift.json").unlink()
     (run / "report.html").unlink()
     assert runner.invoke(app, ["report", str(run)]).exit_code == 0
-    line = _one_clean_line(runner.invoke(app, ["report", str(run)]))
+    line = one_clean_line(runner.invoke(app, ["report", str(run)]))
     assert "report.html already exists" in line and "--force" in line
     assert runner.invoke(app, ["report", str(run), "--force"]).exit_code == 0
 
@@ -100,7 +93,7 @@ def test_repeated_column_names_are_refused(runner, tmp_path):
     table = tmp_path / "dup.csv"
     table.write_text("age,age,label\n" + "\n".join(f"{i},{2 * i},{i % 2}" for i in range(40)))
     args = ["fit", str(table), str(table), "--label-col", "label", "-o", str(tmp_path / "r")]
-    line = _one_clean_line(runner.invoke(app, args))
+    line = one_clean_line(runner.invoke(app, args))
     assert "the header repeats column(s) ['age']" in line
 
 

@@ -1,18 +1,11 @@
 """A library parameter error reaches the user as one line naming the command's flag."""
 
 import pytest
+from tests.cli_output import one_clean_line
 
 from medtransfer.cli import app
 from medtransfer.cli.options import FlagStyle, flag_of, parameter_message
 from medtransfer.params import Interval, Options, ParameterError, Requires, check_params
-
-
-def _one_clean_line(result) -> str:
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
-    return lines[0]
 
 
 @pytest.mark.parametrize(
@@ -28,7 +21,7 @@ def test_a_bad_flag_value_is_one_line_naming_the_flag(
 ):
     args = ["shift", str(heart_csv), str(heart_csv), "--label-col", "diagnosis",
             flag, value, "-o", str(tmp_path / "s")]
-    assert _one_clean_line(runner.invoke(app, args)).startswith(expected)
+    assert one_clean_line(runner.invoke(app, args)).startswith(expected)
     assert not (tmp_path / "s").exists()
 
 
@@ -87,7 +80,7 @@ HEART = ["--label-col", "diagnosis", "--site-col", "dataset", "--source-site", "
 def test_a_library_refusal_in_fit_names_the_flag(runner, heart_csv, tmp_path, args, expected):
     result = runner.invoke(app, ["fit", str(heart_csv), str(heart_csv), *HEART, "--method",
                                  "source_only", *args, "-o", str(tmp_path / "run")])
-    assert _one_clean_line(result) == expected
+    assert one_clean_line(result) == expected
     assert not (tmp_path / "run").exists()
 
 
@@ -95,7 +88,7 @@ def test_rank_names_target_labels_for_a_negative_k(runner, heart_csv, tmp_path):
     result = runner.invoke(app, ["rank", str(heart_csv), "--source", str(heart_csv),
                                  "--label-col", "diagnosis", "--target-labels", "-1",
                                  "-o", str(tmp_path / "r")])
-    assert _one_clean_line(result) == (
+    assert one_clean_line(result) == (
         "error: --target-labels -1: expected an integer >= 0; the number of labelled target "
         "samples, e.g. 20")
 
@@ -103,12 +96,12 @@ def test_rank_names_target_labels_for_a_negative_k(runner, heart_csv, tmp_path):
 def test_extract_names_shard_and_engine(runner, image_folders, tmp_path, monkeypatch):
     source, _ = image_folders
     args = ["extract", str(source), "-o", str(tmp_path / "store"), "--quiet"]
-    assert _one_clean_line(runner.invoke(app, [*args, "--shard", "4/4"])) == (
+    assert one_clean_line(runner.invoke(app, [*args, "--shard", "4/4"])) == (
         "error: --shard '4/4': expected i/N with 0 <= i < N, e.g. 0/4")
     from medtransfer.features import engine
 
     monkeypatch.setattr(engine, "onnx_available", lambda: False)
-    assert _one_clean_line(runner.invoke(app, [*args, "--engine", "onnx"])) == (
+    assert one_clean_line(runner.invoke(app, [*args, "--engine", "onnx"])) == (
         "error: --engine 'onnx': needs ONNX Runtime; run `pip install 'medtransfer[onnx]'` or "
         "use --engine torch")
 
@@ -118,13 +111,13 @@ def test_label_map_and_drop_cols_name_their_flags_in_fit(runner, heart_csv, imag
     source, target = image_folders
     result = runner.invoke(app, ["fit", str(source), str(target), "--drop-cols", "age",
                                  "-o", str(tmp_path / "run")])
-    line = _one_clean_line(result)
+    line = one_clean_line(result)
     assert line.startswith("error: --drop-cols ['age']: applies to tables; ") and line.endswith(
         "holds images"), line
     result = runner.invoke(app, ["fit", str(heart_csv), str(heart_csv), *HEART, "--label-col",
                                  "age", "--task", "regression", "--label-map", "0=a",
                                  "-o", str(tmp_path / "run")])
-    line = _one_clean_line(result)
+    line = one_clean_line(result)
     assert line.startswith("error: --label-map '0=a': maps classes, but ") and line.endswith(
         "has continuous labels; leave it out"), line
     assert not (tmp_path / "run").exists()
