@@ -11,7 +11,7 @@ ROOT = Path(medtransfer.__file__).parent
 
 # top to bottom; a room may import rooms on its own step or below
 STAIRCASE = (
-    {"cli"},
+    {"cli", "__main__"},
     {"explain", "bench"},
     {"runs", "federated", "rank"},
     {"finetune"},

@@ -68,3 +68,14 @@ def test_version_flag_prints_the_package_version():
 
     result = CliRunner().invoke(app, ["--version"])
     assert result.exit_code == 0 and result.output.strip() == f"medtransfer {__version__}"
+
+
+def test_python_dash_m_runs_the_command_line():
+    import subprocess
+    import sys
+
+    from medtransfer import __version__
+
+    out = subprocess.run([sys.executable, "-m", "medtransfer", "--version"],
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == f"medtransfer {__version__}"
