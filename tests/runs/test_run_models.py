@@ -65,3 +65,19 @@ def test_set_params_reaches_the_arm_template_and_fit_leaves_parameters_alone(tmp
     assert len(ids) == len(target) - 10
     loaded = TransferPipeline.load(tmp_path / "run")
     np.testing.assert_allclose(loaded.predict_proba(target), pipeline.predict_proba(target))
+
+
+def test_a_run_written_before_store_weights_existed_still_loads(tmp_path):
+    from medtransfer import artifacts
+
+    source, target = heart_disease("Cleveland"), heart_disease("Hungary")
+    pipeline = TransferPipeline(method="source_only", classifier="logreg", progress=False)
+    run = pipeline.fit(source, target).save(tmp_path / "run")
+    manifest = artifacts.read_manifest(run)
+    del manifest["pipeline"]["store_weights"]
+    (run / artifacts.MANIFEST).unlink()
+    artifacts.write_manifest(run, {k: v for k, v in manifest.items()
+                                   if k not in ("files", "integrity")})
+    loaded = TransferPipeline.load(run)
+    assert loaded.store_weights is False
+    np.testing.assert_allclose(loaded.predict_proba(target), pipeline.predict_proba(target))
