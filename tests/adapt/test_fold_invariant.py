@@ -1,4 +1,5 @@
-"""Which adaptations ignore target labels (``uses_target_labels``), proved."""
+"""Which adaptations ignore target labels (``uses_target_labels``), proved; the cache that
+reuses them across folds gives the plain fit's results and adapts once."""
 
 from __future__ import annotations
 
@@ -11,6 +12,10 @@ from tests.adapt.test_common import CASES, N_SOURCE, N_TARGET, build, make_probl
 
 import medtransfer.select  # noqa: F401  (registers "auto")
 from medtransfer.adapt.domain_estimator import AdaptedEstimator, check_domain_inputs
+from medtransfer.adapt.fold_invariant import AdaptationCache
+from medtransfer.adapt.harmonize import SiteStandardized
+from medtransfer.models.classifiers import make_classifier
+from medtransfer.select.validation import out_of_fold, target_folds
 
 # Reviewed: each _adapt was read and found to use only X, the domain codes (and, passed on but
 # ignored by CORAL / PCA / the linear Monge map, the labels). A change here needs that review.
@@ -70,3 +75,91 @@ def test_a_label_reading_adaptation_changes_with_the_target_labels(name):
     features_a, _ = adapted(method, X, y_a, domain)
     features_b, _ = adapted(method, X, y_b, domain)
     assert not np.array_equal(features_a, features_b)
+
+
+def folds_of(y, domain, task="classification"):
+    return target_folds(y, sample_domain=domain, task=task, n_splits=3, n_repeats=2,
+                        random_state=0)
+
+
+@pytest.mark.parametrize(("name", "task"), FREE_CASES)
+def test_cached_folds_predict_exactly_as_plain_folds(name, task):
+    X, y, _, domain = two_masks(task)
+    folds = folds_of(y, domain, task)
+    method = build(name, task)
+    cache = AdaptationCache(X, y, domain)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain, error = out_of_fold(method, X, y, sample_domain=domain, folds=folds, task=task)
+        cached, cached_error = out_of_fold(method, X, y, sample_domain=domain, folds=folds,
+                                           task=task, cache=cache)
+    assert error is None and cached_error is None
+    assert np.array_equal(plain, cached)
+    assert (cache.misses, cache.hits) == (1, len(folds) - 1)
+
+
+class CountedSites(SiteStandardized):
+    """Site standardisation counting its adaptations (a class-level list survives clone)."""
+
+    calls: list = []  # noqa: RUF012
+
+    def _adapt(self, X, y, rows):
+        self.calls.append(len(X))
+        return super()._adapt(X, y, rows)
+
+
+class CountedLabelled(CountedSites):
+    uses_target_labels = True
+
+
+def fit_all(cache, method, X, ys, domain):
+    return [cache.fit(clone(method), X, y, sample_domain=domain) for y in ys]
+
+
+def test_the_cache_adapts_a_label_free_method_once_and_restores_its_state():
+    X, y_a, y_b, domain = two_masks("classification")
+    method = CountedSites(make_classifier("logreg", "classification", 0))
+    CountedSites.calls.clear()
+    first, second = fit_all(AdaptationCache(X, y_a, domain), method, X, [y_a, y_b], domain)
+    assert len(CountedSites.calls) == 1
+    plain = clone(method).fit(X, y_b, sample_domain=domain)
+    assert np.array_equal(second.transform_domains(X, domain), plain.transform_domains(X, domain))
+    assert np.array_equal(second.predict_proba(X), plain.predict_proba(X))
+    assert first.location_ is second.location_  # the same fitted state, not recomputed
+
+
+@pytest.mark.parametrize("change", ["label_reading", "other_X", "source_labels", "params"])
+def test_the_cache_refits_when_reuse_would_not_be_exact(change):
+    X, y_a, y_b, domain = two_masks("classification")
+    cls = CountedLabelled if change == "label_reading" else CountedSites
+    method = cls(make_classifier("logreg", "classification", 0))
+    cache = AdaptationCache(X, y_a, domain)
+    CountedSites.calls.clear()
+    cache.fit(clone(method), X, y_a, sample_domain=domain)
+    if change == "other_X":
+        X = X.copy()  # equal values, but not the array the cache is bound to
+    elif change == "source_labels":
+        y_b = y_b.copy()
+        y_b[0] = 1 - y_b[0]
+    elif change == "params":
+        method = method.set_params(estimator__logisticregression__C=0.5)
+    cache.fit(clone(method), X, y_b, sample_domain=domain)
+    assert len(CountedSites.calls) == 2
+
+
+def test_the_adaptation_warnings_are_repeated_by_each_reuse():
+    X, y_a, y_b, domain = two_masks("classification")
+    method = build("kmm").set_params(max_samples=30)  # subsampled: warns
+    cache = AdaptationCache(X, y_a, domain)
+    for y in (y_a, y_b):
+        with pytest.warns(UserWarning, match="solved on 30 source"):
+            cache.fit(clone(method), X, y, sample_domain=domain)
+
+
+def test_the_cache_drops_the_oldest_adaptation_past_its_memory_limit():
+    X, y_a, y_b, domain = two_masks("classification")
+    cache = AdaptationCache(X, y_a, domain, max_bytes=X.nbytes)  # room for one adaptation
+    site, combat = build("site_standardize"), build("combat")
+    for method in (site, combat, combat, site):
+        cache.fit(clone(method), X, y_b, sample_domain=domain)
+    assert (cache.misses, cache.hits) == (3, 1)
