@@ -86,7 +86,8 @@ class AdaptationCache:
         return method._fit_adapted(X, y, sample_domain, self._adapter_for(key, method))
 
     def _reusable(self, method, X, y, sample_domain) -> bool:
-        if not isinstance(method, AdaptedEstimator) or method.adaptation_uses_target_labels:
+        if (not isinstance(method, AdaptedEstimator) or method.adaptation_uses_target_labels
+                or type(method).fit is not AdaptedEstimator.fit):  # a fit of its own: not ours
             return False
         domain, y = np.asarray(sample_domain), np.asarray(y)
         return (X is self._X and _same(domain, self._domain)
