@@ -299,3 +299,30 @@ def test_the_final_predictor_is_tuned_on_the_source_and_every_method_uses_it():
     assert given.estimator_.estimator.get_params()["logisticregression__C"] == 1.0
     with pytest.raises(ConfigError, match="estimator_grid='small' must be 'auto', None or one"):
         AutoTransfer(estimator_grid="small").fit(X, y, sample_domain=sd)
+
+
+def _without_times(value):
+    if isinstance(value, dict):
+        return {k: _without_times(v) for k, v in value.items() if k != "time_s"}
+    if isinstance(value, list):
+        return [_without_times(v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("k", [24, 0])
+def test_a_label_free_adaptation_runs_once_per_selection_with_the_same_evidence(k):
+    from tests.adapt.test_fold_invariant import CountedLabelled, CountedSites
+
+    X, y, sd, test, _ = planted(0, shift=True, k=k)
+    evidence, predictions = [], []
+    for cls in (CountedSites, CountedLabelled):  # the same method, reused / refitted
+        cls.calls.clear()
+        auto = AutoTransfer(candidates={"sites": cls(make_classifier("logreg"))}, n_splits=3,
+                            n_repeats=1, estimator_grid=None, random_state=0)
+        auto.fit(X, y, sample_domain=sd)
+        evidence.append(_without_times(auto.evidence_))
+        predictions.append(auto.predict_proba(X[test]))
+        fits = (3 if k else 1) + (auto.choice_ == "sites")
+        assert len(cls.calls) == (1 if cls is CountedSites else fits)
+    assert evidence[0] == evidence[1]
+    assert np.array_equal(*predictions)

@@ -142,6 +142,21 @@ class AlignedEstimator(AdaptedEstimator):
         return self._map_scaled(self.scaler_.transform(X), code)
 
     @property
+    def adaptation_uses_target_labels(self) -> bool:
+        """False for the adapters whose fit reads only the rows' features and domains:
+        skada's CORAL, subspace alignment (two PCAs) and the linear Monge map (POT's
+        ``LinearTransport`` ignores ``ys``/``yt``). True for the exact and entropic OT plans,
+        which use the labelled target rows to match classes, and for any other adapter."""
+        from medtransfer.adapt.skada_adapters import (  # cheap once skada is loaded
+            CORALAdapter,
+            LinearOTMappingAdapter,
+            SubspaceAlignmentAdapter,
+        )
+
+        label_free = (CORALAdapter, LinearOTMappingAdapter, SubspaceAlignmentAdapter)
+        return type(self.adapter) not in label_free  # exact types: a subclass may read y
+
+    @property
     def keeps_feature_space(self) -> bool:
         """False for adapters that project onto ``n_components`` (subspace alignment);
         True for those that move rows within the standardised features (CORAL, OT)."""

@@ -118,11 +118,19 @@ class AdaptedEstimator(BaseEstimator, ABC):
     adaptation_effect : {"mapped", "reweighted"}
         Class attribute: "mapped" when the adaptation moves the features, "reweighted"
         when it only weights the training rows and leaves the features as they are.
+    uses_target_labels : bool
+        Class attribute: whether ``_adapt`` reads any target label, directly or through
+        something fitted on them (pseudo-labels seeded by the labelled target rows, class-aware
+        plans). True, the safe default, unless ``_adapt`` has been read and found to use only
+        the features, the domain codes and the source labels; then the adaptation is the same
+        for every choice of labelled target rows, and ``auto`` computes it once per selection
+        (:class:`~medtransfer.adapt.fold_invariant.AdaptationCache`). A test proves each False.
     y_range_ : tuple of float or None
         Regression: the smallest and largest training label; predictions are clipped to it.
     """
 
     adaptation_effect: ClassVar[str] = "mapped"
+    uses_target_labels: ClassVar[bool] = True
 
     def __init__(self, estimator: BaseEstimator) -> None:
         self.estimator = estimator
@@ -155,9 +163,14 @@ class AdaptedEstimator(BaseEstimator, ABC):
         -------
         self
         """
+        return self._fit_adapted(X, y, sample_domain, self._adapt)
+
+    def _fit_adapted(self, X, y, sample_domain, adapt) -> AdaptedEstimator:
+        """:meth:`fit` with ``adapt(X, y, rows)`` in place of ``_adapt`` (an AdaptationCache
+        passes one that reuses a previous fit's adaptation)."""
         X, y, rows = check_domain_inputs(X, y, sample_domain)
         try:
-            features, weight = self._adapt(X, y, rows)
+            features, weight = adapt(X, y, rows)
             keep = rows.labelled
             weight = None if weight is None else weight[keep]
             # Weights are passed as step__sample_weight, which metadata routing (switched on
@@ -235,6 +248,12 @@ class AdaptedEstimator(BaseEstimator, ABC):
         for code, mask in parts.items():
             out[mask] = mapped[code]
         return out
+
+    @property
+    def adaptation_uses_target_labels(self) -> bool:
+        """Whether this instance's adaptation reads target labels: the class's
+        ``uses_target_labels``, refined by subclasses whose answer depends on a parameter."""
+        return self.uses_target_labels
 
     @property
     def keeps_feature_space(self) -> bool:

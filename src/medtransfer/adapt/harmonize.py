@@ -54,6 +54,8 @@ class SiteStandardized(AdaptedEstimator):
         Per-domain mean and standard deviation (keys: source codes and ``"target"``).
     """
 
+    uses_target_labels = False  # per-domain moments of X: no label is read (nor by ComBat)
+
     def _adapt(self, X, y, rows):
         out = np.empty_like(X)
         self.location_, self.scale_ = {}, {}

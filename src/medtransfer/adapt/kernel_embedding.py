@@ -61,6 +61,8 @@ class TransferComponentAnalysis(AdaptedEstimator):
     landmarks_ : ndarray of shape (m, n_features)
     """
 
+    uses_target_labels = False  # marginal MMD only; JDA, which pseudo-labels, says True
+
     def __init__(
         self,
         estimator: BaseEstimator,
@@ -148,6 +150,8 @@ class JointDistributionAdaptation(TransferComponentAnalysis):
     pseudo_labels_ : ndarray
         Final labels (true or pseudo) of the target training rows.
     """
+
+    uses_target_labels = True  # true target labels, and pseudo-labels fitted on them
 
     def __init__(
         self,

@@ -69,6 +69,8 @@ class MappingNetwork(AdaptedEstimator):
     loss_history_ : list of float
     """
 
+    uses_target_labels = True  # labelled target rows pull the map toward their class means
+
     def __init__(
         self,
         estimator: BaseEstimator,

@@ -70,6 +70,9 @@ class ReweightedEstimator(AdaptedEstimator):
     """
 
     adaptation_effect = "reweighted"
+    # The weights estimate p_target(x) / p_source(x) from the rows' features and domains only
+    # (KMM, KLIEP, the domain classifier); subclasses that read y must set this back to True.
+    uses_target_labels = False
 
     def __init__(
         self, estimator: BaseEstimator, max_weight: float = 10.0, random_state: int | None = None

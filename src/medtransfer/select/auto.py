@@ -30,6 +30,7 @@ from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
 from medtransfer.adapt.base import METHODS, get_method, register_method
 from medtransfer.adapt.baselines import Pooled
+from medtransfer.adapt.fold_invariant import AdaptationCache
 from medtransfer.data.labels import TASKS
 from medtransfer.data.sample_domain import domain_masks, target_type
 from medtransfer.errors import ConfigError
@@ -211,17 +212,21 @@ class AutoTransfer(BaseEstimator):
         start = time.perf_counter()
         estimator, tuning = self._tuned_estimator(X, y, sample_domain, task, groups)
         methods = self._candidates(task, k, estimator)
+        # One selection's adaptations of the methods that read no target label: the folds and
+        # the final fit differ only in which target rows are labelled, so each adapts once.
+        cache = AdaptationCache(X, y, sample_domain)
         if k == 0:
-            evidence = self._select_without_labels(methods, X, y, sample_domain, task)
+            evidence = self._select_without_labels(methods, X, y, sample_domain, task, cache)
         else:
-            evidence = self._select_with_labels(methods, X, y, sample_domain, task, groups)
+            evidence = self._select_with_labels(methods, X, y, sample_domain, task, groups, cache)
         evidence.update(task=task, k=k, final_predictor=tuning,
                         time_s=time.perf_counter() - start)
         self.choice_ = evidence["choice"]
         self.decision_ = self._fit_decision(evidence, y, sample_domain)
         evidence.pop("folds_raw", None)
         self.evidence_ = _jsonable(evidence)
-        self.estimator_ = clone(methods[self.choice_]).fit(X, y, sample_domain=sample_domain)
+        self.estimator_ = cache.fit(clone(methods[self.choice_]), X, y,
+                                    sample_domain=sample_domain)
         if hasattr(self.estimator_, "classes_"):
             self.classes_ = self.estimator_.classes_
         return self
@@ -287,7 +292,7 @@ class AutoTransfer(BaseEstimator):
             references[ALL_LABELLED] = Pooled(estimator, target_share=None)
         return {**references, **built, **given}
 
-    def _select_with_labels(self, methods, X, y, sample_domain, task, groups) -> dict:
+    def _select_with_labels(self, methods, X, y, sample_domain, task, groups, cache) -> dict:
         held_in, short = rare_rows(y, sample_domain, task, self.min_class_size)
         # Not all_labelled either: what a handful of target rows teach it goes unchecked (on
         # the heart sites, 10 VA Long Beach patients cost Cleveland -> VA 0.02 AUROC).
@@ -303,7 +308,8 @@ class AutoTransfer(BaseEstimator):
         results, skipped = self._validate_planned(
             methods, len(X), len(folds),
             lambda ms, on_fold: validate_methods(ms, X, y, sample_domain=sample_domain,
-                                                 folds=folds, task=task, on_fold=on_fold))
+                                                 folds=folds, task=task, on_fold=on_fold,
+                                                 cache=cache))
         rows = np.unique(np.concatenate([te for _, te in folds]))
         y_k, g_k = y[rows], None if groups is None else np.asarray(groups)[rows]
         best, baseline_comparisons, anchor = self._reference(results, y_k, task, g_k)
@@ -412,10 +418,10 @@ class AutoTransfer(BaseEstimator):
                         f"lower bound {c['lower']:+.3f} > margin {self.margin}, "
                         f"{c['n']} labelled target samples)")
 
-    def _select_without_labels(self, methods, X, y, sample_domain, task) -> dict:
+    def _select_without_labels(self, methods, X, y, sample_domain, task, cache) -> dict:
         if task == "classification":
             return choose_without_labels(
-                methods, X, y, sample_domain=sample_domain,
+                methods, X, y, sample_domain=sample_domain, cache=cache,
                 validate=lambda ms, run: self._validate_planned(
                     ms, len(X), 1, lambda one, _: run(one), unit="fit"))
         names = ["source_only", *(n for n in methods if n not in REFERENCES)]

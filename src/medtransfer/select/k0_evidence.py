@@ -28,6 +28,7 @@ from collections.abc import Mapping
 import numpy as np
 from sklearn.base import BaseEstimator, clone
 
+from medtransfer.adapt.fold_invariant import AdaptationCache
 from medtransfer.data.sample_domain import domain_masks
 
 MARGIN = 0.01
@@ -35,9 +36,13 @@ MAX_PRIOR_SHIFT = 0.5
 
 
 def target_predictions(
-    methods: Mapping[str, BaseEstimator], X, y, *, sample_domain
+    methods: Mapping[str, BaseEstimator], X, y, *, sample_domain,
+    cache: AdaptationCache | None = None,
 ) -> dict[str, dict]:
     """Fit every method on all rows; its predicted class of each unlabelled target row.
+
+    With ``cache`` (bound to ``X``, ``y``, ``sample_domain``) the adaptations are kept for a
+    later fit of the same method on the same rows (auto's final fit).
 
     Returns
     -------
@@ -53,7 +58,8 @@ def target_predictions(
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                fitted = clone(method).fit(X, y, sample_domain=sample_domain)
+                fitted = (clone(method).fit(X, y, sample_domain=sample_domain) if cache is None
+                          else cache.fit(clone(method), X, y, sample_domain=sample_domain))
                 pred, error = np.asarray(fitted.predict(X[unlabelled])), None
         except Exception as err:  # a candidate that breaks must not stop the selection
             pred, error = None, f"{type(err).__name__}: {err}"
@@ -110,14 +116,14 @@ def agreement_choice_on_target(
 
 
 def choose_without_labels(methods: Mapping[str, BaseEstimator], X, y, *, sample_domain,
-                          validate) -> dict:
+                          validate, cache: AdaptationCache | None = None) -> dict:
     """auto's k = 0 evidence for classification: fit every candidate once (``validate``
     runs them within auto's work plan and returns the results and the skipped), then
-    :func:`agreement_choice_on_target`."""
+    :func:`agreement_choice_on_target`; ``cache``: see :func:`target_predictions`."""
     names = [n for n in methods if n not in ("target_only", "pooled", "all_labelled")]
     results, skipped = validate(
         {n: methods[n] for n in names},
-        lambda ms: target_predictions(ms, X, y, sample_domain=sample_domain))
+        lambda ms: target_predictions(ms, X, y, sample_domain=sample_domain, cache=cache))
     y, domain = np.asarray(y), np.asarray(sample_domain)
     verdict = agreement_choice_on_target(results, y[domain_masks(y, domain)[0]])
     recorded = {n: {"time_s": r["time_s"], "error": r["error"]} for n, r in results.items()}

@@ -18,6 +18,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.metrics import mean_absolute_error, roc_auc_score
 from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
 
+from medtransfer.adapt.fold_invariant import AdaptationCache
 from medtransfer.data.sample_domain import domain_masks
 from medtransfer.errors import DataError
 from medtransfer.evaluate.resampling import bootstrap_resamples, paired_difference
@@ -195,13 +196,14 @@ def align_proba(proba: np.ndarray, model: BaseEstimator, classes: np.ndarray) ->
 
 def out_of_fold(
     method: BaseEstimator, X, y, *, sample_domain, folds: list[Fold], task: str,
-    on_fold: Callable[[], None] | None = None,
+    on_fold: Callable[[], None] | None = None, cache: AdaptationCache | None = None,
 ) -> tuple[np.ndarray, str | None]:
     """Out-of-fold predictions on the labelled target rows, averaged over repetitions.
 
     Each fold fits a clone of ``method`` with the fold's test labels hidden (those rows stay
     in as unlabelled target rows) and predicts them; ``on_fold()`` is called after each fold
-    (progress).
+    (progress). With ``cache`` (bound to ``X``, ``y`` and ``sample_domain``), a method whose
+    adaptation reads no target label adapts once for all folds, with the same predictions.
 
     Returns
     -------
@@ -219,7 +221,8 @@ def out_of_fold(
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                pred = _fold_predictions(method, X, y, sample_domain, fold, task, classes)
+                pred = _fold_predictions(method, X, y, sample_domain, fold, task, classes,
+                                         cache)
         except Exception as err:  # a candidate that breaks must not stop the selection
             return np.full_like(total, np.nan), f"{type(err).__name__}: {err}"
         where = np.searchsorted(rows, fold[1])
@@ -230,11 +233,16 @@ def out_of_fold(
     return total / count[:, None], None
 
 
-def _fold_predictions(method, X, y, sample_domain, fold: Fold, task, classes) -> np.ndarray:
+def _fold_predictions(method, X, y, sample_domain, fold: Fold, task, classes,
+                      cache: AdaptationCache | None = None) -> np.ndarray:
     _, test = fold  # every row outside ``test`` keeps its label
     y_fit = np.array(y, dtype=float if task == "regression" else None, copy=True)
     y_fit[test] = masked_label(task)
-    model = clone(method).fit(X, y_fit, sample_domain=sample_domain)
+    model = clone(method)
+    if cache is None:
+        model.fit(X, y_fit, sample_domain=sample_domain)
+    else:
+        model = cache.fit(model, X, y_fit, sample_domain=sample_domain)
     if task == "regression":
         return np.asarray(model.predict(X[test]), dtype=float).reshape(-1, 1)
     return align_proba(np.asarray(model.predict_proba(X[test])), model, classes)
@@ -242,11 +250,12 @@ def _fold_predictions(method, X, y, sample_domain, fold: Fold, task, classes) ->
 
 def validate_methods(
     methods: Mapping[str, BaseEstimator], X, y, *, sample_domain, folds: list[Fold], task: str,
-    on_fold: Callable[[], None] | None = None,
+    on_fold: Callable[[], None] | None = None, cache: AdaptationCache | None = None,
 ) -> dict[str, dict]:
     """Out-of-fold predictions of every method on the same folds, with score, time and error.
 
-    ``on_fold()`` is called after each fold of each method (progress).
+    ``on_fold()`` is called after each fold of each method (progress); ``cache``: see
+    :func:`out_of_fold`.
     """
     rows = np.unique(np.concatenate([test for _, test in folds]))
     y_k = np.asarray(y)[rows]
@@ -254,7 +263,7 @@ def validate_methods(
     for name, method in methods.items():
         start = time.perf_counter()
         pred, error = out_of_fold(method, X, y, sample_domain=sample_domain, folds=folds,
-                                  task=task, on_fold=on_fold)
+                                  task=task, on_fold=on_fold, cache=cache)
         score = float("nan") if error else metric(y_k, pred, task)
         results[name] = {"score": score, "oof": pred, "time_s": time.perf_counter() - start,
                          "error": error}
