@@ -37,6 +37,7 @@ from medtransfer.runs.effect_intervals import (
     refit_arms,
     write_refits,
 )
+from medtransfer.runs.effect_overlap import warn_poor_overlap
 from medtransfer.runs.frames import score_models
 from medtransfer.runs.pipeline import TransferPipeline
 from medtransfer.select.auto import ALL_LABELLED
@@ -120,6 +121,7 @@ class EffectPipeline(BaseEstimator, RunModel):
         template = self.pipeline if self.pipeline is not None else TransferPipeline()
         arm_source = self.arms(source, "source")
         arm_target = self.arms(target, "target")
+        warn_poor_overlap(arm_target, self.treatment, target.name)
         labelled = self._labelled_positions(template, target, arm_target, target_labels)
         source_rows = ~np.isnan(arm_source) & source.labelled_mask
         self.n_rows_ = {"treatment_not_recorded": {
