@@ -65,10 +65,13 @@ def test_treatment_effect_run_from_the_raw_iwpc_file(runner, tmp_path):
     result = runner.invoke(app, ["predict", str(run), str(WARFARIN), *site, "-o", str(out)])
     assert result.exit_code == 0, result.output
     predicted = pd.read_csv(out)
-    assert list(predicted.columns) == ["id", "outcome_control", "outcome_treated", "effect"]
+    # the saved refits give a loaded run the same intervals as the fit's held-out rows
+    assert list(predicted.columns) == ["id", "outcome_control", "outcome_treated", "effect",
+                                       "effect_low", "effect_high"]
     both = held.merge(predicted, on="id")
     assert len(both) > 0
-    assert (both["effect_x"] - both["effect_y"]).abs().max() < 1e-9
+    for column in ("effect", "effect_low", "effect_high"):
+        assert (both[f"{column}_x"] - both[f"{column}_y"]).abs().max() < 1e-9
     refused = runner.invoke(app, ["predict", str(run), str(WARFARIN), *site, "--model",
                                   "pooled", "-o", str(tmp_path / "no.csv")])
     assert refused.exit_code == 2 and "treatment-effect run" in refused.output

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import pandas as pd
 import pytest
 
 from medtransfer.bench.effect_simulation import simulate_trial
-from medtransfer.errors import ConfigError, DataError
-from medtransfer.runs.effect import EffectPipeline
+from medtransfer.errors import ArtifactError, ConfigError, DataError
+from medtransfer.runs.effect import EffectPipeline, effect_frame
 from medtransfer.runs.effect_intervals import effect_draws
 from medtransfer.runs.pipeline import TransferPipeline
 
@@ -48,3 +51,37 @@ def test_labelled_target_rows_are_drawn_from_both_arms_or_refused(trial):
     control = trial.target.ids[trial.target.inputs["treated"].to_numpy() == 0][:6]
     with pytest.raises(DataError, match=r"all in one arm of 'treated'.*none is treated"):
         EffectPipeline("treated", ridge_arms()).fit(trial.source, trial.target, list(control))
+
+
+def test_saved_refits_reload_and_give_the_same_intervals(trial, tmp_path):
+    small = simulate_trial(150, 80, random_state=2)
+    effect = EffectPipeline("treated", ridge_arms(), n_refits=5).fit(small.source,
+                                                                     small.target, 10)
+    path = effect.save(tmp_path / "effect")
+    files = json.loads((path / "manifest.json").read_text())["files"]
+    assert {f"refits/{arm}/{i:03d}.skops" for arm in ("control", "treated")
+            for i in range(5)} <= set(files)
+    loaded = EffectPipeline.load(path, progress=False)
+    assert len(loaded.refits_) == 5
+    saved, reloaded = effect_frame(effect, small.target), effect_frame(loaded, small.target)
+    assert {"effect_low", "effect_high"} <= set(reloaded.columns)
+    pd.testing.assert_frame_equal(saved, reloaded)
+    last = path / "refits" / "treated" / "004.skops"
+    original = last.read_bytes()
+    last.write_bytes(b"not a model")
+    with pytest.raises(ArtifactError, match=r"004\.skops does not match its sha256"):
+        EffectPipeline.load(path)
+    last.write_bytes(original)
+    (path / "refits" / "treated" / "005.skops").write_bytes(b"")
+    with pytest.raises(ArtifactError, match="does not list"):
+        EffectPipeline.load(path)
+
+
+def test_a_run_without_refits_predicts_point_effects(tmp_path):
+    small = simulate_trial(150, 80, random_state=3)
+    effect = EffectPipeline("treated", ridge_arms(), n_refits=0).fit(small.source,
+                                                                     small.target, 10)
+    loaded = EffectPipeline.load(effect.save(tmp_path / "effect"), progress=False)
+    assert loaded.refits_ == [] and not (tmp_path / "effect" / "refits").exists()
+    assert list(effect_frame(loaded, small.target).columns) == [
+        "id", "outcome_control", "outcome_treated", "effect"]

@@ -18,7 +18,9 @@ from medtransfer.cli.app import command
         "  medtransfer predict runs/hungary new_patients.csv -o predictions.csv\n\n"
         "  medtransfer predict runs/wbc bccd/ -o p.csv --explain --explain-n 4\n\n"
         "  medtransfer predict runs/wbc bccd/ -o p.csv --explain --explain-dir runs/wbc/explain"
-        "   (examples shown by `medtransfer report runs/wbc`)"
+        "   (examples shown by `medtransfer report runs/wbc`)\n\n"
+        "  medtransfer predict runs/amiodarone iwpc.csv -o advice.csv --recommend "
+        "--better lower   (a treatment-effect run: the arm to choose per patient)"
     ),
 )
 def predict(
@@ -51,6 +53,25 @@ def predict(
             "the run's report.",
         ),
     ] = None,
+    recommend: Annotated[
+        bool,
+        typer.Option(
+            "--recommend",
+            help="Treatment-effect runs: add `recommended` (treated, control, or abstain when "
+            "the 95% interval of the effect includes 0) and `expected_benefit` (how much better "
+            "the outcome is under the recommended arm, in its units; empty when abstaining). "
+            "Needs --better.",
+        ),
+    ] = False,
+    better: Annotated[
+        str | None,
+        typer.Option(
+            "--better", metavar="higher|lower",
+            help="With --recommend: which outcome is better. `lower` when the outcome is a "
+            "risk of harm (a binary outcome whose positive class is an adverse event: death, "
+            "bleeding) or a value to reduce; `higher` when more is the goal.",
+        ),
+    ] = None,
     label_col: opt.LabelCol = None,
     id_col: opt.IdCol = None,
     site_col: opt.SiteCol = None,
@@ -63,7 +84,8 @@ def predict(
     engine: opt.Engine = "auto",
 ) -> None:
     """Write one row per input: id, prediction and p_<class> per class (a treatment-effect
-    run: id, outcome_control, outcome_treated and effect).
+    run: id, outcome_control, outcome_treated, effect and its 95% interval effect_low,
+    effect_high; with --recommend also recommended and expected_benefit).
 
     Labels are not needed; a table's label column is ignored unless named with --label-col.
     """
@@ -76,9 +98,11 @@ def predict(
         raise ConfigError(f"-o {out} is a folder; give the path of the CSV file to write")
     artifacts.check_writable(out, force)
     opt.verified(run, verify_key)
-    if "effect" in artifacts.read_manifest(run, verify=False):
+    is_effect = "effect" in artifacts.read_manifest(run, verify=False)
+    _check_recommend(run, recommend, better, is_effect)
+    if is_effect:
         _predict_effect(run, inputs, out, model, explain, quiet,
-                        (label_col, id_col, site_col, split, strict), site)
+                        (label_col, id_col, site_col, split, strict), site, better)
         return
     pipeline = TransferPipeline.load(run, progress=not quiet)
     options = opt.data_options(label_col, id_col, site_col, split, pipeline.task, strict)
@@ -96,12 +120,33 @@ def predict(
     typer.echo(f"{len(frame)} predictions written to {out}{explained}")
 
 
+def _check_recommend(run: Path, recommend: bool, better: str | None, is_effect: bool) -> None:
+    """Refuse --recommend and --better where they cannot apply, before any work."""
+    from medtransfer.errors import ConfigError
+    from medtransfer.params import check_value
+    from medtransfer.runs.recommend import BETTER
+
+    if better is not None and not recommend:
+        raise ConfigError("--better only applies with --recommend")
+    if not recommend:
+        return
+    if not is_effect:
+        raise ConfigError(f"--recommend needs a treatment-effect run (`medtransfer fit ... "
+                          f"--treatment-col COL`); {run} predicts one outcome, not an effect")
+    if better is None:
+        raise ConfigError("--recommend needs --better higher or --better lower: is a higher "
+                          "outcome better (a response), or a lower one (a risk of harm)?")
+    check_value("medtransfer", "better", better, BETTER)
+
+
 def _predict_effect(run: Path, inputs: Path, out: Path, model: str | None, explain: bool,
-                    quiet: bool, data: tuple, site: str | None) -> None:
-    """Both predicted outcomes and the effect per input row, from a treatment-effect run."""
+                    quiet: bool, data: tuple, site: str | None, better: str | None) -> None:
+    """Both predicted outcomes, the effect and its interval per input row, from a
+    treatment-effect run; with ``better``, the recommended arm too."""
     from medtransfer import artifacts
     from medtransfer.errors import ConfigError
     from medtransfer.runs.effect import EffectPipeline, effect_frame
+    from medtransfer.runs.recommend import recommend
 
     if model is not None or explain:
         raise ConfigError(f"{run} is a treatment-effect run: --model and --explain do not "
@@ -111,9 +156,22 @@ def _predict_effect(run: Path, inputs: Path, out: Path, model: str | None, expla
     task = effect.pipelines_["control"].task
     options = opt.data_options(label_col, id_col, site_col, split, task, strict)
     frame = effect_frame(effect, opt.load(inputs, options, site).without_labels())
+    if better is not None and "effect_low" not in frame:
+        raise ConfigError(f"{run} has no refitted arms, so its effects have no interval to "
+                          "recommend by: fit it again with this version of medtransfer")
+    if better is not None:
+        frame = recommend(frame, better)
     artifacts.write_csv(out, frame)
     typer.echo(f"{len(frame)} predicted outcomes and effects of {effect.treatment!r} written "
-               f"to {out}")
+               f"to {out}{_advice_summary(frame)}")
+
+
+def _advice_summary(frame) -> str:
+    if "recommended" not in frame:
+        return ""
+    counts = frame["recommended"].value_counts()
+    return "; recommended: " + ", ".join(f"{arm} {int(counts.get(arm, 0))}"
+                                         for arm in ("treated", "control", "abstain"))
 
 
 def _importance_path(out: Path) -> Path:

@@ -30,7 +30,14 @@ from medtransfer.errors import ArtifactError, ConfigError, DataError
 from medtransfer.models import make_classifier
 from medtransfer.params import AnyOf, Constraints, InstanceOf, Interval, Options, check_params
 from medtransfer.runs.base import RunModel
-from medtransfer.runs.effect_intervals import EffectDraws, effect_draws, refit_arms
+from medtransfer.runs.effect_intervals import (
+    EffectDraws,
+    effect_draws,
+    read_refits,
+    refit_arms,
+    write_refits,
+)
+from medtransfer.runs.effect_overlap import warn_poor_overlap
 from medtransfer.runs.frames import score_models
 from medtransfer.runs.pipeline import TransferPipeline
 from medtransfer.select.auto import ALL_LABELLED
@@ -67,7 +74,9 @@ class EffectPipeline(BaseEstimator, RunModel):
     labelled_target_ids_ : list of str
         The target rows whose outcomes either arm learnt from.
     refits_ : list of (estimator, estimator)
-        The arms' chosen models refitted on ``n_refits`` bootstrap resamples (not saved).
+        The arms' chosen models refitted on ``n_refits`` bootstrap resamples; saved with
+        the run (``refits/control/000.skops`` ...) and loaded back, so a loaded run gives
+        intervals too.
     """
 
     _parameter_constraints: ClassVar[Constraints] = {
@@ -112,6 +121,7 @@ class EffectPipeline(BaseEstimator, RunModel):
         template = self.pipeline if self.pipeline is not None else TransferPipeline()
         arm_source = self.arms(source, "source")
         arm_target = self.arms(target, "target")
+        warn_poor_overlap(arm_target, self.treatment, target.name)
         labelled = self._labelled_positions(template, target, arm_target, target_labels)
         source_rows = ~np.isnan(arm_source) & source.labelled_mask
         self.n_rows_ = {"treatment_not_recorded": {
@@ -247,8 +257,6 @@ class EffectPipeline(BaseEstimator, RunModel):
         (``effect_low``, ``effect_high``) from the refitted arms. ``X`` is not used (each
         arm computes its own features)."""
         frame = effect_frame(self, domain)
-        if self._refitted():
-            frame["effect_low"], frame["effect_high"] = self._draws(domain).row_intervals()
         frame.insert(1, "treatment", self.arms(domain, "target"))
         label = (np.full(len(domain), np.nan) if domain.labels is None
                  else np.where(domain.labelled_mask, domain.labels.astype(float), np.nan))
@@ -323,14 +331,16 @@ class EffectPipeline(BaseEstimator, RunModel):
         return Path(path)
 
     def write_to(self, folder: Path) -> dict[str, Any]:
-        """Write each arm's pipeline artifact under ``folder/ARM``; return the manifest entries."""
+        """Write each arm's pipeline artifact under ``folder/ARM`` and the refits under
+        ``folder/refits/ARM``; return the manifest entries."""
         self._check_fitted()
         for arm, pipeline in self.pipelines_.items():
             artifacts.write_manifest(folder / arm, pipeline.write_to(folder / arm))
+        n_refits = write_refits(getattr(self, "refits_", []), folder)
         return {
             "medtransfer_version": __version__,
             "effect": {"treatment": self.treatment, "arms": list(ARMS), "n_rows": self.n_rows_,
-                       "selection": self.selection_},
+                       "selection": self.selection_, "n_refits": n_refits},
         }
 
     def arm_records(self) -> dict[str, dict[str, Any]]:
@@ -350,14 +360,15 @@ class EffectPipeline(BaseEstimator, RunModel):
         if not isinstance(effect, dict) or effect.get("arms") != list(ARMS):
             raise ArtifactError(f"{path} is not an EffectPipeline artifact (its manifest has "
                                 "no 'effect' entry with the arms control and treated)")
-        model = cls(effect["treatment"])
+        n_refits = effect.get("n_refits", 0)  # runs written before refits were saved: none
+        model = cls(effect["treatment"], n_refits=n_refits)
         model.n_rows_ = effect["n_rows"]
         model.selection_ = effect.get("selection")
         model.pipelines_ = {arm: TransferPipeline.load(path / arm, verify_key, **runtime)
                            for arm in ARMS}
         model.labelled_target_ids_ = sorted(
             i for p in model.pipelines_.values() for i in p.labelled_target_ids_)
-        model.refits_ = []
+        model.refits_ = read_refits(path, n_refits)
         return model
 
 
@@ -392,7 +403,11 @@ def shared_method(auto: Any) -> tuple[str, dict[str, Any] | None]:
 
 
 def effect_frame(effect: EffectPipeline, domain: Domain) -> pd.DataFrame:
-    """id, both predicted outcomes and the effect of every row of ``domain``."""
+    """id, both predicted outcomes and the effect of every row of ``domain``, with its 95%
+    interval (``effect_low``, ``effect_high``) when ``effect`` has refits."""
     mu0, mu1 = effect.predict_outcomes(domain)
-    return pd.DataFrame({"id": domain.ids.astype(str), "outcome_control": mu0,
-                         "outcome_treated": mu1, "effect": mu1 - mu0})
+    frame = pd.DataFrame({"id": domain.ids.astype(str), "outcome_control": mu0,
+                          "outcome_treated": mu1, "effect": mu1 - mu0})
+    if effect._refitted():
+        frame["effect_low"], frame["effect_high"] = effect._draws(domain).row_intervals()
+    return frame

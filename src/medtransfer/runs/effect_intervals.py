@@ -10,19 +10,24 @@ held fixed at what was chosen and the encoder as fitted. Every refit predicts th
 each row under its arm, so one set of refits gives a per-patient interval of the effect and,
 with the rows resampled too, an interval of the mean effect over the population they stand for.
 The refits are kept by the fitted :class:`~medtransfer.runs.effect.EffectPipeline`
-(``refits_``), so any rows it predicts get intervals.
+(``refits_``) and saved with it (:func:`write_refits`: one skops file per arm and refit, read
+back through :mod:`medtransfer.model_files`' allowlist), so any rows a loaded run predicts get
+intervals too.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
 
+from medtransfer import model_files
 from medtransfer.data.domain import Domain
 from medtransfer.data.sample_domain import SOURCE, TARGET
+from medtransfer.errors import ArtifactError
 from medtransfer.evaluate.resampling import percentile_interval
 from medtransfer.models.classifiers import full_proba
 from medtransfer.runs.pipeline import TransferPipeline
@@ -76,7 +81,7 @@ def refit_arms(
     """
     rng = np.random.default_rng(random_state)
     arms = [_ArmRefit.build(effect, arm, value, source, target)
-            for value, arm in enumerate(("control", "treated"))]
+            for value, arm in enumerate(ARMS)]
     return [tuple(arm.refit(rng) for arm in arms) for _ in range(int(n_refits))]
 
 
@@ -91,11 +96,41 @@ def effect_draws(
     effects = np.empty((len(effect.refits_), len(domain)))
     for b, pair in enumerate(effect.refits_):
         mu0, mu1 = (_outcome(effect.pipelines_[arm], model, features[arm])
-                    for arm, model in zip(("control", "treated"), pair, strict=True))
+                    for arm, model in zip(ARMS, pair, strict=True))
         effects[b] = mu1 - mu0
     rng = np.random.default_rng(random_state)
     mean = np.array([row[_resample(rng, len(domain))].mean() for row in effects])
     return EffectDraws(effects, mean)
+
+
+REFITS_DIR = "refits"
+ARMS = ("control", "treated")
+
+
+def refit_path(arm: str, index: int) -> str:
+    """Where refit ``index`` of ``arm`` lies inside an effect run (posix, relative)."""
+    return f"{REFITS_DIR}/{arm}/{index:03d}.skops"
+
+
+def write_refits(refits: list[tuple[BaseEstimator, BaseEstimator]], folder: Path) -> int:
+    """Save every refit's two models under ``folder/refits/ARM/NNN.skops``; return how many
+    refits were written (the count :func:`read_refits` expects)."""
+    for index, pair in enumerate(refits):
+        for arm, model in zip(ARMS, pair, strict=True):
+            path = Path(folder) / refit_path(arm, index)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            model_files.dump_estimator(model, path)
+    return len(refits)
+
+
+def read_refits(folder: Path, n_refits: int) -> list[tuple[BaseEstimator, BaseEstimator]]:
+    """The ``n_refits`` (control, treated) pairs written by :func:`write_refits`, each file
+    loaded only when every object in it is of a trusted type."""
+    if not isinstance(n_refits, int) or isinstance(n_refits, bool) or n_refits < 0:
+        raise ArtifactError(f"{Path(folder) / 'manifest.json'} gives n_refits={n_refits!r}; "
+                            "expected a count of saved refits: the run is damaged")
+    return [tuple(model_files.load_estimator(Path(folder) / refit_path(arm, index))
+                  for arm in ARMS) for index in range(n_refits)]
 
 
 def _outcome(pipeline: TransferPipeline, model: BaseEstimator, X: np.ndarray) -> np.ndarray:
