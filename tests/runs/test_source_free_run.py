@@ -17,7 +17,8 @@ from medtransfer.errors import ArtifactError, ConfigError
 from medtransfer.features.backbones import create_backbone
 from medtransfer.finetune.inputs import image_tensor
 from medtransfer.runs.fit import fit_run
-from medtransfer.runs.pipeline import RUN_WEIGHTS, TransferPipeline
+from medtransfer.runs.pipeline import TransferPipeline
+from medtransfer.runs.pipeline_files import RUN_WEIGHTS
 from medtransfer.runs.source_free import MODEL_NAME, REFERENCE, SourceFreePipeline
 
 

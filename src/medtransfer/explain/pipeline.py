@@ -36,7 +36,8 @@ from medtransfer.finetune.head import sklearn_to_head
 from medtransfer.finetune.inputs import image_tensor
 from medtransfer.finetune.logits import linear_model_of, logit_function, softmax
 from medtransfer.params import Interval, Options, ParameterError, check_value
-from medtransfer.runs.pipeline import MODEL_DIR, TransferPipeline
+from medtransfer.runs.pipeline import TransferPipeline
+from medtransfer.runs.pipeline_files import MODEL_DIR
 
 DEFAULT_N = 8
 EXPLAIN_METHOD = Options(*METHODS)

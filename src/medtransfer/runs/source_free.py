@@ -33,7 +33,8 @@ from medtransfer.finetune.source_free import shot_adapt, source_model, update_ba
 from medtransfer.params import Constraints, Interval, Options, check_params
 from medtransfer.runs.base import RunModel
 from medtransfer.runs.frames import describe_domain
-from medtransfer.runs.pipeline import SAVED_PARAMS, TransferPipeline
+from medtransfer.runs.pipeline import TransferPipeline
+from medtransfer.runs.pipeline_files import SAVED_PARAMS
 
 SOURCE_FREE_METHODS = ("adabn", "shot", "adabn+shot")
 MODEL_NAME = "source_free"
