@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -7,6 +9,7 @@ from typer.testing import CliRunner
 from medtransfer.bench.core import Unit, run_suite
 from medtransfer.bench.images import class_scores
 from medtransfer.bench.pneumonia import SOURCE, PneumoniaShiftSuite, shifted_test
+from medtransfer.bench.results import update_readme
 from medtransfer.bench.wbc import WbcSuite
 from medtransfer.cli import app
 from medtransfer.datasets.pneumonia import pneumonia
@@ -86,3 +89,38 @@ def test_probabilities_line_up_with_class_codes_when_a_class_is_missing():
     assert proba[:5, 0].min() > 0.5 and proba[5:, 2].min() > 0.5
     scores = class_scores(np.array([0] * 5 + [2] * 5), proba)
     assert scores == {"balanced_accuracy": 1.0, "auroc": 1.0}
+
+
+def test_harmonised_wbc_units_use_other_features_and_say_so(wbc_data, tmp_path):
+    plain = WbcSuite(wbc_data, image_size=32, source_per_class=4)
+    harmonised = WbcSuite(wbc_data, image_size=32, source_per_class=4, harmonize=" Reinhard")
+    unit = Unit("pbc", "bccd", 1, 0)
+    a, b = plain.split(unit), harmonised.split(unit)
+    assert a.X.shape == b.X.shape and np.array_equal(a.y, b.y)
+    assert not np.allclose(a.X, b.X)
+    assert b.context["record"] == {"harmonizer": "reinhard"}
+    methods = ["source_only", "skada_coral"]
+    for suite in (plain, harmonised):
+        run_suite(suite, tmp_path, seeds=1, ks=[1], only=methods, log=lambda _: None)
+    # separate unit folders and tables: the plain run keeps the files it always had
+    assert harmonised.label == "wbc.harmonize-reinhard"
+    for label, spec in (("wbc", "none"), ("wbc.harmonize-reinhard", "reinhard")):
+        records = json.loads((tmp_path / f"{label}.json").read_text())
+        assert {r["method"] for r in records} == set(methods)
+        assert {(r["harmonize"], r["harmonizer"]) for r in records} == {(spec, spec)}
+        assert (tmp_path / label / "units" / "pbc__bccd__k1__s0.json").is_file()
+    assert "## wbc --harmonize reinhard:" in (tmp_path / "wbc.harmonize-reinhard.md").read_text()
+    assert "## wbc:" in (tmp_path / "wbc.md").read_text()
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n")
+    update_readme(readme, tmp_path)
+    text = readme.read_text()
+    assert text.index("### wbc\n") < text.index("### wbc --harmonize reinhard\n")
+
+
+def test_harmonize_is_checked_before_any_work(wbc_data, tmp_path):
+    with pytest.raises(ConfigError, match="reinhart"):
+        WbcSuite(wbc_data, harmonize="reinhart")
+    result = CliRunner().invoke(app, ["bench", "--suite", "heart", "--harmonize", "auto",
+                                      "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "changes image pixels" in result.output

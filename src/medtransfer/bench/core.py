@@ -5,9 +5,11 @@ A suite is a set of *units* — one (source, target, k, seed) each. A unit's
 target test rows are masked in ``y`` and reach only the metrics. Every competitor of the
 suite is fitted on the same split, so comparisons are paired by unit.
 
-Each finished unit is written atomically to ``OUT/NAME/units/``; a unit already there is not
+Each finished unit is written atomically to ``OUT/LABEL/units/``; a unit already there is not
 run again, so an interrupted run resumes and several processes may share ``OUT``. At the end
-the records of the planned units are gathered into ``OUT/NAME.json`` and ``OUT/NAME.md``.
+the records of the planned units are gathered into ``OUT/LABEL.json`` and ``OUT/LABEL.md``.
+LABEL is the suite's name, plus any setting that changes every unit's data
+(``wbc.harmonize-auto``), so runs under different settings never share or overwrite files.
 """
 
 from __future__ import annotations
@@ -67,7 +69,9 @@ class Split:
     y_test : ndarray
         Their labels, seen only by the metrics.
     context : dict
-        Anything else a suite's competitors need (e.g. raw target columns for a formula).
+        Anything else a suite's competitors need (e.g. raw target columns for a formula);
+        under ``"record"``, fields every record of the unit carries (e.g. the harmoniser
+        fitted for it).
     """
 
     X: np.ndarray
@@ -120,6 +124,16 @@ class Suite(ABC):
         """Run or resume the suite; see :func:`run_suite`."""
         return run_suite(self, out, seeds=seeds, ks=ks, only=only, log=log)
 
+    @property
+    def settings(self) -> dict[str, str]:
+        """Options that change every unit's data (none here), kept in each record."""
+        return {}
+
+    @property
+    def label(self) -> str:
+        """Name of the run's files and unit folder: the suite's name by default."""
+        return self.name
+
     def units(self, seeds: int, ks: Sequence[int]) -> list[Unit]:
         """Seed-major, so that a partial run covers every pair and k evenly."""
         return [Unit(s, t, k, seed) for seed in range(seeds) for s, t in self.pairs() for k in ks]
@@ -133,7 +147,7 @@ def run_unit(suite: Suite, unit: Unit, only: Sequence[str] | None = None) -> lis
     """
     split = suite.split(unit)
     base = {"suite": suite.name, "source": unit.source, "target": unit.target,
-            "k": unit.k, "seed": unit.seed}
+            "k": unit.k, "seed": unit.seed, **suite.settings, **split.context.get("record", {})}
     records = []
     for name, competitor in suite.competitors(unit, split).items():
         if only and name not in only:
@@ -182,7 +196,7 @@ def run_suite(
     suite : Suite
         The benchmark.
     out : Path
-        Output folder; per-unit files go to ``OUT/NAME/units/``.
+        Output folder; per-unit files go to ``OUT/LABEL/units/`` (see :attr:`Suite.label`).
     seeds : int
         Seeds 0 .. seeds-1 per pair and k.
     ks : sequence of int or None
@@ -201,7 +215,7 @@ def run_suite(
     check_value("run_suite", "seeds", seeds, SEEDS)
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
     units = suite.units(seeds, tuple(ks if ks is not None else suite.default_k))
-    folder = out / suite.name / "units"
+    folder = out / suite.label / "units"
     records = []
     pending = []
     for i, unit in enumerate(units, 1):
@@ -222,7 +236,9 @@ def run_suite(
     if missing:
         log(f"{len(missing)} unit(s) still running in another process; tables not written")
         return []
-    records = [r for unit in units for r in json.loads((folder / f"{unit.slug}.json").read_text())]
+    # units saved before a setting existed ran under its default, which the label implies
+    records = [{**suite.settings, **r} for unit in units
+               for r in json.loads((folder / f"{unit.slug}.json").read_text())]
     write_outputs(suite, records, out)
     return records
 
@@ -244,19 +260,22 @@ def _claim(path: Path) -> Iterator[bool]:
 
 
 def write_outputs(suite: Suite, records: list[dict], out: Path) -> None:
-    """``OUT/NAME.json`` (the records) and ``OUT/NAME.md`` (the tables), atomically."""
+    """``OUT/LABEL.json`` (the records) and ``OUT/LABEL.md`` (the tables), atomically."""
     from medtransfer.bench.tables import markdown
 
-    write_results(suite.name, records,
-                  markdown(records, suite.metrics, suite.lower_is_better, suite.baselines), out)
+    write_results(suite.label, records,
+                  markdown(records, suite.metrics, suite.lower_is_better, suite.baselines), out,
+                  {"suite": suite.name, **suite.settings})
 
 
-def write_results(name: str, records: list[dict], table: str, out: Path) -> None:
-    """``OUT/NAME.json``, ``OUT/NAME.md`` and ``OUT/NAME.meta.json`` (when, where, how)."""
+def write_results(name: str, records: list[dict], table: str, out: Path,
+                  settings: dict[str, str] | None = None) -> None:
+    """``OUT/NAME.json``, ``OUT/NAME.md`` and ``OUT/NAME.meta.json`` (when, where, how, and
+    the suite's ``settings``)."""
     artifacts.write_json(out / f"{name}.json", records)
     with artifacts.atomic_file(out / f"{name}.md") as tmp:
         tmp.write_text(table + "\n")
-    artifacts.write_json(out / f"{name}.meta.json", environment())
+    artifacts.write_json(out / f"{name}.meta.json", {**environment(), **(settings or {})})
 
 
 def environment() -> dict[str, Any]:

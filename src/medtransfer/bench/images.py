@@ -1,13 +1,20 @@
 """What the image suites share: frozen features, stacked splits, competitors and scores.
 
 Every image is turned into pooled EfficientNet-Lite0 features (ImageNet weights, 64 px by
-default) by :func:`~medtransfer.features.extract_features`; rows are content-cached on disk
-and each suite process extracts a domain once, so every unit reuses them. Methods then work
+default) by :func:`unit_features`, the pipeline's own
+:func:`~medtransfer.features.featurize_pair`; rows are content-cached on disk and each suite
+process computes a (seed, pair)'s features once, so every k reuses them. Methods then work
 on these frozen 1,280-dimensional features with logistic regression as the final predictor.
+
+With ``--harmonize NAME`` (as in ``medtransfer fit``) the pixels are harmonised first, by the
+chain fitted exactly as ``TransferPipeline(harmonize=NAME, random_state=seed)`` fits it: on
+seeded images of the unit's source and of the whole target (its test images included, as
+unlabelled inputs; never a label). Its rows are cached under the fitted chain's fingerprint.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -17,7 +24,8 @@ from medtransfer.bench.competitors import medtransfer_methods, skada_competitors
 from medtransfer.bench.core import Split, Suite, Unit
 from medtransfer.data.domain import Domain
 from medtransfer.evaluate.metrics import binary_auroc
-from medtransfer.features.extract import extract_features
+from medtransfer.features.featurize import featurize_pair
+from medtransfer.harmonize import AUTO, NONE, parse_harmonize
 from medtransfer.models.classifiers import full_proba
 
 IMAGE_SIZE = 64
@@ -31,22 +39,38 @@ AUTO_SLOW: tuple[str, ...] = ("adaptive_svm",)
 SKADA_PARAMS = {"skada_entropic_ot": {"norm": "median"}}
 
 
-def frozen_features(domain: Domain, image_size: int = IMAGE_SIZE) -> np.ndarray:
-    """Pooled EfficientNet-Lite0 features of every image of ``domain`` (cached on disk)."""
-    return extract_features(domain, image_size=image_size, progress=False)
+def check_harmonize(spec: str | None) -> str:
+    """A ``--harmonize`` spec in its normal form; an unknown harmoniser is reported at once."""
+    text = NONE if spec is None else str(spec).strip().lower()
+    if text not in (NONE, AUTO):
+        parse_harmonize(text)  # raises ConfigError naming the unknown harmoniser
+    return text
+
+
+def unit_features(
+    source: Domain, target: Domain, image_size: int, harmonize: str, seed: int
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """Pooled EfficientNet-Lite0 features of a unit's source and target images (cached on
+    disk), as ``TransferPipeline(harmonize=..., random_state=seed)`` computes them, and the
+    chain applied (``"none"`` for none)."""
+    Xs, Xt, spec = featurize_pair(source, target, image_size=image_size, harmonize=harmonize,
+                                  random_state=seed, progress=False)
+    return Xs, Xt, spec["harmonizer"]["spec"] if "harmonizer" in spec else NONE
 
 
 def stacked_split(
-    Xs: np.ndarray, ys: np.ndarray, Xt: np.ndarray, yt: np.ndarray, labelled: np.ndarray
+    Xs: np.ndarray, ys: np.ndarray, Xt: np.ndarray, yt: np.ndarray, labelled: np.ndarray,
+    harmonizer: str = NONE,
 ) -> Split:
-    """Source rows, then every target row; only the ``labelled`` target rows keep a label."""
+    """Source rows, then every target row; only the ``labelled`` target rows keep a label.
+    ``harmonizer`` (the chain the features went through) goes into every record."""
     test = np.setdiff1d(np.arange(len(Xt)), labelled)
     y = np.r_[ys, np.full(len(Xt), -1)].astype(int)
     y[len(Xs) + labelled] = yt[labelled]
     return Split(
         X=np.vstack([Xs, Xt]), y=y,
         sample_domain=np.r_[np.ones(len(Xs)), -2 * np.ones(len(Xt))].astype(int),
-        test=len(Xs) + test, y_test=yt[test],
+        test=len(Xs) + test, y_test=yt[test], context={"record": {"harmonizer": harmonizer}},
     )
 
 
@@ -67,11 +91,25 @@ def class_scores(y: np.ndarray, proba: np.ndarray) -> dict[str, float]:
 class ImageSuite(Suite):
     """A suite on frozen image features: shared competitors, probabilities and scores.
 
-    Subclasses set ``class_names`` (the source's classes, whose codes the labels use).
+    Subclasses set ``class_names`` (the source's classes, whose codes the labels use) and
+    ``harmonize`` (a spec from :func:`check_harmonize`).
     """
 
     class_names: tuple[str, ...]
     auto_repeats: int = 1
+    harmonize: str = NONE
+
+    @property
+    def settings(self) -> dict[str, str]:
+        return {"harmonize": self.harmonize}
+
+    @property
+    def label(self) -> str:
+        """``wbc`` without harmonisation (the files of earlier runs), else
+        ``wbc.harmonize-framing+reinhard``."""
+        if self.harmonize == NONE:
+            return self.name
+        return f"{self.name}.harmonize-{re.sub(r'[^a-z0-9+=._-]+', '_', self.harmonize)}"
 
     def competitors(self, unit: Unit, split: Split) -> dict[str, Any]:
         methods = medtransfer_methods(

@@ -5,17 +5,25 @@ Source: a class-stratified, seeded subsample of 1,000 of the 2,428 bundled train
 MedMNIST-C corruptions (Gaussian noise, lowered contrast, Gaussian blur) at severities 2 and
 4 — six targets, each a fixed, deterministic copy (corruption seed 0). k target images are
 labelled (stratified by class, seeded); every other target image is the test set, seen
-unlabelled by the methods. Features: frozen EfficientNet-Lite0 at 64 px.
+unlabelled by the methods. Features: frozen EfficientNet-Lite0 at 64 px, of harmonised pixels
+with ``harmonize`` (the chain fitted per seed and target on that seed's source and the
+target's images, so the source rows differ per target too).
 """
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 
 import numpy as np
 
 from medtransfer.bench.core import Split, Unit
-from medtransfer.bench.images import IMAGE_SIZE, ImageSuite, frozen_features, stacked_split
+from medtransfer.bench.images import (
+    IMAGE_SIZE,
+    ImageSuite,
+    check_harmonize,
+    stacked_split,
+    unit_features,
+)
 from medtransfer.data.acquisition import shift_images
 from medtransfer.data.domain import Domain
 from medtransfer.data.sampling import choose_labelled, per_class_subset
@@ -28,11 +36,15 @@ SOURCE_N = 1000
 SHIFT_SEED = 0
 
 
-@cache
-def _source(seed: int, image_size: int, source_n: int) -> tuple[np.ndarray, np.ndarray]:
+@lru_cache(maxsize=2)  # units run seed-major, then pair: a pair's k's reuse its features
+def _features(
+    seed: int, target: str, image_size: int, source_n: int, harmonize: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
     train = pneumonia("train")
     chosen = train.subset(per_class_subset(train, source_n // len(PNEUMONIA_CLASSES), seed))
-    return frozen_features(chosen, image_size), chosen.labels
+    Xs, Xt, harmonizer = unit_features(chosen, shifted_test(target), image_size, harmonize,
+                                       seed)
+    return Xs, chosen.labels, Xt, harmonizer
 
 
 @cache
@@ -40,12 +52,6 @@ def shifted_test(target: str) -> Domain:
     """The test split under ``target`` (``"<corruption>-<severity>"``), deterministic."""
     corruption, severity = target.rsplit("-", 1)
     return shift_images(pneumonia("test"), corruption, int(severity), seed=SHIFT_SEED)
-
-
-@cache
-def _target(target: str, image_size: int) -> tuple[np.ndarray, Domain]:
-    domain = shifted_test(target)
-    return frozen_features(domain, image_size), domain
 
 
 class PneumoniaShiftSuite(ImageSuite):
@@ -60,6 +66,8 @@ class PneumoniaShiftSuite(ImageSuite):
     shifts, levels : tuple
         Corruptions (names in :data:`~medtransfer.data.acquisition.CORRUPTIONS`) and
         severities (1-5) crossed into the targets.
+    harmonize : str
+        A ``--harmonize`` spec (``none``, ``auto``, ``zscore``...).
     """
 
     name = "pneumonia-shift"
@@ -68,17 +76,20 @@ class PneumoniaShiftSuite(ImageSuite):
     class_names = PNEUMONIA_CLASSES
 
     def __init__(self, image_size: int = IMAGE_SIZE, source_n: int = SOURCE_N,
-                 shifts: tuple[str, ...] = SHIFTS, levels: tuple[int, ...] = LEVELS) -> None:
+                 shifts: tuple[str, ...] = SHIFTS, levels: tuple[int, ...] = LEVELS,
+                 harmonize: str = "none") -> None:
         self.image_size = image_size
         self.source_n = source_n
         self.shifts = shifts
         self.levels = levels
+        self.harmonize = check_harmonize(harmonize)
 
     def pairs(self) -> list[tuple[str, str]]:
         return [(SOURCE, f"{s}-{level}") for s in self.shifts for level in self.levels]
 
     def split(self, unit: Unit) -> Split:
-        Xs, ys = _source(unit.seed, self.image_size, self.source_n)
-        Xt, target = _target(unit.target, self.image_size)
+        Xs, ys, Xt, harmonizer = _features(unit.seed, unit.target, self.image_size,
+                                           self.source_n, self.harmonize)
+        target = shifted_test(unit.target)
         labelled = choose_labelled(target, unit.k, random_state=unit.seed)
-        return stacked_split(Xs, ys, Xt, target.labels, labelled)
+        return stacked_split(Xs, ys, Xt, target.labels, labelled, harmonizer)

@@ -129,6 +129,24 @@ def _worse_than_source(rows: pd.DataFrame, lower_is_better: bool) -> list[str]:
     return lines
 
 
+def _setting(frame: pd.DataFrame) -> str:
+    """`` --harmonize NAME`` for records of an image suite run with one, else nothing."""
+    if "harmonize" not in frame:
+        return ""
+    names = sorted(set(frame["harmonize"].fillna("none")))
+    return "" if names == ["none"] else f" --harmonize {', '.join(names)}"
+
+
+def _harmonizers(frame: pd.DataFrame) -> list[str]:
+    """Which fitted chains the units' features went through (``auto`` picks per unit)."""
+    if _setting(frame) == "" or "harmonizer" not in frame:
+        return []
+    units = frame.drop_duplicates(["source", "target", "k", "seed"])
+    counts = units["harmonizer"].fillna("none").value_counts()
+    return ["Harmonisation applied (units): "
+            + ", ".join(f"{name} x{n}" for name, n in counts.items()), ""]
+
+
 def markdown(records: list[dict], metrics: Sequence[str], lower_is_better: Collection[str],
              baselines: Sequence[str]) -> str:
     """Every metric's table, then the paired comparison and summary on the headline metric."""
@@ -139,8 +157,8 @@ def markdown(records: list[dict], metrics: Sequence[str], lower_is_better: Colle
     units = frame.groupby(["source", "target", "k", "seed"]).ngroups
     pairs = frame.groupby(["source", "target"]).ngroups
     seeds = frame["seed"].nunique()
-    lines = [f"## {suite}: {units} units ({pairs} pair(s) x k x {seeds} seed(s)); "
-             "mean [95% bootstrap interval over units]", ""]
+    lines = [f"## {suite}{_setting(frame)}: {units} units ({pairs} pair(s) x k x {seeds} "
+             "seed(s)); mean [95% bootstrap interval over units]", "", *_harmonizers(frame)]
     for metric in metrics:
         lines += [*metric_table(frame, metric), ""]
     head = metrics[0]

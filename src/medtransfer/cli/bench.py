@@ -15,6 +15,8 @@ from medtransfer.cli.app import command
     epilog=(
         "Examples:\n\n  medtransfer bench --suite heart --out bench-out --seeds 10\n\n"
         "  medtransfer bench --suite wbc --data ../shared/data --out bench-out\n\n"
+        "  medtransfer bench --suite wbc --data ../shared/data --harmonize auto --out bench-out"
+        "\n\n"
         "  medtransfer bench --readme README.md --out bench-out"
     ),
 )
@@ -34,6 +36,12 @@ def bench(
         list[str] | None,
         typer.Option("--only", help="Run only this competitor (repeat); others are kept."),
     ] = None,
+    harmonize: Annotated[
+        str,
+        typer.Option("--harmonize", help="Image suites: harmonise pixels before the backbone, "
+                     "fitted as in fit (none, auto, reinhard, framing+reinhard...; "
+                     "`medtransfer harmonizers`); runs go to OUT/SUITE.harmonize-NAME*."),
+    ] = "none",
     readme: Annotated[
         Path | None,
         typer.Option("--readme", help="Write the Results section of this README from OUT."),
@@ -50,6 +58,6 @@ def bench(
         update_readme(readme, out)
         typer.echo(f"Results section of {readme} written from {out}")
         return
-    runner = SUITES.get(suite)(data)
+    runner = SUITES.get(suite)(data, harmonize)
     runner.run(out, seeds=seeds, ks=k or None, only=only or None)
-    typer.echo((out / f"{runner.name}.md").read_text())
+    typer.echo((out / f"{runner.label}.md").read_text())
