@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 from typing import Annotated
@@ -12,6 +13,13 @@ from medtransfer.cli import options as opt
 from medtransfer.cli.app import command
 from medtransfer.cli.render import few_cases_note, format_interval, print_metrics
 from medtransfer.errors import ConfigError
+
+# What a source-free fit takes from the source run (or does not use): setting one is an error.
+SOURCE_RUN_OPTIONS = (
+    "target_labels", "method", "classifier", "backbone", "weights", "image_size", "recalibrate",
+    "target_transform", "point", "task", "source_site", "finetune", "treatment_col",
+    "harmonize", "augment", "tta",
+)
 
 
 @command(
@@ -237,16 +245,10 @@ def fit(
     if source_model is not None:
         from medtransfer.runs.source_free import SourceFreePipeline
 
-        target = _source_free_target(source, target, {
-            "--target-labels": (target_labels, "0"), "--method": (method, "auto"),
-            "--classifier": (classifier, "svm"), "--backbone": (backbone, "efficientnet_lite0"),
-            "--weights": (weights, None), "--image-size": (image_size, None),
-            "--recalibrate": (recalibrate, None), "--target-transform": (target_transform, "none"),
-            "--point": (point, "mean"), "--task": (task, "classification"),
-            "--source-site": (source_site, None), "--finetune": (finetune, None),
-            "--treatment-col": (treatment_col, None), "--harmonize": (harmonize, "none"),
-            "--augment": (augment, 0), "--tta": (tta, False),
-        })
+        given, defaults = locals(), inspect.signature(fit).parameters
+        target = _source_free_target(source, target, [
+            opt.flag_of(name) for name in SOURCE_RUN_OPTIONS
+            if given[name] != defaults[name].default])
         model = SourceFreePipeline(source_model, adaptation=source_free, batch_size=batch_size,
                                    random_state=seed, progress=not quiet, **training)
         result = fit_run(model, None, opt.load(target, options, target_site), out, force=force,
@@ -374,14 +376,10 @@ def _show_effect(result, treatment_col: str, fmt: str) -> None:
                f"{format_interval(mean)}; run written to {result.path}")
 
 
-def _source_free_target(
-    source: Path | None, target: Path | None, fit_only: dict[str, tuple]
-) -> Path:
-    """TARGET of a source-free fit (given as the only argument).
-
-    ``fit_only`` maps each option that a source-free fit takes from the source run to its
-    (value, default); a changed one is an error rather than silently ignored.
-    """
+def _source_free_target(source: Path | None, target: Path | None, changed: list[str]) -> Path:
+    """TARGET of a source-free fit (given as the only argument); ``changed`` are the flags
+    of :data:`SOURCE_RUN_OPTIONS` given other values than their defaults, an error rather
+    than silently ignored."""
     if source is not None and target is not None:
         raise ConfigError(
             f"--source-model adapts without source data, but SOURCE {source} was given too; "
@@ -389,7 +387,6 @@ def _source_free_target(
         )
     if source is None and target is None:
         raise ConfigError("--source-model needs TARGET, the folder of target images")
-    changed = [name for name, (value, default) in fit_only.items() if value != default]
     if changed:
         raise ConfigError(
             f"{', '.join(changed)} do(es) not apply with --source-model: the backbone, "

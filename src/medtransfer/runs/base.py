@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from medtransfer.data import Domain
+from medtransfer.runs.validation import heldout_target
 
 
 class RunModel(ABC):
@@ -56,8 +57,6 @@ class RunModel(ABC):
         self, source: Domain | None, target: Domain, dedupe: str
     ) -> tuple[Domain, dict | None]:
         """The target samples to score, and the leakage check's record (None: not checked)."""
-        from medtransfer.runs.validation import heldout_target
-
         return heldout_target(target, self.labelled_target_ids_), None
 
     def validate(
