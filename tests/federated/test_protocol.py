@@ -1,4 +1,5 @@
-"""The federated protocol on the heart hospitals: training, validation, audit."""
+"""The federated protocol on the heart hospitals: training, validation, the correction
+rounds (label shift, recalibration), audit."""
 
 from __future__ import annotations
 
@@ -6,10 +7,15 @@ import json
 
 import numpy as np
 import pytest
+from scipy.special import expit
+from sklearn.linear_model import LogisticRegression
 
+from medtransfer.adapt.label_shift import bbse_prior, em_prior
 from medtransfer.datasets import heart_disease
+from medtransfer.errors import ConfigError
 from medtransfer.evaluate.delong import delong_ci
 from medtransfer.federated.coordinator import run_protocol
+from medtransfer.federated.corrections import label_shift_model, recalibration_model
 from medtransfer.federated.logistic import local_update, weighted_average
 from medtransfer.federated.site import Site
 
@@ -18,23 +24,35 @@ CONFIG = {"method": "coral", "rounds": 15, "local_epochs": 5, "learning_rate": 0
           "proximal_mu": 0.0}
 
 
+CORRECTED = {**CONFIG, "label_shift": "em", "recalibrate": "platt"}
+
+
 def in_process(sites: dict[str, Site]):
     def ask(kind, request, names):
-        calls = {"schema": lambda s: s.schema(),
-                 "statistics": lambda s: s.statistics(request["encoder"]),
-                 "train": lambda s: s.train(request["weights"], request["plan"]),
-                 "evaluate": lambda s: s.evaluate(request["weights"], request["plan"])}
-        return {n: calls[kind](sites[n]) for n in names}
+        return {n: sites[n].answer(kind, request) for n in names}
 
     return ask
 
 
-@pytest.fixture(scope="module")
-def federation(tmp_path_factory):
+def _run(config, tmp_path_factory):
     audit = tmp_path_factory.mktemp("audit")
     sites = {s: Site(heart_disease(s), audit / f"{s}.jsonl") for s in SITES}
-    result = run_protocol(in_process(sites), list(SITES), "VA Long Beach", CONFIG)
-    return sites, result
+    return sites, run_protocol(in_process(sites), list(SITES), "VA Long Beach", config)
+
+
+@pytest.fixture(scope="module")
+def plain(tmp_path_factory):
+    return _run(CONFIG, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def corrected(tmp_path_factory):
+    return _run(CORRECTED, tmp_path_factory)
+
+
+@pytest.fixture(params=["plain", "corrected"])
+def federation(request):
+    return request.getfixturevalue(request.param)
 
 
 def test_site_auroc_equals_the_pooled_computation_on_its_rows(federation):
@@ -53,11 +71,13 @@ def test_site_auroc_equals_the_pooled_computation_on_its_rows(federation):
 
 
 def test_no_message_leaving_a_site_holds_a_row_or_an_identifier(federation):
-    sites, _ = federation
+    sites, result = federation
     for site in sites.values():
         entries = site.audit.entries()
-        kinds = {"schema", "statistics", "evaluate"} | (
-            set() if site.name == "VA Long Beach" else {"train"})
+        target = site.name == "VA Long Beach"
+        kinds = {"schema", "statistics", "evaluate"} | (set() if target else {"train"})
+        if "label_shift" in result:
+            kinds |= {"predictions", "em", "platt"} if target else {"confusion", "platt"}
         assert {e["kind"] for e in entries} == kinds
         n = len(site.domain)
         ids = {str(i) for i in site.domain.ids}
@@ -68,9 +88,86 @@ def test_no_message_leaving_a_site_holds_a_row_or_an_identifier(federation):
             assert all(len(v) != n for v in _lists(entry["payload"])), "a per-row vector"
             for row in rows:  # no raw row, as a sequence of its values, appears
                 assert ", ".join(f'"{v}"' for v in row) not in text
-            counts = [v for k, v in _items(entry["payload"]) if k in ("n", "n_positive",
-                                                                       "n_negative", "missing")]
+            counts = [v for k, v in _items(entry["payload"]) if k in COUNTS]
             assert all(c is None or c == 0 or c >= 10 for c in counts)
+
+
+COUNTS = ("n", "n_positive", "n_negative", "missing", "confusion", "class_counts",
+          "predicted_counts")
+
+
+def _pooled_rows(sites, plan, weights, names, held_out):
+    """The head's logits and labels over the named sites' rows, pooled (test side only)."""
+    scores, labels = [], []
+    w = np.asarray(weights)
+    for name in names:
+        Z, y, _ = sites[name].adapted_rows(plan)
+        index = sites[name].held_out(plan) if held_out else np.arange(len(y))
+        scores.append(Z[index] @ w[:-1] + w[-1])
+        labels.append(y[index])
+    return np.concatenate(scores), np.concatenate(labels)
+
+
+def _platt(score, y):
+    fit = LogisticRegression(C=np.inf, tol=1e-12, max_iter=10_000).fit(score[:, None], y)
+    return np.array([fit.coef_[0, 0], fit.intercept_[0]])
+
+
+def test_label_shift_and_recalibration_rounds_equal_the_pooled_computation(corrected):
+    sites, result = corrected
+    plan, weights, found = result["plan"], result["weights"], result["label_shift"]
+    assert found["sites"] and set(found["sites"]) | set(found["left_out"]) == set(
+        result["sources"])
+    # the calibration: Platt on the held-out rows of the sources that answered
+    answered = found["calibration"]["sites"]
+    score, y = _pooled_rows(sites, plan, weights, answered, held_out=True)
+    calibration = np.array([found["calibration"]["a"], found["calibration"]["b"]])
+    diffs = {"held-out platt": np.abs(calibration - _platt(score, y)).max()}
+    # BBSE on the pooled held-out predictions of the sources in the pool
+    score, y = _pooled_rows(sites, plan, weights, found["sites"], held_out=True)
+    predicted = (expit(calibration[0] * score + calibration[1]) > 0.5).astype(int)
+    joint = np.zeros((2, 2))
+    np.add.at(joint, (predicted, y), 1.0 / len(y))
+    source_prior = np.bincount(y, minlength=2) / len(y)
+    target_score, target_y = _pooled_rows(sites, plan, weights, ["VA Long Beach"], False)
+    p = expit(calibration[0] * target_score + calibration[1])
+    proba = np.column_stack([1 - p, p])
+    share = np.bincount(proba.argmax(axis=1), minlength=2) / len(p)
+    diffs["bbse"] = np.abs(found["estimates"]["bbse"] - bbse_prior(joint, share, source_prior)
+                           ).max()
+    diffs["em"] = np.abs(found["estimates"]["em"] - em_prior(proba, source_prior)).max()
+    recalibration = result["recalibration"]
+    diffs["target platt"] = np.abs(np.array([recalibration["a"], recalibration["b"]])
+                                   - _platt(target_score, target_y)).max()
+    print("protocol max abs difference, statistics vs pooled:", diffs, found["left_out"])
+    assert max(diffs.values()) < 1e-6
+    # the returned models predict through the library's own classes
+    X = _encoded(sites["VA Long Beach"], result)
+    adjusted = proba * (np.asarray(found["target_prior"]) / source_prior)
+    np.testing.assert_allclose(label_shift_model(result).predict_proba(X),
+                               adjusted / adjusted.sum(axis=1, keepdims=True), atol=1e-7)
+    recalibrated = recalibration_model(result).transform(expit(target_score))[:, 1]
+    np.testing.assert_allclose(recalibrated, expit(recalibration["a"] * target_score
+                                                   + recalibration["b"]), atol=1e-9)
+
+
+def _encoded(site, result):
+    from medtransfer.features import TabularEncoder
+
+    encoder = TabularEncoder.from_dict(result["plan"]["encoder"])
+    names = [str(n) for n in encoder.get_feature_names_out()]
+    return encoder.transform(site.domain.inputs)[:, [names.index(f) for f in result["features"]]]
+
+
+def test_unknown_corrections_are_refused_in_one_line():
+    ask = in_process({})
+    with pytest.raises(ConfigError, match=r"^label_shift='mlls' is unknown; use one of "
+                       r"\('none', 'bbse', 'em'\)$"):
+        run_protocol(ask, list(SITES), "Hungary", {**CONFIG, "label_shift": "mlls"})
+    with pytest.raises(ConfigError, match=r"^recalibrate='isotonic' is unknown"):
+        run_protocol(ask, list(SITES), "Hungary", {**CONFIG, "recalibrate": "isotonic"})
+    with pytest.raises(ConfigError, match=r"^holdout=0.0 cannot give label shift held-out"):
+        run_protocol(ask, list(SITES), "Hungary", {**CORRECTED, "holdout": 0.0})
 
 
 def test_fedavg_of_one_site_is_its_local_fit_and_fedprox_stays_near_the_anchor():
