@@ -62,7 +62,7 @@ def test_label_shift_from_counts_equals_the_pooled_computation(hospitals):
 
     stats = target_prior_from_statistics(
         releases, [prediction_release(proba_t, site=target)], em_round)
-    assert stats["sites"] == sources and stats["left_out"] == {}
+    assert stats["columns"] == [sources, sources] and stats["left_out"] == {}
     bbse, source_prior = _pooled_bbse(model, rows, sources, target)
     em = em_prior(proba_t, source_prior)
     diffs = {"bbse": np.abs(stats["estimates"]["bbse"] - bbse).max(),
@@ -80,21 +80,34 @@ def test_label_shift_from_counts_equals_the_pooled_computation(hospitals):
     assert (corrector.predict(rows[target][0]) == 1).mean() > (proba_t[:, 1] > 0.5).mean()
 
 
-def test_small_confusion_cells_are_withheld_and_their_site_left_out(hospitals):
+def test_small_confusion_cells_are_withheld_and_each_class_pooled_where_released(hospitals):
     model, rows = hospitals
-    # Switzerland has 8 patients without disease: that column is withheld
+    # Switzerland has 8 patients without disease: both class counts are withheld (the other
+    # would give the small one away), so every cell is
     swiss = confusion_release(rows["Switzerland"][1], model.predict(rows["Switzerland"][0]), 2,
                               site="Switzerland")
     assert swiss["class_counts"] == [None, None]
-    assert all(c is None or c == 0 or c >= 10 for row in swiss["confusion"] for c in row)
+    assert all(c is None for row in swiss["confusion"] for c in row)
     hungary = confusion_release(rows["Hungary"][1], model.predict(rows["Hungary"][0]), 2,
                                 site="Hungary")
     pooled = pool_confusion([hungary, swiss])
-    assert pooled.sites == ["Hungary"] and list(pooled.left_out) == ["Switzerland"]
-    np.testing.assert_allclose(pooled.joint.sum(axis=0), pooled.source_prior)
-    with pytest.raises(DataError, match=r"every source site \(\['Switzerland'\]\) withheld a "
-                       r"confusion cell under min_cell.*\(--holdout\)"):
+    assert pooled.columns == [["Hungary"], ["Hungary"]]
+    assert list(pooled.left_out) == ["Switzerland"]
+    with pytest.raises(DataError, match=r"no source site \(\['Switzerland'\]\) released the "
+                       r"confusion counts of true class 0 .*\(--holdout\)"):
         pool_confusion([swiss])
+    # a site whose disease column has a small cell still gives its no-disease column
+    y = np.r_[np.zeros(40, int), np.ones(30, int)]
+    predicted = np.r_[np.zeros(25, int), np.ones(15, int), np.zeros(4, int), np.ones(26, int)]
+    partial = confusion_release(y, predicted, 2, site="partial")
+    assert partial["confusion"] == [[25, None], [15, None]]
+    pooled = pool_confusion([hungary, partial])
+    assert pooled.columns == [["Hungary", "partial"], ["Hungary"]]
+    y_h, p_h = rows["Hungary"][1], model.predict(rows["Hungary"][0])
+    no_disease = np.r_[p_h[y_h == 0], predicted[y == 0]]
+    np.testing.assert_allclose(pooled.conditional[:, 0], np.bincount(no_disease) / no_disease.size)
+    np.testing.assert_allclose(pooled.conditional[:, 1],
+                               np.bincount(p_h[y_h == 1]) / (y_h == 1).sum())
     few = prediction_release(np.array([[0.9, 0.1]] * 5 + [[0.2, 0.8]] * 30), site="t")
     assert few["predicted_counts"] == [None, None]
     with pytest.raises(DataError, match=r"target site\(s\) \['t'\] withheld a predicted-class"):

@@ -4,14 +4,17 @@ rounds (label shift, recalibration), audit."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
 from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
+from typer.testing import CliRunner
 
 from medtransfer.adapt.label_shift import bbse_prior, em_prior
-from medtransfer.datasets import heart_disease
+from medtransfer.cli import app
+from medtransfer.datasets import files_path, heart_disease
 from medtransfer.errors import ConfigError
 from medtransfer.evaluate.delong import delong_ci
 from medtransfer.federated.coordinator import run_protocol
@@ -116,25 +119,26 @@ def _platt(score, y):
 def test_label_shift_and_recalibration_rounds_equal_the_pooled_computation(corrected):
     sites, result = corrected
     plan, weights, found = result["plan"], result["weights"], result["label_shift"]
-    assert found["sites"] and set(found["sites"]) | set(found["left_out"]) == set(
-        result["sources"])
+    pooled = {name for names in found["columns"] for name in names}
+    assert pooled and pooled | set(found["left_out"]) == set(result["sources"])
     # the calibration: Platt on the held-out rows of the sources that answered
     answered = found["calibration"]["sites"]
     score, y = _pooled_rows(sites, plan, weights, answered, held_out=True)
     calibration = np.array([found["calibration"]["a"], found["calibration"]["b"]])
     diffs = {"held-out platt": np.abs(calibration - _platt(score, y)).max()}
-    # BBSE on the pooled held-out predictions of the sources in the pool
-    score, y = _pooled_rows(sites, plan, weights, found["sites"], held_out=True)
-    predicted = (expit(calibration[0] * score + calibration[1]) > 0.5).astype(int)
-    joint = np.zeros((2, 2))
-    np.add.at(joint, (predicted, y), 1.0 / len(y))
     source_prior = np.bincount(y, minlength=2) / len(y)
+    # BBSE: each true class's column over the pooled held-out rows of the sources giving it
+    conditional = np.zeros((2, 2))
+    for j, names in enumerate(found["columns"]):
+        score, y = _pooled_rows(sites, plan, weights, names, held_out=True)
+        predicted = (expit(calibration[0] * score + calibration[1]) > 0.5).astype(int)
+        conditional[:, j] = np.bincount(predicted[y == j], minlength=2) / (y == j).sum()
     target_score, target_y = _pooled_rows(sites, plan, weights, ["VA Long Beach"], False)
     p = expit(calibration[0] * target_score + calibration[1])
     proba = np.column_stack([1 - p, p])
     share = np.bincount(proba.argmax(axis=1), minlength=2) / len(p)
-    diffs["bbse"] = np.abs(found["estimates"]["bbse"] - bbse_prior(joint, share, source_prior)
-                           ).max()
+    pooled_bbse = bbse_prior(conditional * source_prior, share, source_prior)
+    diffs["bbse"] = np.abs(found["estimates"]["bbse"] - pooled_bbse).max()
     diffs["em"] = np.abs(found["estimates"]["em"] - em_prior(proba, source_prior)).max()
     recalibration = result["recalibration"]
     diffs["target platt"] = np.abs(np.array([recalibration["a"], recalibration["b"]])
@@ -159,15 +163,30 @@ def _encoded(site, result):
     return encoder.transform(site.domain.inputs)[:, [names.index(f) for f in result["features"]]]
 
 
-def test_unknown_corrections_are_refused_in_one_line():
-    ask = in_process({})
-    with pytest.raises(ConfigError, match=r"^label_shift='mlls' is unknown; use one of "
-                       r"\('none', 'bbse', 'em'\)$"):
-        run_protocol(ask, list(SITES), "Hungary", {**CONFIG, "label_shift": "mlls"})
-    with pytest.raises(ConfigError, match=r"^recalibrate='isotonic' is unknown"):
-        run_protocol(ask, list(SITES), "Hungary", {**CONFIG, "recalibrate": "isotonic"})
-    with pytest.raises(ConfigError, match=r"^holdout=0.0 cannot give label shift held-out"):
-        run_protocol(ask, list(SITES), "Hungary", {**CORRECTED, "holdout": 0.0})
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--label-shift", "mlls"], r"label_shift='mlls' \(--label-shift\) is unknown; use one of "
+     r"\('none', 'bbse', 'em'\)"),
+    (["--recalibrate", "isotonic"], r"recalibrate='isotonic' \(--recalibrate\) is unknown; use "
+     r"one of \('none', 'platt'\)"),
+    (["--label-shift", "em", "--holdout", "1"], r"holdout=1.0 \(--holdout\) cannot give label "
+     r"shift held-out source rows; use a share in \(0, 1\) such as 0.5"),
+])
+def test_unknown_corrections_are_refused_in_one_line(tmp_path, flags, message):
+    args = ["federated", str(files_path("heart_disease_uci.csv")), "--label-col", "num",
+            "--binary", "--site-col", "dataset", "--target-site", "Hungary", *flags,
+            "-o", str(tmp_path / "fed")]
+    result = CliRunner().invoke(app, args)
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == 2 and len(lines) == 1, result.output
+    assert re.fullmatch(f"error: {message}", lines[0]), lines[0]
+    with pytest.raises(ConfigError, match=message):
+        run_protocol(in_process({}), list(SITES), "Hungary", {**CONFIG, **_config(flags)})
+
+
+def _config(flags):
+    keys = {"--label-shift": "label_shift", "--recalibrate": "recalibrate", "--holdout": "holdout"}
+    pairs = dict(zip(flags[::2], flags[1::2], strict=True))
+    return {keys[k]: float(v) if k == "--holdout" else v for k, v in pairs.items()}
 
 
 def test_fedavg_of_one_site_is_its_local_fit_and_fedprox_stays_near_the_anchor():

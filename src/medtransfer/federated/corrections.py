@@ -36,14 +36,16 @@ def check_corrections(config: dict[str, Any]) -> float:
     """Refuse unknown correction settings; the share of source rows to hold out."""
     label_shift = config.get("label_shift", "none")
     if label_shift not in LABEL_SHIFT:
-        raise ConfigError(f"label_shift={label_shift!r} is unknown; use one of {LABEL_SHIFT}")
+        raise ConfigError(f"label_shift={label_shift!r} (--label-shift) is unknown; use one "
+                          f"of {LABEL_SHIFT}")
     recalibrate = config.get("recalibrate", "none")
     if recalibrate not in RECALIBRATE:
-        raise ConfigError(f"recalibrate={recalibrate!r} is unknown; use one of {RECALIBRATE}")
+        raise ConfigError(f"recalibrate={recalibrate!r} (--recalibrate) is unknown; use one "
+                          f"of {RECALIBRATE}")
     holdout = config.get("holdout", DEFAULT_HOLDOUT if label_shift != "none" else 0.0)
     if label_shift != "none" and not 0.0 < holdout < 1.0:
-        raise ConfigError(f"holdout={holdout} cannot give label shift held-out source rows; "
-                          "use a share in (0, 1) such as 0.5")
+        raise ConfigError(f"holdout={holdout} (--holdout) cannot give label shift held-out "
+                          "source rows; use a share in (0, 1) such as 0.5")
     return holdout
 
 
@@ -69,11 +71,12 @@ def label_shift_round(ask, request: dict, sources: list[str], target: str, metho
 
     stats = target_prior_from_statistics([confusion[s] for s in sources],
                                          [predictions[target]],
-                                         em_round if method == "em" else None)
+                                         em_round if method == "em" else None,
+                                         calibrated_on=calibration["sites"])
     return {"method": method, "target_prior": stats["estimates"][method].tolist(),
             "source_prior": stats["source_prior"].tolist(),
             "estimates": {k: v.tolist() for k, v in stats["estimates"].items()},
-            "confusion": stats["confusion"].tolist(), "sites": stats["sites"],
+            "confusion": stats["confusion"].tolist(), "columns": stats["columns"],
             "left_out": stats["left_out"], "calibration": calibration}
 
 

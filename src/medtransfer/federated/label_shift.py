@@ -14,7 +14,8 @@ loop of ``em_prior`` over those replies.
 Suppression (:mod:`medtransfer.federated.privacy`): the class counts are one group (a small
 count withheld, with secondary suppression); a true class whose count is withheld is
 withheld entirely; otherwise each true class's cells are a group summing to its released
-count. A source that withheld any cell is left out of the pooled matrix and named.
+count. Each true class's column is pooled over the sources that released it (see
+:class:`PooledConfusion`); a source that released no column is left out and named.
 
 Disclosure of the EM rounds: each round releases k - 1 further numbers about the target's
 posteriors; the rounds stop at convergence (tens), far fewer than the target's rows, but no
@@ -85,40 +86,62 @@ def em_release(proba: np.ndarray, ratio: list[float], *, site: str, min_cell: in
 
 @dataclass(frozen=True)
 class PooledConfusion:
-    """The sources' confusion counts added up.
+    """The sources' confusion counts added up, one true class at a time.
+
+    Under label shift ``P(predicted | true)`` is what the sites share, so each true class's
+    column is pooled over the sources that released it; a source that withheld one class's
+    cells still gives the other's. With every cell released this is the pooled rows'
+    confusion matrix exactly.
 
     Attributes
     ----------
-    joint : ndarray (k, k)
-        Joint frequency ``P(predicted = i, true = j)`` over the pooled held-out rows.
-    source_prior : ndarray (k,)
-        Class shares of the pooled held-out rows.
-    sites : list of str
-        Sources whose counts are in the pool.
+    conditional : ndarray (k, k)
+        ``P(predicted = i | true = j)`` over the pooled held-out rows of class j.
+    columns : list of list of str
+        Per true class, the sources whose counts are in its column.
     left_out : dict
-        Source -> why it is not.
+        Source -> why none of its counts are in the pool.
     """
 
-    joint: np.ndarray
-    source_prior: np.ndarray
-    sites: list[str]
+    conditional: np.ndarray
+    columns: list[list[str]]
     left_out: dict[str, str]
 
 
+def _column(release: dict, j: int) -> list[int | None]:
+    return [row[j] for row in release["confusion"]]
+
+
 def pool_confusion(releases: list[dict]) -> PooledConfusion:
-    """Add the complete confusion releases; a source with a withheld cell is left out."""
-    kept = [r for r in releases
-            if None not in r["class_counts"] and None not in np.ravel(r["confusion"]).tolist()]
-    left_out = {r["site"]: "withheld a cell under its min_cell" for r in releases
-                if r not in kept}
-    if not kept:
-        raise DataError(f"every source site ({sorted(left_out)}) withheld a confusion cell "
-                        "under min_cell, so no held-out confusion matrix can be pooled; hold "
-                        "out more rows per site (--holdout) or add sources")
-    counts = sum(np.asarray(r["confusion"], dtype=float) for r in kept)
-    classes = sum(np.asarray(r["class_counts"], dtype=float) for r in kept)
-    n = classes.sum()
-    return PooledConfusion(counts / n, classes / n, [r["site"] for r in kept], left_out)
+    """Pool each true class's column over the sources that released it."""
+    k = len(releases[0]["class_counts"])
+    conditional, columns = np.zeros((k, k)), []
+    for j in range(k):
+        kept = [r for r in releases if r["class_counts"][j] and None not in _column(r, j)]
+        if not kept:
+            raise DataError(f"no source site ({[r['site'] for r in releases]}) released the "
+                            f"confusion counts of true class {j} (each withheld a cell under "
+                            "min_cell there); hold out more rows per site (--holdout) or add "
+                            "sources")
+        counts = sum(np.asarray(_column(r, j), dtype=float) for r in kept)
+        conditional[:, j] = counts / counts.sum()
+        columns.append([r["site"] for r in kept])
+    used = {site for names in columns for site in names}
+    left_out = {r["site"]: "withheld a cell under min_cell in every class" for r in releases
+                if r["site"] not in used}
+    return PooledConfusion(conditional, columns, left_out)
+
+
+def class_prior(releases: list[dict], sites: list[str]) -> np.ndarray:
+    """Class shares of the named sources' held-out rows, from their released class counts."""
+    chosen = [r for r in releases if r["site"] in sites]
+    withheld = [r["site"] for r in chosen if None in r["class_counts"]]
+    if withheld or not chosen:
+        raise DataError(f"source site(s) {withheld or sites} released no complete held-out "
+                        "class counts (a class under min_cell), so the prior the model's "
+                        "posteriors carry is unknown; hold out more rows per site (--holdout)")
+    counts = sum(np.asarray(r["class_counts"], dtype=float) for r in chosen)
+    return counts / counts.sum()
 
 
 def predicted_share(releases: list[dict]) -> np.ndarray:
@@ -135,6 +158,7 @@ def predicted_share(releases: list[dict]) -> np.ndarray:
 def target_prior_from_statistics(
     sources: list[dict], targets: list[dict],
     em_round: Callable[[np.ndarray], np.ndarray] | None = None,
+    calibrated_on: list[str] | None = None,
 ) -> dict:
     """The target class prior by BBSE (and EM) from the sites' releases.
 
@@ -147,19 +171,29 @@ def target_prior_from_statistics(
     em_round : callable, optional
         ``ratio -> next prior`` answered by the target (:func:`em_release` replies, see
         :func:`pooled_em_round`); with it the EM estimate is added.
+    calibrated_on : list of str, optional
+        The sources whose held-out rows the posteriors were calibrated on: their class
+        shares are the prior the posteriors carry (``source_prior``, what EM starts from and
+        the correction divides by). Default: every source with complete class counts.
 
     Returns
     -------
     dict
         ``source_prior``, ``estimates`` (``{"bbse": ..., "em": ...}``), ``confusion`` (the
-        pooled joint frequency), ``sites`` and ``left_out``, as arrays and plain data.
+        joint frequency ``P(predicted, true)`` under ``source_prior``), ``columns`` and
+        ``left_out`` (see :class:`PooledConfusion`).
     """
     pooled = pool_confusion(sources)
-    estimates = {"bbse": bbse_prior(pooled.joint, predicted_share(targets), pooled.source_prior)}
+    if calibrated_on is None:
+        calibrated_on = [r["site"] for r in sources if None not in r["class_counts"]]
+    prior = class_prior(sources, calibrated_on)
+    # BBSE's prior is C_conditional^-1 mu_t: the source prior it is written with cancels
+    joint = pooled.conditional * prior
+    estimates = {"bbse": bbse_prior(joint, predicted_share(targets), prior)}
     if em_round is not None:
-        estimates["em"] = em_iterate(em_round, pooled.source_prior)
-    return {"source_prior": pooled.source_prior, "estimates": estimates,
-            "confusion": pooled.joint, "sites": pooled.sites, "left_out": pooled.left_out}
+        estimates["em"] = em_iterate(em_round, prior)
+    return {"source_prior": prior, "estimates": estimates, "confusion": joint,
+            "columns": pooled.columns, "left_out": pooled.left_out}
 
 
 def pooled_em_round(replies: list[dict]) -> np.ndarray:
