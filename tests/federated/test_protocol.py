@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from typer.testing import CliRunner
 from medtransfer.adapt.label_shift import bbse_prior, em_prior
 from medtransfer.cli import app
 from medtransfer.datasets import files_path, heart_disease
-from medtransfer.errors import ConfigError
+from medtransfer.errors import ConfigError, DataError
 from medtransfer.evaluate.delong import delong_ci
 from medtransfer.federated.coordinator import run_protocol
 from medtransfer.federated.corrections import label_shift_model, recalibration_model
@@ -187,6 +188,16 @@ def _config(flags):
     keys = {"--label-shift": "label_shift", "--recalibrate": "recalibrate", "--holdout": "holdout"}
     pairs = dict(zip(flags[::2], flags[1::2], strict=True))
     return {keys[k]: float(v) if k == "--holdout" else v for k, v in pairs.items()}
+
+
+def test_a_site_that_cannot_hold_out_rows_by_class_says_so(tmp_path):
+    domain = heart_disease("Hungary")
+    one_case = replace(domain, labels=np.r_[np.zeros(len(domain) - 1, int), 1])
+    site = Site(one_case, tmp_path / "audit.jsonl")
+    with pytest.raises(DataError, match=r"^Hungary: cannot hold out 0.5 of its 293 rows "
+                       r"stratified by class .*; choose another --holdout or leave the site out$"):
+        site.held_out({"holdout": 0.5, "sources": ["Hungary"]})
+    assert site.held_out({"holdout": 0.5, "sources": ["Cleveland"]}).size == 0
 
 
 def test_fedavg_of_one_site_is_its_local_fit_and_fedprox_stays_near_the_anchor():

@@ -11,7 +11,7 @@ from scipy.special import expit
 from sklearn.model_selection import train_test_split
 
 from medtransfer.data import Domain
-from medtransfer.errors import ConfigError
+from medtransfer.errors import ConfigError, DataError
 from medtransfer.features import TabularEncoder
 from medtransfer.federated import adapters
 from medtransfer.federated.audit import AuditLog
@@ -104,9 +104,15 @@ class Site:
         rows = np.arange(len(self.domain))
         if not plan.get("holdout") or self.name not in plan["sources"]:
             return rows[:0]
-        return np.sort(train_test_split(rows, test_size=plan["holdout"],
-                                        stratify=self.domain.labels,
-                                        random_state=plan.get("seed", 0))[1])
+        try:
+            _, held = train_test_split(rows, test_size=plan["holdout"],
+                                       stratify=self.domain.labels,
+                                       random_state=plan.get("seed", 0))
+        except ValueError as err:
+            raise DataError(f"{self.name}: cannot hold out {plan['holdout']} of its "
+                            f"{len(rows)} rows stratified by class ({err}); choose another "
+                            "--holdout or leave the site out") from None
+        return np.sort(held)
 
     def train(self, weights: list[float], plan: dict) -> dict:
         """One FedAvg/FedProx round: local steps from the global weights (held-out rows
