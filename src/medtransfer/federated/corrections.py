@@ -1,11 +1,13 @@
 """The coordinator's correction rounds after the head is trained: label-shift correction of
 the target and Platt recalibration, each from the sites' released counts and sums.
 
-Label shift follows :class:`medtransfer.adapt.label_shift.LabelShiftCorrector` step by step:
-the head's scores are Platt-calibrated on the sources' held-out rows, the sources release the
-calibrated model's confusion counts on those rows, the target its predicted-class histogram
-(and, for EM, one re-weighted mean per round). Recalibration fits Platt on the target's
-labelled rows. Every request goes through ``ask``, so every reply is in a site's audit log.
+Label shift follows :class:`medtransfer.adapt.label_shift.LabelShiftCorrector`'s steps: the
+head's scores are calibrated on the sources' held-out rows (there a penalised logistic fit
+on the log-probabilities, here unpenalised Platt on the logit, by federated Newton), the
+sources release the calibrated model's confusion counts on those rows, the target its
+predicted-class histogram (and, for EM, one re-weighted mean per round). Recalibration fits
+Platt on the target's labelled rows. Every request goes through ``ask``, so every reply is
+in a site's audit log.
 """
 
 from __future__ import annotations
