@@ -11,6 +11,7 @@ k = 0 target labels. Cost: one fit of the predictor plus O(n_target * classes) p
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 import numpy as np
@@ -27,17 +28,31 @@ from medtransfer.shift.label_shift import bbse_weights
 EPS = 1e-8
 
 
-def em_prior(proba: np.ndarray, source_prior: np.ndarray, n_iter: int = 200) -> np.ndarray:
-    """Saerens-Latinne-Decaestecker EM estimate of the prior behind calibrated ``proba``."""
+def em_step(proba: np.ndarray, ratio: np.ndarray) -> np.ndarray:
+    """One EM step: the mean of the posteriors ``proba`` re-weighted by ``ratio``
+    (``pi_current / pi_source``) and renormalised, i.e. the next prior estimate."""
+    adjusted = proba * ratio
+    adjusted /= adjusted.sum(axis=1, keepdims=True)
+    return adjusted.mean(axis=0)
+
+
+def em_iterate(
+    step: Callable[[np.ndarray], np.ndarray], source_prior: np.ndarray, n_iter: int = 200
+) -> np.ndarray:
+    """Iterate an EM ``step`` (ratio -> next prior, :func:`em_step` or a federated twin that
+    asks the sites for it) from the source prior until the prior moves less than 1e-8."""
     prior = source_prior.copy()
     for _ in range(n_iter):
-        adjusted = proba * (prior / source_prior)
-        adjusted /= adjusted.sum(axis=1, keepdims=True)
-        new_prior = adjusted.mean(axis=0)
+        new_prior = step(prior / source_prior)
         if np.abs(new_prior - prior).max() < 1e-8:
             return new_prior
         prior = new_prior
     return prior
+
+
+def em_prior(proba: np.ndarray, source_prior: np.ndarray, n_iter: int = 200) -> np.ndarray:
+    """Saerens-Latinne-Decaestecker EM estimate of the prior behind calibrated ``proba``."""
+    return em_iterate(lambda ratio: em_step(proba, ratio), source_prior, n_iter)
 
 
 def bbse_prior(

@@ -48,21 +48,11 @@ def make_client_app(sites: list[Site]):
         site = sites[int(context.node_config["partition-id"])]
         request = json.loads(str(msg.content["request"]["json"]))
         kind = request.pop("kind")
-        reply = {"site": site.name} if kind == "hello" else _dispatch(site, kind, request)
+        reply = {"site": site.name} if kind == "hello" else site.answer(kind, request)
         return Message(RecordDict({"reply": ConfigRecord({"json": json.dumps(reply)})}),
                        reply_to=msg)
 
     return app
-
-
-def _dispatch(site: Site, kind: str, request: dict) -> dict:
-    if kind == "schema":
-        return site.schema()
-    if kind == "statistics":
-        return site.statistics(request["encoder"])
-    if kind == "train":
-        return site.train(request["weights"], request["plan"])
-    return site.evaluate(request["weights"], request["plan"])
 
 
 def make_server_app(target: str, config: dict[str, Any], n_sites: int, result: dict):
