@@ -1,5 +1,7 @@
 """A library parameter error reaches the user as one line naming the command's flag."""
 
+import sys
+
 import pytest
 from tests.cli_output import one_clean_line
 
@@ -104,6 +106,14 @@ def test_extract_names_shard_and_engine(runner, image_folders, tmp_path, monkeyp
     assert one_clean_line(runner.invoke(app, [*args, "--engine", "onnx"])) == (
         "error: --engine 'onnx': needs ONNX Runtime; run `pip install 'medtransfer[onnx]'` or "
         "use --engine torch")
+    assert one_clean_line(runner.invoke(app, [*args, "--engine", "cuda"])) == (
+        "error: --engine 'cuda': expected one of auto, onnx, torch, ray")
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if the ray extra were not installed
+    no_ray = ["extract", str(source), "-o", str(tmp_path / "by_ray"), "--engine", "ray"]
+    assert one_clean_line(runner.invoke(app, no_ray)) == (
+        "error: --engine 'ray': needs Ray Data; run `pip install 'medtransfer[ray]'` or use "
+        "--engine auto")
+    assert not (tmp_path / "by_ray").exists()
 
 
 def test_label_map_and_drop_cols_name_their_flags_in_fit(runner, heart_csv, image_folders,

@@ -18,6 +18,7 @@ from medtransfer.cli.app import app, command
         "Examples:\n\n"
         "  medtransfer extract pbc/ -o features/pbc          (again after a kill: resumes)\n\n"
         "  medtransfer extract archive.csv -o features/archive --shard 3/16   (a job array)\n\n"
+        "  medtransfer extract archive.csv -o features/archive --engine ray   (Ray actors)\n\n"
         "  medtransfer fit features/pbc features/bccd --target-labels 20 -o runs/wbc"
     ),
 )
@@ -28,6 +29,12 @@ def extract(
         str | None, typer.Option("--shard", help="Only rows i, i+N, ... of SOURCE: i/N.")
     ] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Images per batch.")] = 64,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, help="Ray actors with --engine ray (default: one per "
+                     "CPU of the cluster); else decoding processes (default: one per spare "
+                     "core on large sources)."),
+    ] = None,
     backbone: opt.Backbone = "efficientnet_lite0",
     weights: opt.Weights = None,
     image_size: opt.ImageSize = None,
@@ -38,7 +45,9 @@ def extract(
     split: opt.Split = None,
     strict: opt.Strict = False,
     quiet: opt.Quiet = False,
-    engine: opt.Engine = "auto",
+    # not named `engine`: the command decorator would scope that as an in-process engine, and
+    # ray is none; extract_to_store takes it instead
+    extract_engine: opt.ExtractEngine = "auto",
 ) -> None:
     """Write SOURCE's image features to a feature store that fit, shift, rank and predict read."""
     from medtransfer.features.archive import extract_to_store, parse_shard
@@ -47,7 +56,8 @@ def extract(
     options = opt.data_options(label_col, id_col, site_col, split, "classification", strict)
     summary = extract_to_store(
         opt.load(source, options, site), out, backbone, weights=weights, image_size=image_size,
-        shard=part, batch_size=batch_size, progress=not quiet,
+        shard=part, batch_size=batch_size, engine=extract_engine, num_workers=workers,
+        progress=not quiet,
     )
     typer.echo(f"{summary['rows']} rows of shard {part[0]}/{part[1]} in {out} "
                f"({summary['computed']} computed now, {summary['stored']} stored)")

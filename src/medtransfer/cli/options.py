@@ -73,8 +73,17 @@ Engine = Annotated[
     str,
     typer.Option(
         "--engine",
-        help="Image features: auto (ONNX Runtime on the CPU when medtransfer[onnx] is "
+        help="Image features: auto (ONNX Runtime on the CPU when medtransfer\\[onnx] is "
         "installed, else eager torch), onnx or torch.",
+    ),
+]
+ExtractEngine = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="auto (ONNX Runtime on the CPU when medtransfer\\[onnx] is installed, else eager "
+        "torch), onnx, torch, or ray: a pool of Ray Data actors, one model each, on the "
+        "cluster at $RAY_ADDRESS or a local one (pip install 'medtransfer\\[ray]').",
     ),
 ]
 

@@ -5,11 +5,13 @@ digest, one shard per batch) plus, per ``--shard i/N``, a Parquet table of the r
 (id, digest, label, metadata) and ``domain.json`` (name, class names). A killed run loses at
 most its current batch: run it again and it computes only the rows not yet stored. Job arrays
 run ``--shard i/N`` for i = 0..N-1 into one folder (the store takes concurrent writers).
+``engine="ray"`` computes the missing rows on Ray Data actors and writes them the same way.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -21,13 +23,16 @@ from medtransfer.errors import DataError
 from medtransfer.features.backbones import backbone_config, weights_fingerprint
 from medtransfer.features.cache import input_digest
 from medtransfer.features.device import resolve_device
+from medtransfer.features.engine import EXTRACT_ENGINE, RAY, check_engine
 from medtransfer.features.extract import (
     ImageDataset,
+    ImageItem,
     feature_batches,
     feature_function,
     image_items,
     preprocessing_store_key,
 )
+from medtransfer.features.ray_engine import ray_feature_rows, require_ray
 from medtransfer.features.store import STORE_FILE, FeatureStore
 from medtransfer.params import ParameterError
 
@@ -63,12 +68,38 @@ def extract_to_store(
 ) -> dict:
     """Write the features of ``domain``'s images (shard ``i`` of ``N``) to the store ``out``.
 
+    Parameters
+    ----------
+    domain : Domain
+        An image domain: file paths or a uint8 array (n, H, W[, C]).
+    out : str or Path
+        The feature store folder (created, or continued when it holds the same features).
+    backbone, weights, image_size, batch_size, device
+        As for :func:`~medtransfer.features.extract.extract_features`.
+    shard : tuple of int
+        ``(i, N)``: only rows i, i + N, ... of ``domain``.
+    engine : {"auto", "onnx", "torch", "ray"} or None
+        An in-process engine (None for the enclosing ``engine_scope``), or ``"ray"`` for a
+        pool of Ray Data actors (:mod:`~medtransfer.features.ray_engine`; CPU only).
+    num_workers : int or None
+        Decoding processes of an in-process engine, or the Ray actors; None for the default
+        (one per spare core on large inputs; one actor per CPU of the Ray cluster).
+    progress : bool
+        Show a progress bar on stderr.
+
     Returns
     -------
     dict
         ``{"rows": rows of this shard, "computed": rows computed now, "stored": rows in the
         store}``.
     """
+    if engine is not None:
+        check_engine(engine, "extract_to_store", EXTRACT_ENGINE)
+    if engine == RAY:
+        require_ray()  # before the store exists: a missing extra leaves no folder behind
+        if device not in (None, "cpu"):
+            raise ParameterError("extract_to_store", "device", device,
+                                 lambda style: "Ray actors extract on the CPU")
     items = image_items(domain)
     config = backbone_config(backbone)
     _, weights_sha = weights_fingerprint(config, weights)
@@ -79,22 +110,40 @@ def extract_to_store(
                          preprocessing_store_key(config, weights_sha, size))
     try:
         present = store.contains(digests)
-        todo = list({d: p for d, p in zip(digests, positions, strict=True)
-                     if d not in present}.items())
-        if todo:
-            features = feature_function(backbone, config, weights, weights_sha,
-                                         resolve_device(device), engine)
-            dataset = ImageDataset([items[p] for _, p in todo], config, size)
-            done = 0
-            for rows in feature_batches(features, dataset, batch_size=batch_size,
-                                        num_workers=num_workers, progress=progress,
-                                        label=f"extract {domain.name} ({config.name}, {size}px)"):
-                store.put_many([d for d, _ in todo[done : done + len(rows)]], rows)
-                done += len(rows)
+        pending = [(d, items[p]) for d, p in dict(zip(digests, positions, strict=True)).items()
+                   if d not in present]
+        if pending:
+            settings = {"weights": weights, "weights_sha": weights_sha, "size": size,
+                        "batch_size": batch_size, "workers": num_workers, "progress": progress,
+                        "label": f"extract {domain.name} ({config.name}, {size}px)"}
+            if engine == RAY:
+                batches = ray_feature_rows(pending, backbone, **settings)
+            else:
+                batches = _local_feature_rows(pending, backbone, device=device, engine=engine,
+                                              **settings)
+            for done, rows in batches:
+                store.put_many(done, rows)
         _write_rows(Path(out), domain, positions, digests, shard)
-        return {"rows": len(digests), "computed": len(todo), "stored": len(store)}
+        return {"rows": len(digests), "computed": len(pending), "stored": len(store)}
     finally:
         store.close()
+
+
+def _local_feature_rows(
+    pending: list[tuple[str, ImageItem]], backbone: str, *, weights: str | Path | None,
+    weights_sha: str, size: int, batch_size: int, workers: int | None, progress: bool,
+    label: str, device: str | None, engine: str | None,
+) -> Iterator[tuple[list[str], np.ndarray]]:
+    """``(digests, features)`` per batch of ``pending``, in order, in this process."""
+    config = backbone_config(backbone)
+    features = feature_function(backbone, config, weights, weights_sha, resolve_device(device),
+                                engine)
+    dataset = ImageDataset([item for _, item in pending], config, size)
+    done = 0
+    for rows in feature_batches(features, dataset, batch_size=batch_size, num_workers=workers,
+                                progress=progress, label=label):
+        yield [d for d, _ in pending[done : done + len(rows)]], rows
+        done += len(rows)
 
 
 def _rows_file(shard: tuple[int, int]) -> str:

@@ -5,6 +5,8 @@ backbone exported once to ONNX runs several times faster with the same features 
 against eager at export). ``engine="auto"`` picks ONNX when the ``onnx`` extra is installed
 and the device is the CPU. Commands set the engine for everything they extract with
 :func:`engine_scope` (``--engine``), so the choice needs no new argument on every pipeline.
+``medtransfer extract`` also takes :data:`RAY`: Ray Data actors across a cluster, each running
+one of the in-process engines (:mod:`medtransfer.features.ray_engine`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from medtransfer.params import Options, ParameterError, check_value
 
 ENGINES = ("auto", "onnx", "torch")
 ENGINE = Options(*ENGINES)
+RAY = "ray"
+# what extract_to_store takes: an in-process engine, or Ray actors that each run one
+EXTRACT_ENGINE = Options(*ENGINES, RAY)
 _SCOPE: ContextVar[str | None] = ContextVar("medtransfer_engine", default=None)
 
 
@@ -27,9 +32,9 @@ def onnx_available() -> bool:
     return all(importlib.util.find_spec(name) is not None for name in ("onnx", "onnxruntime"))
 
 
-def check_engine(engine: str, owner: str = "resolve_engine") -> str:
-    """Refuse an engine name that is not one of :data:`ENGINES`."""
-    check_value(owner, "engine", engine, ENGINE)
+def check_engine(engine: str, owner: str = "resolve_engine", engines: Options = ENGINE) -> str:
+    """Refuse an engine name that is not one of ``engines`` (default :data:`ENGINES`)."""
+    check_value(owner, "engine", engine, engines)
     return engine
 
 

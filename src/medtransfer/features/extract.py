@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -49,6 +50,7 @@ _RESAMPLING = {
 ImageItem = Path | str | np.ndarray
 # a per-image change of the native uint8 pixels before resizing (harmonisation, augmentation)
 PixelTransform = Callable[[np.ndarray], np.ndarray]
+Batch = TypeVar("Batch")
 
 
 def _to_pil(item: ImageItem) -> Image.Image:
@@ -199,11 +201,24 @@ def feature_batches(
         num_workers=loader_workers(len(dataset), num_workers),
         pin_memory=torch.cuda.is_available(),
     )
+    for batch in tracked(loader, total=len(dataset), label=label, progress=progress):
+        yield features(batch).astype(np.float32, copy=False)
+
+
+def tracked(
+    batches: Iterable[Batch],
+    *,
+    total: int,
+    label: str,
+    progress: bool,
+    rows: Callable[[Batch], int] = len,
+) -> Iterator[Batch]:
+    """Yield ``batches`` while a progress bar on stderr counts their ``rows`` up to ``total``."""
     with Progress(console=Console(stderr=True), disable=not progress) as bar:
-        task = bar.add_task(label, total=len(dataset))
-        for batch in loader:
-            yield features(batch).astype(np.float32, copy=False)
-            bar.advance(task, len(batch))
+        task = bar.add_task(label, total=total)
+        for batch in batches:
+            yield batch
+            bar.advance(task, rows(batch))
 
 
 def preprocessing_store_key(
