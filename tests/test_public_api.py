@@ -40,7 +40,7 @@ def test_cli_start_does_not_import_torch():
 
 
 @pytest.mark.slow
-def test_a_table_fit_imports_no_torch_timm_skada_or_matplotlib():
+def test_a_table_fit_imports_no_torch_timm_skada_or_matplotlib(tmp_path):
     code = """
 import sys
 import numpy as np, pandas as pd
@@ -54,9 +54,15 @@ def table(name):
     return domain_from_table(frame, where=name, name=name, label_col="label")
 TransferPipeline(method="source_only", classifier="logreg", progress=False).fit(
     table("s"), table("t"), target_labels=10)
+# writing the model: skops lists scikit-learn's estimators, which would import torch
+from sklearn.linear_model import LogisticRegression
+from medtransfer.model_files import dump_estimator, load_estimator
+dump_estimator(LogisticRegression().fit([[0.0], [1.0]], [0, 1]), sys.argv[1])
+load_estimator(sys.argv[1])
 print(sorted(m for m in ("torch", "timm", "skada", "ot", "matplotlib") if m in sys.modules))
 """
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "model.skops")],
+                         capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
 

@@ -9,7 +9,9 @@ harmless OT helper — checked on the file's schema before skops builds anything
 
 from __future__ import annotations
 
+import importlib.abc
 import json
+import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -77,8 +79,7 @@ TRUSTED: frozenset[tuple[str, str]] = frozenset(
 
 def dump_estimator(estimator: Any, path: Path) -> None:
     """Save a fitted estimator with skops (no pickle); refuse one that holds an unknown type."""
-    import skops.io as sio  # imports torch's array API when torch is installed: only here
-
+    sio = _skops_io()
     try:
         sio.dump(estimator, path)
     except Exception as err:  # skops raises many types for unsupported objects
@@ -103,13 +104,40 @@ def load_estimator(path: Path) -> Any:
             f"{path} holds objects medtransfer never saves ({_describe(unknown)}); refusing to "
             "load it: the run was not written by medtransfer or was tampered with"
         )
-    import skops.io as sio
-
+    sio = _skops_io()
     types = sorted({name for name, _ in TRUSTED})
     try:
         return sio.load(path, trusted=types)
     except Exception as err:
         raise ArtifactError(f"{path} is not a readable medtransfer model file: {err}") from None
+
+
+class _RefuseArrayApiTorch(importlib.abc.MetaPathFinder):
+    """Refuses scikit-learn's vendored torch namespace while skops is imported."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name == "sklearn.externals.array_api_compat.torch":
+            raise ImportError(name)
+
+
+def _skops_io() -> Any:
+    """``skops.io``, imported without importing torch.
+
+    skops lists scikit-learn's estimators at import (``sklearn.utils.all_estimators``), whose
+    ``pkgutil.walk_packages`` imports every sub-package on its way, the vendored array-API
+    namespace of torch included: torch itself then loads (seconds of CPU) in a table fit.
+    ``walk_packages`` skips a package that fails to import, and that namespace holds no
+    estimator, so it is refused for the duration of the import only; a failed import is not
+    cached, so scikit-learn's array API can still import it later.
+    """
+    if "skops.io" not in sys.modules:
+        finder = _RefuseArrayApiTorch()
+        sys.meta_path.insert(0, finder)
+        try:
+            import skops.io  # noqa: F401
+        finally:
+            sys.meta_path.remove(finder)
+    return sys.modules["skops.io"]
 
 
 def schema_types(path: Path) -> set[tuple[str, str]]:
