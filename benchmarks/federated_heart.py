@@ -8,7 +8,11 @@ pooled transfer methods (site standardisation, CORAL) with scikit-learn's logist
 Every column is the AUROC on all target rows (k = 0 target labels). Also the largest
 difference between the statistics-only and the pooled adapters' mapped rows.
 
-    PYTHONPATH=src nice -n 10 python benchmarks/federated_heart.py [out.json]
+With ``--flower`` (needs ``pip install 'medtransfer[fl]'``) the federated rows run as four
+Flower SuperNodes in a local simulation (:func:`medtransfer.federated.flower.simulate`), and
+each is checked against the same protocol run in process (largest weight difference).
+
+    PYTHONPATH=src nice -n 10 python benchmarks/federated_heart.py [--flower] [out.json]
 """
 
 from __future__ import annotations
@@ -36,13 +40,7 @@ CONFIG = {"rounds": 30, "local_epochs": 5, "learning_rate": 0.5, "proximal_mu": 
 
 
 def in_process(sites):
-    def ask(kind, request, names):
-        calls = {"schema": lambda s: s.schema(),
-                 "statistics": lambda s: s.statistics(request["encoder"]),
-                 "train": lambda s: s.train(request["weights"], request["plan"]),
-                 "evaluate": lambda s: s.evaluate(request["weights"], request["plan"])}
-        return {n: calls[kind](sites[n]) for n in names}
-    return ask
+    return lambda kind, request, names: {n: sites[n].answer(kind, request) for n in names}
 
 
 def _encoded(sites, plan):
@@ -55,11 +53,20 @@ def _encoded(sites, plan):
             for n, s in sites.items()}
 
 
-def one_target(target: str, audit: Path) -> dict:
+def one_target(target: str, audit: Path, flower: bool = False) -> dict:
     sites = {s: Site(heart_disease(s), audit / f"{target}-{s}.jsonl") for s in SITES}
     row, plan = {}, None
     for method in ("none", "site_standardize", "coral"):
-        result = run_protocol(in_process(sites), list(SITES), target, {**CONFIG, "method": method})
+        config = {**CONFIG, "method": method}
+        result = run_protocol(in_process(sites), list(SITES), target, config)
+        if flower:
+            from medtransfer.federated.flower import simulate
+
+            simulated = simulate([sites[s].domain for s in SITES], target,
+                                 audit / f"flower-{target}-{method}", config)
+            row[f"max |flower - in-process| weights {method}"] = float(np.abs(
+                np.asarray(simulated["weights"]) - np.asarray(result["weights"])).max())
+            result = simulated
         plan = result["plan"]
         Z, y, _ = sites[target].adapted_rows(plan)
         w = np.asarray(result["weights"])
@@ -90,9 +97,12 @@ def one_target(target: str, audit: Path) -> dict:
 
 
 def main() -> None:
-    out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("federated_heart.json")
+    args = sys.argv[1:]
+    flower = "--flower" in args
+    paths = [a for a in args if a != "--flower"]
+    out = Path(paths[0]) if paths else Path("federated_heart.json")
     with tempfile.TemporaryDirectory() as audit:
-        table = {t: one_target(t, Path(audit)) for t in SITES}
+        table = {t: one_target(t, Path(audit), flower) for t in SITES}
     columns = list(next(iter(table.values())))
     print(f"{'target AUROC':<34}" + "".join(f"{t[:13]:>14}" for t in SITES))
     for col in columns:
