@@ -22,29 +22,22 @@ import pandas as pd
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
-from medtransfer import __version__, artifacts
+from medtransfer import artifacts
 from medtransfer.adapt import get_method
 from medtransfer.data.domain import Domain
 from medtransfer.data.sampling import choose_labelled
-from medtransfer.errors import ArtifactError, ConfigError, DataError
+from medtransfer.errors import ConfigError, DataError
 from medtransfer.evaluate.policy_value import PROPENSITY
 from medtransfer.models import make_classifier
 from medtransfer.params import AnyOf, Constraints, InstanceOf, Interval, Options, check_params
 from medtransfer.runs.base import RunModel
-from medtransfer.runs.effect_intervals import (
-    EffectDraws,
-    effect_draws,
-    read_refits,
-    refit_arms,
-    write_refits,
-)
+from medtransfer.runs.effect_files import read_effect, write_effect
+from medtransfer.runs.effect_intervals import ARMS, EffectDraws, effect_draws, refit_arms
 from medtransfer.runs.effect_overlap import warn_poor_overlap
 from medtransfer.runs.effect_scores import score_effect
 from medtransfer.runs.pipeline import TransferPipeline
 from medtransfer.runs.recommend import BETTER
 from medtransfer.select.auto import ALL_LABELLED
-
-ARMS = ("control", "treated")
 
 
 class EffectPipeline(BaseEstimator, RunModel):
@@ -321,17 +314,10 @@ class EffectPipeline(BaseEstimator, RunModel):
 
     def write_to(self, folder: Path) -> dict[str, Any]:
         """Write each arm's pipeline artifact under ``folder/ARM`` and the refits under
-        ``folder/refits/ARM``; return the manifest entries."""
+        ``folder/refits/ARM``; return the manifest entries
+        (:func:`~medtransfer.runs.effect_files.write_effect`)."""
         self._check_fitted()
-        for arm, pipeline in self.pipelines_.items():
-            artifacts.write_manifest(folder / arm, pipeline.write_to(folder / arm))
-        n_refits = write_refits(getattr(self, "refits_", []), folder)
-        return {
-            "medtransfer_version": __version__,
-            "effect": {"treatment": self.treatment, "arms": list(ARMS), "n_rows": self.n_rows_,
-                       "selection": self.selection_, "n_refits": n_refits,
-                       "better": self.better, "propensity": self.propensity},
-        }
+        return write_effect(self, folder)
 
     def arm_records(self) -> dict[str, dict[str, Any]]:
         """Each arm's method, why (the shared choice), its rows and labelled target ids."""
@@ -345,22 +331,7 @@ class EffectPipeline(BaseEstimator, RunModel):
     def load(cls, path: Path, verify_key: bytes | None = None, **runtime: Any) -> EffectPipeline:
         """Load an EffectPipeline written by :meth:`save`, verifying every file's hash (and
         the signature, with ``verify_key``)."""
-        path = Path(path)
-        effect = artifacts.read_manifest(path, key=verify_key).get("effect")
-        if not isinstance(effect, dict) or effect.get("arms") != list(ARMS):
-            raise ArtifactError(f"{path} is not an EffectPipeline artifact (its manifest has "
-                                "no 'effect' entry with the arms control and treated)")
-        n_refits = effect.get("n_refits", 0)  # runs written before refits were saved: none
-        model = cls(effect["treatment"], n_refits=n_refits, better=effect.get("better"),
-                    propensity=effect.get("propensity", "logistic"))
-        model.n_rows_ = effect["n_rows"]
-        model.selection_ = effect.get("selection")
-        model.pipelines_ = {arm: TransferPipeline.load(path / arm, verify_key, **runtime)
-                           for arm in ARMS}
-        model.labelled_target_ids_ = sorted(
-            i for p in model.pipelines_.values() for i in p.labelled_target_ids_)
-        model.refits_ = read_refits(path, n_refits)
-        return model
+        return read_effect(cls, path, verify_key, **runtime)
 
 
 def _unweighted_classes(template: TransferPipeline, method: str) -> dict[str, None]:
