@@ -94,6 +94,9 @@ def print_effect_metrics(metrics: dict, treatment: str, title: str,
     for key, per in {**policy["values"], **policy["differences"]}.items():
         table.add_row(POLICY_ROWS[key], format_interval(per["ipw"]), format_interval(per["dr"]))
     console.print(table)
+    same = {0.0: " (the same as treat none: their difference is 0 by construction)",
+            1.0: " (the same as treat all: their difference is 0 by construction)"}
     console.print(f"as recommended treats {policy['share_treated']:.0%} of the rows"
+                  + same.get(policy["share_treated"], "")
                   + (f"; {policy['n_clipped']} extreme propensities trimmed (poor overlap)"
                      if policy["n_clipped"] else ""), highlight=False)
