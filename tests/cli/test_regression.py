@@ -75,9 +75,12 @@ def test_treatment_effect_run_from_the_raw_iwpc_file(runner, tmp_path):
     refused = runner.invoke(app, ["predict", str(run), str(WARFARIN), *site, "--model",
                                   "pooled", "-o", str(tmp_path / "no.csv")])
     assert refused.exit_code == 2 and "treatment-effect run" in refused.output
-    refused = runner.invoke(app, ["evaluate", str(run), str(WARFARIN), *site,
-                                  "--label-col", "Therapeutic Dose of Warfarin"])
-    assert refused.exit_code == 2 and "EffectPipeline.load" in refused.output
-    assert "Traceback" not in refused.output
-    refused = runner.invoke(app, ["report", str(run)])
-    assert refused.exit_code == 2 and "is a treatment-effect run" in refused.output
+    scored = runner.invoke(app, ["evaluate", str(run), str(WARFARIN), *site,
+                                 "--label-col", "Therapeutic Dose of Warfarin", "--quiet"])
+    assert scored.exit_code == 0, scored.output
+    assert "mean effect of Amiodarone (Cordarone) = 1 vs 0 on 190 rows" in scored.output
+    reported = runner.invoke(app, ["report", str(run)])
+    assert reported.exit_code == 0, reported.output
+    page = (run / "report.html").read_text()
+    # fitted without --better: the policy value section says how to get one
+    assert "Treatment-effect report" in page and "Fit with <code>--better" in page

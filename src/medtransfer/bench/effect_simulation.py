@@ -7,11 +7,14 @@ tau(x) = 1 + 0.5 x0 (continuous outcome, "dose" units) or a risk difference from
 logistic model (binary outcome). Treatment is randomised (probability 0.5) in the target and
 confounded by x1 in the source, as in observational source data. Because every patient's
 true effect is known, per-patient errors and the coverage of intervals can be measured; a
-real trial only ever shows one of the two outcomes.
+real trial only ever shows one of the two outcomes. For the same reason the value of any
+treatment policy (the mean outcome if patients were treated by it) is known:
+:func:`population_value`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,12 +29,14 @@ BETA = np.array([1.0, -0.5, 0.5, 0.0, 0.25])
 
 @dataclass
 class SimulatedTrial:
-    """Source and target Domains and every target patient's true effect."""
+    """Source and target Domains, every target patient's true effect and true mean outcome
+    under control (a risk for a binary outcome)."""
 
     source: Domain
     target: Domain
     true_effect: np.ndarray
     population_effect: float
+    control_outcome: np.ndarray
 
 
 def simulate_trial(
@@ -53,7 +58,27 @@ def simulate_trial(
                                       name="target")
     population = _effects(_covariates(np.random.default_rng(10_000 + random_state), 200_000,
                                       shift), outcome).mean()
-    return SimulatedTrial(source, target, true_effect, float(population))
+    X = target.inputs[[f"x{i}" for i in range(N_COVARIATES)]].to_numpy()
+    control = mean_outcome(X, np.zeros(len(X)), outcome)
+    return SimulatedTrial(source, target, true_effect, float(population), control)
+
+
+def mean_outcome(X: np.ndarray, treated: np.ndarray, outcome: str = "continuous") -> np.ndarray:
+    """The true mean outcome (a risk for a binary outcome) of patients with covariates ``X``
+    under ``treated`` (1 or 0 per patient)."""
+    if outcome == "continuous":
+        return 5.0 + X @ BETA + treated * _effects(X, outcome)
+    return expit(X @ BETA * 0.6 - 1.0 + treated * (0.8 + 0.4 * X[:, 0]))
+
+
+def population_value(
+    policy: Callable[[np.ndarray], np.ndarray], *, shift: float = 1.0,
+    outcome: str = "continuous", n: int = 200_000, random_state: int = 0,
+) -> float:
+    """The target population's mean outcome when every patient is treated as ``policy``
+    says (``policy(X)``: 1 treat, 0 not, per row of covariates), by a draw of ``n``."""
+    X = _covariates(np.random.default_rng(20_000 + random_state), n, shift)
+    return float(mean_outcome(X, np.asarray(policy(X), dtype=float), outcome).mean())
 
 
 def _covariates(rng: np.random.Generator, n: int, shift: float) -> np.ndarray:
@@ -74,13 +99,11 @@ def _population(rng, n, shift, outcome, *, confounded, name) -> tuple[Domain, np
     p_treat = expit(0.8 * X[:, 1]) if confounded else np.full(n, 0.5)
     treated = (rng.random(n) < p_treat).astype(float)
     effect = _effects(X, outcome)
+    mean = mean_outcome(X, treated, outcome)
     if outcome == "continuous":
-        labels = 5.0 + X @ BETA + treated * effect + rng.normal(size=n)
-        class_names = None
+        labels, class_names = mean + rng.normal(size=n), None
     else:
-        base = X @ BETA * 0.6 - 1.0
-        risk = expit(base + treated * (0.8 + 0.4 * X[:, 0]))
-        labels, class_names = (rng.random(n) < risk).astype(int), ("no", "yes")
+        labels, class_names = (rng.random(n) < mean).astype(int), ("no", "yes")
     inputs = pd.DataFrame(X, columns=[f"x{i}" for i in range(N_COVARIATES)])
     inputs["treated"] = treated
     ids = np.array([f"{name}-{i}" for i in range(n)])

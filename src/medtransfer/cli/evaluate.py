@@ -10,12 +10,15 @@ import typer
 
 from medtransfer.cli import options as opt
 from medtransfer.cli.app import command
-from medtransfer.cli.render import print_metrics
+from medtransfer.cli.render import print_effect_metrics, print_metrics
+from medtransfer.errors import ConfigError
 
 
 @command(
     "evaluate",
-    epilog="Example:\n\n  medtransfer evaluate runs/hungary hungary_test.csv --out metrics.json",
+    epilog="Examples:\n\n  medtransfer evaluate runs/hungary hungary_test.csv --out metrics.json"
+    "\n\n  medtransfer evaluate runs/trial trial_test.csv --better lower --propensity 0.5"
+    "   (a treatment-effect run: value treating as recommended against treat-all / none)",
 )
 def evaluate(
     run: Annotated[Path, typer.Argument(help="Run folder written by `medtransfer fit`.")],
@@ -37,36 +40,73 @@ def evaluate(
     fmt: opt.Format = "human",
     verify_key: opt.VerifyKey = None,
     engine: opt.Engine = "auto",
+    better: Annotated[
+        str | None,
+        typer.Option("--better", help="A treatment-effect run: which way the outcome is "
+                     "better, higher or lower (default: as fitted); TEST's rows with treatment "
+                     "and outcome then value treating as recommended against treat-all / none."),
+    ] = None,
+    propensity: Annotated[
+        str | None,
+        typer.Option("--propensity", help="With --better: logistic, share or the known "
+                     "allocation probability (0.5) of TEST's treatment (default: as fitted)."),
+    ] = None,
 ) -> None:
-    """Score the run's method and baselines on TEST (every label of TEST is used for scoring)."""
+    """Score the run's method and baselines on TEST (every label of TEST is used for scoring);
+    a treatment-effect run: its mean effect, factual outcome and policy values."""
     from medtransfer import artifacts
     from medtransfer.runs.fit import evaluate_run
-    from medtransfer.runs.pipeline import TransferPipeline
 
     opt.check_format(fmt)
     if out is not None:
         artifacts.check_writable(out, force)
     opt.verified(run, verify_key)
-    pipeline = TransferPipeline.load(run, progress=not quiet)
     manifest = artifacts.read_manifest(run, verify=False)
+    model, task = _load_model(run, manifest, quiet, better, propensity)
     saved = manifest.get("data_options", {})
     options = opt.data_options(
         label_col or saved.get("label_col"),
         id_col or saved.get("id_col"),
         site_col or saved.get("site_col"),
         split,
-        pipeline.task,
+        task,
         strict,
         **{k: saved.get(k) for k in ("label_map", "positive_class", "drop_cols")},
     )
     domain = _without_training_rows(opt.load(test, options, site), manifest)
-    metrics = evaluate_run(pipeline, domain, n_resamples=n_resamples)
+    metrics = evaluate_run(model, domain, n_resamples=n_resamples)
     if out is not None:
         artifacts.write_json(out, metrics)
     if fmt == "json":
         typer.echo(json.dumps(artifacts.to_json(metrics), indent=2, allow_nan=False))
+    elif "effect" in manifest:
+        print_effect_metrics(metrics, model.treatment, test.name)
     else:
         print_metrics(metrics, title=f"{test.name}")
+
+
+def _load_model(run: Path, manifest: dict, quiet: bool, better: str | None,
+                propensity: str | None):
+    """The run's model and its task: a TransferPipeline, or an EffectPipeline with
+    --better / --propensity in place of the fitted ones."""
+    given = {k: v for k, v in (("better", better), ("propensity", propensity)) if v is not None}
+    if "effect" not in manifest:
+        if given:
+            flags = ", ".join(f"--{k}" for k in given)
+            raise ConfigError(f"{flags} appl(ies) only to a treatment-effect run (`medtransfer "
+                              f"fit ... --treatment-col COL`); {run} predicts one outcome")
+        from medtransfer.runs.pipeline import TransferPipeline
+
+        pipeline = TransferPipeline.load(run, progress=not quiet)
+        return pipeline, pipeline.task
+    from medtransfer.params import check_params
+    from medtransfer.runs.effect import EffectPipeline
+
+    effect = EffectPipeline.load(run, progress=not quiet)
+    if "propensity" in given:
+        given["propensity"] = opt.propensity(given["propensity"])
+    check_params(effect.set_params(**given))
+    return effect, effect.pipelines_["control"].task
 
 
 def _without_training_rows(domain, manifest: dict):

@@ -11,15 +11,17 @@ import typer
 
 from medtransfer.cli import options as opt
 from medtransfer.cli.app import command
-from medtransfer.cli.render import few_cases_note, format_interval, print_metrics
+from medtransfer.cli.render import few_cases_note, print_effect_metrics, print_metrics
 from medtransfer.errors import ConfigError
 
 # What a source-free fit takes from the source run (or does not use): setting one is an error.
 SOURCE_RUN_OPTIONS = (
     "target_labels", "method", "classifier", "backbone", "weights", "image_size", "recalibrate",
     "target_transform", "point", "task", "source_site", "finetune", "treatment_col",
-    "harmonize", "augment", "tta",
+    "harmonize", "augment", "tta", "n_refits", "better", "propensity",
 )
+# The options of a treatment-effect fit alone, with the command's defaults.
+EFFECT_OPTIONS = ("n_refits", "better", "propensity")
 
 
 @command(
@@ -170,9 +172,35 @@ def fit(
             help="Tables: fit a treatment-effect model (T-learner), one pipeline per arm of "
             "this column (1 treated, 0 control, empty if not recorded), both arms one method; "
             "predictions give both outcomes, their difference and its 95% interval (both "
-            "arms refitted on 200 bootstrap resamples).",
+            "arms refitted on --n-refits bootstrap resamples).",
         ),
     ] = None,
+    n_refits: Annotated[
+        int,
+        typer.Option(
+            "--n-refits", metavar="N",
+            help="With --treatment-col: bootstrap refits of both arms for the effects' 95% "
+            "intervals (0 for none: no intervals, no recommendations).",
+        ),
+    ] = 200,
+    better: Annotated[
+        str | None,
+        typer.Option(
+            "--better",
+            help="With --treatment-col: which way the outcome is better, higher or lower "
+            "(lower for the risk of an adverse event); the held-out scores then value "
+            "treating as recommended against treating all and none (IPW and doubly robust).",
+        ),
+    ] = None,
+    propensity: Annotated[
+        str,
+        typer.Option(
+            "--propensity",
+            help="With --better: P(treated | x) of the target rows for those values: "
+            "logistic (a model on the covariates, for observational data), share (the "
+            "treated share) or the known allocation probability of a randomised trial (0.5).",
+        ),
+    ] = "logistic",
     dedupe: Annotated[
         str,
         typer.Option(
@@ -242,21 +270,24 @@ def fit(
                                label_map=label_map, positive_class=positive_class,
                                drop_cols=drop_cols)
     training = {k: v for k, v in (("epochs", epochs), ("lr", lr)) if v is not None}
+    given, defaults = locals(), inspect.signature(fit).parameters
+    changed = {name for name in {*SOURCE_RUN_OPTIONS, *EFFECT_OPTIONS}
+               if given[name] != defaults[name].default}
     if source_model is not None:
         from medtransfer.runs.source_free import SourceFreePipeline
 
-        given, defaults = locals(), inspect.signature(fit).parameters
         target = _source_free_target(source, target, [
-            opt.flag_of(name) for name in SOURCE_RUN_OPTIONS
-            if given[name] != defaults[name].default])
+            opt.flag_of(name) for name in SOURCE_RUN_OPTIONS if name in changed])
         model = SourceFreePipeline(source_model, adaptation=source_free, batch_size=batch_size,
                                    random_state=seed, progress=not quiet, **training)
         result = fit_run(model, None, opt.load(target, options, target_site), out, force=force,
                          data_options={**options, "target_site": target_site})
         _show(result, fmt)
         return
+    effect = _effect_options(treatment_col, changed, n_refits=n_refits, better=better,
+                             propensity=opt.propensity(propensity))
     model = _build_model(
-        finetune, treatment_col, training, batch_size, method=method,
+        finetune, treatment_col, effect, training, batch_size, method=method,
         method_params=_auto_params(method, max_fits, time_budget), classifier=classifier,
         backbone=backbone, weights=weights, image_size=image_size, task=task,
         target_transform=target_transform, point=point, random_state=seed, progress=not quiet,
@@ -293,10 +324,20 @@ def fit(
     _plan_verdict(result.manifest.get("plan"), strict)
 
 
-def _build_model(finetune: str | None, treatment_col: str | None, training: dict,
-                 batch_size: int, **params):
+def _effect_options(treatment_col: str | None, changed: set[str], **options) -> dict:
+    """The EffectPipeline's own options; refused when set without --treatment-col."""
+    stray = [opt.flag_of(name) for name in EFFECT_OPTIONS if name in changed]
+    if treatment_col is None and stray:
+        raise ConfigError(f"{', '.join(stray)} appl(ies) only to a treatment-effect fit: add "
+                          "--treatment-col COL, or remove them")
+    return options
+
+
+def _build_model(finetune: str | None, treatment_col: str | None, effect: dict,
+                 training: dict, batch_size: int, **params):
     """The run model the options ask for: a TransferPipeline, a FineTunedPipeline
-    (--finetune) or an EffectPipeline of TransferPipelines (--treatment-col)."""
+    (--finetune) or an EffectPipeline of TransferPipelines (--treatment-col), whose own
+    parameters (``effect``) are checked here, before any data is read."""
     if finetune is not None and treatment_col is not None:
         raise ConfigError("--treatment-col fits tables; --finetune fine-tunes an image "
                           "backbone: use one or the other")
@@ -310,9 +351,12 @@ def _build_model(finetune: str | None, treatment_col: str | None, training: dict
                                  finetune_options={**training, "batch_size": batch_size})
     if treatment_col is None:
         return pipeline
+    from medtransfer.params import check_params
     from medtransfer.runs.effect import EffectPipeline
 
-    return EffectPipeline(treatment_col, pipeline)
+    model = EffectPipeline(treatment_col, pipeline, **effect)
+    check_params(model)
+    return model
 
 
 def _auto_params(method: str, max_fits: int | None, time_budget: float | None) -> dict | None:
@@ -368,12 +412,9 @@ def _show_effect(result, treatment_col: str, fmt: str) -> None:
     if fmt == "json":
         typer.echo(json.dumps(to_json(metrics), indent=2, allow_nan=False))
         return
-    title = f"{result.manifest['target']['name']} (held out)"
-    if "factual" in metrics:
-        print_metrics({"factual outcome": metrics["factual"]}, title=title)
-    mean = metrics["mean_effect"]
-    typer.echo(f"mean effect of {treatment_col} = 1 vs 0 on {mean['n']} held-out target rows: "
-               f"{format_interval(mean)}; run written to {result.path}")
+    print_effect_metrics(metrics, treatment_col, f"{result.manifest['target']['name']} "
+                         "(held out)")
+    typer.echo(f"run written to {result.path}")
 
 
 def _source_free_target(source: Path | None, target: Path | None, changed: list[str]) -> Path:

@@ -244,3 +244,12 @@ def target_labels(value: str):
             "labelled target samples, e.g. 20) nor an existing file of target ids"
         )
     return read_id_file(Path(value))
+
+
+def propensity(value: str) -> str | float:
+    """--propensity: a name (logistic, share) or a probability such as 0.5, checked by the
+    EffectPipeline's parameter table."""
+    try:
+        return float(value)
+    except ValueError:
+        return value

@@ -63,3 +63,40 @@ def print_metrics(metrics: dict[str, dict], title: str, console: Console | None 
     cells = [format_interval(row[m]) for row in metrics.values() for m in shown if m in row]
     if any(c.endswith("*") for c in cells):
         console.print(DEGENERATE_NOTE)
+
+
+POLICY_ROWS = {"policy": "as recommended", "treat_all": "treat all", "treat_none": "treat none",
+               "policy - treat_all": "recommended - treat all",
+               "policy - treat_none": "recommended - treat none"}
+
+
+def print_effect_metrics(metrics: dict, treatment: str, title: str,
+                         console: Console | None = None) -> None:
+    """An effect run's scores: the factual outcome's metrics, the mean effect and, when
+    estimated, the value of treating as recommended against treat-all and treat-none."""
+    console = console or Console(width=max(Console().width, 100))
+    if "factual" in metrics:
+        print_metrics({"factual outcome": metrics["factual"]}, title=title, console=console)
+    mean = metrics["mean_effect"]
+    console.print(f"mean effect of {treatment} = 1 vs 0 on {mean['n']} rows: "
+                  f"{format_interval(mean)}", highlight=False)
+    policy = metrics.get("policy_value")
+    if policy is None:
+        return
+    if "not_estimated" in policy:
+        console.print(f"policy value not estimated: {policy['not_estimated']}")
+        return
+    table = Table(title=f"mean outcome by policy ({policy['better']} is better; "
+                        f"{policy['n']} rows, propensity {policy['propensity']['kind']}) "
+                        "— 95% bootstrap intervals")
+    for column in ("policy", "IPW", "doubly robust"):
+        table.add_column(column, no_wrap=True)
+    for key, per in {**policy["values"], **policy["differences"]}.items():
+        table.add_row(POLICY_ROWS[key], format_interval(per["ipw"]), format_interval(per["dr"]))
+    console.print(table)
+    same = {0.0: " (the same as treat none: their difference is 0 by construction)",
+            1.0: " (the same as treat all: their difference is 0 by construction)"}
+    console.print(f"as recommended treats {policy['share_treated']:.0%} of the rows"
+                  + same.get(policy["share_treated"], "")
+                  + (f"; {policy['n_clipped']} extreme propensities trimmed (poor overlap)"
+                     if policy["n_clipped"] else ""), highlight=False)

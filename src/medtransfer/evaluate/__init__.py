@@ -1,4 +1,5 @@
-"""Clinical evaluation: metrics with bootstrap intervals, DeLong, calibration, subgroups, dosing."""
+"""Clinical evaluation: metrics with bootstrap intervals, DeLong, calibration, subgroups, dosing,
+policy values."""
 
 from medtransfer.evaluate.bootstrap import bootstrap_indices, evaluate_predictions
 from medtransfer.evaluate.calibration import (
@@ -13,6 +14,7 @@ from medtransfer.evaluate.delong import delong_ci, delong_test
 from medtransfer.evaluate.dosing import dosing_breakdown, dosing_metrics, mae, pw20, r2
 from medtransfer.evaluate.metrics import classification_metrics, threshold_for_sensitivity
 from medtransfer.evaluate.plan import check_plan, load_plan
+from medtransfer.evaluate.policy_value import policy_values, propensity_scores
 from medtransfer.evaluate.roc import roc_band
 from medtransfer.evaluate.sample_size import sample_size_adequacy
 from medtransfer.evaluate.subgroups import age_bands, subgroup_metrics
@@ -36,6 +38,8 @@ __all__ = [
     "mae",
     "net_benefit",
     "operating_point",
+    "policy_values",
+    "propensity_scores",
     "pw20",
     "r2",
     "reliability_diagram",

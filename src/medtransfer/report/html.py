@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from importlib.resources import files
 from pathlib import Path
 from string import Template
 
-from medtransfer.artifacts import check_writable, write_bytes
+from medtransfer.artifacts import check_writable, read_manifest, write_bytes
 from medtransfer.report import sections
-from medtransfer.report.markup import fmt
+from medtransfer.report.effect import effect_html
+from medtransfer.report.markup import fmt, table_of_contents
 from medtransfer.report.model_card import model_card_section
 from medtransfer.report.run import RunData, load_run
 from medtransfer.report.validation import (
@@ -59,12 +59,6 @@ def build_html(run: RunData) -> str:
     )
 
 
-def table_of_contents(body: str) -> str:
-    """Links to every section present in ``body``."""
-    found = re.findall(r"<section id='([a-z]+)'><h2>(.*?)</h2>", body)
-    return "".join(f"<a href='#{anchor}'>{title}</a>" for anchor, title in found)
-
-
 def write_report(run_dir: Path, *, force: bool = False) -> Path:
     """Write ``run_dir/report.html``, one self-contained file, atomically.
 
@@ -72,7 +66,8 @@ def write_report(run_dir: Path, *, force: bool = False) -> Path:
     ----------
     run_dir : Path
         A run directory holding ``manifest.json`` and ``predictions.csv``; optional
-        ``shift.json``, ``embedding.npz`` and ``explain/*.png`` are shown when present.
+        ``shift.json``, ``embedding.npz`` and ``explain/*.png`` are shown when present. A
+        treatment-effect run gets :func:`~medtransfer.report.effect.effect_html`'s report.
     force : bool, default False
         Replace an existing ``report.html``.
 
@@ -81,9 +76,14 @@ def write_report(run_dir: Path, *, force: bool = False) -> Path:
     Path
         The report's path.
     """
-    run = load_run(Path(run_dir))
-    check_writable(run.path / REPORT, force)
-    text = build_html(run)
-    target = run.path / REPORT
-    write_bytes(target, text.encode("utf-8"))
-    return target
+    path = Path(run_dir)
+    if "effect" in read_manifest(path, verify=False):  # a treatment-effect run: its own report
+        manifest = read_manifest(path, verify=True)
+        check_writable(path / REPORT, force)
+        text = effect_html(manifest)
+    else:
+        run = load_run(path)
+        check_writable(run.path / REPORT, force)
+        text = build_html(run)
+    write_bytes(path / REPORT, text.encode("utf-8"))
+    return path / REPORT

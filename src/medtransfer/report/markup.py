@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Sequence
 from html import escape
 
@@ -84,3 +85,9 @@ def render_list(items: list, depth: int) -> str:
         return table([k.replace("_", " ") for k in keys], rows, "records") + more
     shown = ", ".join(render_data(i, depth + 1) for i in items[:12])
     return shown + (f", … ({len(items)} in all)" if len(items) > 12 else "")
+
+
+def table_of_contents(body: str) -> str:
+    """Links to every section present in ``body``."""
+    found = re.findall(r"<section id='([a-z]+)'><h2>(.*?)</h2>", body)
+    return "".join(f"<a href='#{anchor}'>{title}</a>" for anchor, title in found)

@@ -132,9 +132,8 @@ def load_run(run_dir: Path) -> RunData:
     manifest = read_manifest(run, verify=True)
     if "effect" in manifest:
         raise ArtifactError(
-            f"{run} is a treatment-effect run: the report covers diagnosis and dosing runs; "
-            f"its held-out scores are under 'metrics' in {run / 'manifest.json'} and its "
-            f"predicted outcomes and effects in {run / PREDICTIONS}"
+            f"{run} is a treatment-effect run: RunData holds one outcome per case; its report "
+            "is medtransfer.report.effect.effect_html (what `medtransfer report` writes)"
         )
     task = str(manifest.get("task") or "classification")
     if task not in TASKS:

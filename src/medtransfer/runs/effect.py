@@ -22,27 +22,22 @@ import pandas as pd
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
-from medtransfer import __version__, artifacts
+from medtransfer import artifacts
 from medtransfer.adapt import get_method
 from medtransfer.data.domain import Domain
 from medtransfer.data.sampling import choose_labelled
-from medtransfer.errors import ArtifactError, ConfigError, DataError
+from medtransfer.errors import ConfigError, DataError
+from medtransfer.evaluate.policy_value import PROPENSITY
 from medtransfer.models import make_classifier
 from medtransfer.params import AnyOf, Constraints, InstanceOf, Interval, Options, check_params
 from medtransfer.runs.base import RunModel
-from medtransfer.runs.effect_intervals import (
-    EffectDraws,
-    effect_draws,
-    read_refits,
-    refit_arms,
-    write_refits,
-)
+from medtransfer.runs.effect_files import read_effect, write_effect
+from medtransfer.runs.effect_intervals import ARMS, EffectDraws, effect_draws, refit_arms
 from medtransfer.runs.effect_overlap import warn_poor_overlap
-from medtransfer.runs.frames import score_models
+from medtransfer.runs.effect_scores import score_effect
 from medtransfer.runs.pipeline import TransferPipeline
+from medtransfer.runs.recommend import BETTER
 from medtransfer.select.auto import ALL_LABELLED
-
-ARMS = ("control", "treated")
 
 
 class EffectPipeline(BaseEstimator, RunModel):
@@ -60,6 +55,14 @@ class EffectPipeline(BaseEstimator, RunModel):
     n_refits : int, default=200
         Bootstrap refits of both arms kept after ``fit`` for the intervals of the effects
         and of their mean (:mod:`medtransfer.runs.effect_intervals`); 0 for none.
+    better : {"higher", "lower"}, optional
+        Which way the outcome is better ("lower" for the risk of an adverse event). With it
+        (and refits), :meth:`score` also gives the value of treating as recommended against
+        treat-all and treat-none (:mod:`medtransfer.runs.effect_scores`).
+    propensity : "logistic", "share" or float, default="logistic"
+        P(treated | x) for those policy values: a logistic model on the arms' features
+        (observational data), the treated share, or the known allocation probability of a
+        randomised trial (0.5).
 
     Attributes
     ----------
@@ -84,13 +87,18 @@ class EffectPipeline(BaseEstimator, RunModel):
         "pipeline": AnyOf(None, InstanceOf(TransferPipeline, what="a TransferPipeline")),
         "n_refits": AnyOf(Options(0), Interval(int, 2, None, hint="200 or more for a 95% "
                                                                    "interval")),
+        "better": AnyOf(None, BETTER),
+        "propensity": PROPENSITY,
     }
 
     def __init__(self, treatment: str, pipeline: TransferPipeline | None = None,
-                 n_refits: int = 200) -> None:
+                 n_refits: int = 200, better: str | None = None,
+                 propensity: str | float = "logistic") -> None:
         self.treatment = treatment
         self.pipeline = pipeline
         self.n_refits = n_refits
+        self.better = better
+        self.propensity = propensity
 
     @property
     def random_state(self) -> int:
@@ -263,10 +271,11 @@ class EffectPipeline(BaseEstimator, RunModel):
         frame.insert(2, "label", label)
         return frame
 
-    def _refitted(self) -> bool:
+    def has_refits(self) -> bool:
+        """Whether the arms were refitted, so that effects have intervals."""
         return bool(getattr(self, "refits_", None))
 
-    def _draws(self, domain: Domain) -> EffectDraws:
+    def refit_draws(self, domain: Domain) -> EffectDraws:
         """The refits' effects on ``domain`` (computed once per domain)."""
         kept = getattr(self, "_kept_draws", None)
         if kept is None or kept[0] is not domain:
@@ -275,38 +284,11 @@ class EffectPipeline(BaseEstimator, RunModel):
         return self._kept_draws[1]
 
     def score(self, domain: Domain, predictions: pd.DataFrame, n_resamples: int) -> dict:
-        """The mean effect over ``domain`` with its interval (from the refits, resampling
-        the rows too), and the scores of the factual prediction (the outcome under the
-        treatment each row had) where treatment and outcome are recorded. The effect of one
-        patient is never observed, so no metric scores it directly."""
+        """The mean effect over ``domain`` with its interval, the factual prediction's
+        scores and, with ``better``, the value of the recommendations against treat-all and
+        treat-none (:func:`~medtransfer.runs.effect_scores.score_effect`)."""
         self._check_fitted()
-        control = self.pipelines_["control"]
-        value = predictions["effect"].to_numpy()
-        metrics: dict[str, dict] = {"mean_effect": {"value": float(value.mean()), "n": len(value)}}
-        if self._refitted():
-            draws = self._draws(domain)
-            low, high = draws.mean_interval()
-            metrics["mean_effect"].update(low=low, high=high, n_refits=len(draws.mean),
-                                          interval="bootstrap refits of both arms and of the "
-                                                   "rows")
-        scored = np.flatnonzero(~np.isnan(predictions["treatment"].to_numpy())
-                                & domain.labelled_mask)
-        if not len(scored):
-            return metrics
-        treated = predictions["treatment"].to_numpy()[scored] == 1
-        factual = np.where(treated, predictions["outcome_treated"].to_numpy()[scored],
-                           predictions["outcome_control"].to_numpy()[scored])
-        block = pd.DataFrame({"model": "factual",
-                              "label": predictions["label"].to_numpy()[scored]})
-        if control.task == "regression":
-            block["prediction"] = factual
-        else:
-            for column, p in zip(control.class_names_, (1 - factual, factual), strict=True):
-                block[f"p_{column}"] = p
-        metrics["factual"] = score_models(
-            domain.subset(scored), block, n_resamples, task=control.task,
-            class_names=control.class_names_, random_state=control.random_state)["factual"]
-        return metrics
+        return score_effect(self, domain, predictions, n_resamples)
 
     def run_entries(self) -> dict[str, Any]:
         """The run manifest's description of the fit: the method both arms share and the
@@ -332,16 +314,10 @@ class EffectPipeline(BaseEstimator, RunModel):
 
     def write_to(self, folder: Path) -> dict[str, Any]:
         """Write each arm's pipeline artifact under ``folder/ARM`` and the refits under
-        ``folder/refits/ARM``; return the manifest entries."""
+        ``folder/refits/ARM``; return the manifest entries
+        (:func:`~medtransfer.runs.effect_files.write_effect`)."""
         self._check_fitted()
-        for arm, pipeline in self.pipelines_.items():
-            artifacts.write_manifest(folder / arm, pipeline.write_to(folder / arm))
-        n_refits = write_refits(getattr(self, "refits_", []), folder)
-        return {
-            "medtransfer_version": __version__,
-            "effect": {"treatment": self.treatment, "arms": list(ARMS), "n_rows": self.n_rows_,
-                       "selection": self.selection_, "n_refits": n_refits},
-        }
+        return write_effect(self, folder)
 
     def arm_records(self) -> dict[str, dict[str, Any]]:
         """Each arm's method, why (the shared choice), its rows and labelled target ids."""
@@ -355,21 +331,7 @@ class EffectPipeline(BaseEstimator, RunModel):
     def load(cls, path: Path, verify_key: bytes | None = None, **runtime: Any) -> EffectPipeline:
         """Load an EffectPipeline written by :meth:`save`, verifying every file's hash (and
         the signature, with ``verify_key``)."""
-        path = Path(path)
-        effect = artifacts.read_manifest(path, key=verify_key).get("effect")
-        if not isinstance(effect, dict) or effect.get("arms") != list(ARMS):
-            raise ArtifactError(f"{path} is not an EffectPipeline artifact (its manifest has "
-                                "no 'effect' entry with the arms control and treated)")
-        n_refits = effect.get("n_refits", 0)  # runs written before refits were saved: none
-        model = cls(effect["treatment"], n_refits=n_refits)
-        model.n_rows_ = effect["n_rows"]
-        model.selection_ = effect.get("selection")
-        model.pipelines_ = {arm: TransferPipeline.load(path / arm, verify_key, **runtime)
-                           for arm in ARMS}
-        model.labelled_target_ids_ = sorted(
-            i for p in model.pipelines_.values() for i in p.labelled_target_ids_)
-        model.refits_ = read_refits(path, n_refits)
-        return model
+        return read_effect(cls, path, verify_key, **runtime)
 
 
 def _unweighted_classes(template: TransferPipeline, method: str) -> dict[str, None]:
@@ -408,6 +370,6 @@ def effect_frame(effect: EffectPipeline, domain: Domain) -> pd.DataFrame:
     mu0, mu1 = effect.predict_outcomes(domain)
     frame = pd.DataFrame({"id": domain.ids.astype(str), "outcome_control": mu0,
                           "outcome_treated": mu1, "effect": mu1 - mu0})
-    if effect._refitted():
-        frame["effect_low"], frame["effect_high"] = effect._draws(domain).row_intervals()
+    if effect.has_refits():
+        frame["effect_low"], frame["effect_high"] = effect.refit_draws(domain).row_intervals()
     return frame

@@ -100,7 +100,7 @@ def score_models(
                 block["prediction"].to_numpy(float),
                 n_bootstrap=n_resamples,
                 random_state=random_state,
-                groups=_repeated(None if groups is None else groups[finite]),
+                groups=repeated_groups(None if groups is None else groups[finite]),
             )
             scores[name] = {
                 row.metric: {"value": row.value, "low": row.ci_low, "high": row.ci_high}
@@ -119,7 +119,7 @@ def score_models(
     return scores
 
 
-def _repeated(groups: np.ndarray | None) -> np.ndarray | None:
+def repeated_groups(groups: np.ndarray | None) -> np.ndarray | None:
     """Patient ids when some patient has several rows; None when every row is its own
     patient (resampling patients is then resampling rows, drawn as rows are)."""
     if groups is None or len(np.unique(groups)) == len(groups):
