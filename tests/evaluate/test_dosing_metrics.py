@@ -74,3 +74,33 @@ def test_bad_groups_and_bootstrap_settings_are_rejected():
         dosing_breakdown(true, pred, [1, 2, 3])
     with pytest.raises(DataError, match=r"n_bootstrap=0, confidence=0.95: expected"):
         dosing_metrics(true, pred, n_bootstrap=0)
+
+
+def test_an_outcome_that_is_not_a_positive_dose_is_scored_without_pw20():
+    true = np.array([-1.0, 0.0, 0.5, 2.0, 3.0])
+    pred = np.array([-0.5, 0.2, 0.4, 2.5, 2.0])
+    table = dosing_metrics(true, pred, n_bootstrap=50, random_state=0, relative=False)
+    assert list(table["metric"]) == ["mae", "r2"]
+    mae_value = table.set_index("metric").loc["mae", "value"]
+    assert mae_value == pytest.approx(np.mean(np.abs(pred - true)))
+    with pytest.raises(DataError, match="must be positive"):
+        dosing_metrics(true, pred, n_bootstrap=50)
+
+
+def test_a_regression_run_on_a_signed_outcome_scores_mae_and_r2(tmp_path):
+    from medtransfer.data.tables import domain_from_table
+    from medtransfer.datasets import heart_disease
+    from medtransfer.runs.fit import fit_run
+    from medtransfer.runs.pipeline import TransferPipeline
+
+    def st_depression(site):  # ST depression at exercise, in mm: zero and negative at times
+        frame = heart_disease(site).inputs.dropna(subset=["oldpeak"])
+        return domain_from_table(frame, where=site, name=site, label_col="oldpeak",
+                                 task="regression")
+
+    source, target = st_depression("Cleveland"), st_depression("Hungary")
+    assert (target.labels <= 0).any()
+    result = fit_run(TransferPipeline(method="source_only", task="regression", progress=False),
+                     source, target, tmp_path / "run", target_labels=20, n_resamples=50)
+    scores = result.manifest["metrics"]["source_only"]
+    assert set(scores) == {"mae", "r2"} and scores["mae"]["value"] > 0

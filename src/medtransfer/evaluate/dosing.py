@@ -17,8 +17,9 @@ from medtransfer.evaluate.resampling import bootstrap_resamples, percentile_inte
 Metric = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
-def _check_doses(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
-    """Both as float arrays of equal length, finite, with positive true doses."""
+def _check_doses(y_true, y_pred, positive: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Both as float arrays of equal length, finite, with positive true doses (any real
+    true value when not ``positive``)."""
     arrays = []
     for name, values in (("y_true", y_true), ("y_pred", y_pred)):
         try:
@@ -41,7 +42,7 @@ def _check_doses(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
                 "drop those patients first (the IWPC formulas give NaN without age, height "
                 "or weight)"
             )
-    if np.any(true <= 0):
+    if positive and np.any(true <= 0):
         raise DataError(
             f"y_true: {int(np.sum(true <= 0))} dose(s) ≤ 0 mg/week; PW20 is relative to the "
             "true dose, which must be positive: drop or correct those patients"
@@ -91,6 +92,7 @@ def dosing_metrics(
     confidence: float = 0.95,
     random_state: int | None = 0,
     groups=None,
+    relative: bool = True,
 ) -> pd.DataFrame:
     """MAE, PW20 and R² with percentile bootstrap intervals.
 
@@ -107,14 +109,17 @@ def dosing_metrics(
     groups : array-like, optional
         Patient id of each row: whole patients are then resampled, so repeated measurements
         of one patient do not count as independent evidence. Without it, rows are resampled.
+    relative : bool, default=True
+        False leaves PW20 out (it is relative to the true value) and accepts any real true
+        value: for an outcome that is not a positive dose (a change score, a z-scored lab).
 
     Returns
     -------
     DataFrame
-        One row per metric ("mae", "pw20", "r2") with columns ``metric``, ``value``,
-        ``ci_low``, ``ci_high`` and ``n`` (rows).
+        One row per metric ("mae", "pw20", "r2"; no "pw20" when not ``relative``) with
+        columns ``metric``, ``value``, ``ci_low``, ``ci_high`` and ``n`` (rows).
     """
-    true, pred = _check_doses(y_true, y_pred)
+    true, pred = _check_doses(y_true, y_pred, positive=relative)
     if n_bootstrap < 1 or not 0 < confidence < 1:
         raise DataError(
             f"n_bootstrap={n_bootstrap}, confidence={confidence}: expected n_bootstrap ≥ 1 "
@@ -124,6 +129,8 @@ def dosing_metrics(
                                     random_state=random_state)
     records = []
     for name, metric in METRICS.items():
+        if name == "pw20" and not relative:
+            continue
         low, high = percentile_interval(
             resamples.apply(lambda idx, metric=metric: metric(true[idx], pred[idx])), confidence)
         records.append({"metric": name, "value": float(metric(true, pred)),

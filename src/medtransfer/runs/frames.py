@@ -95,12 +95,14 @@ def score_models(
             # a fixed reference (a dosing formula) has no prediction where its inputs are missing
             finite = np.isfinite(block["prediction"].to_numpy(float))
             block = block[finite]
+            truth = block["label"].to_numpy(float)
             table = dosing_metrics(
-                block["label"].to_numpy(float),
+                truth,
                 block["prediction"].to_numpy(float),
                 n_bootstrap=n_resamples,
                 random_state=random_state,
                 groups=repeated_groups(None if groups is None else groups[finite]),
+                relative=bool(np.all(truth > 0)),  # PW20 only for positive outcomes (doses)
             )
             scores[name] = {
                 row.metric: {"value": row.value, "low": row.ci_low, "high": row.ci_high}
