@@ -117,7 +117,8 @@ def fit(
     ] = None,
     classifier: Annotated[
         str, typer.Option("--classifier", help="svm, logreg, boosting, or auto: the family "
-                          "with the best cross-validated score on the labelled source rows.")
+                          "with the best cross-validated score on the labelled source rows "
+                          "(recommended for tables; slow on image features).")
     ] = "svm",
     backbone: opt.Backbone = "efficientnet_lite0",
     weights: opt.Weights = None,
