@@ -10,6 +10,7 @@ from medtransfer.datasets.heart import heart_disease
 from medtransfer.errors import ConfigError
 from medtransfer.features.tabular import TabularEncoder
 from medtransfer.models.classifiers import CLASSIFIERS
+from medtransfer.select.auto import AutoTransfer
 from medtransfer.select.predictor import choose_predictor
 
 
@@ -87,3 +88,17 @@ def test_too_few_source_rows_fall_back_to_the_first_family(cleveland_to_hungary)
     name, _, evidence = choose_predictor(X, y, sample_domain=sample_domain,
                                          task="classification", families=["svm", "logreg"])
     assert name == "svm" and "too few labelled source rows" in evidence["reason"]
+
+
+def test_auto_transfer_chooses_the_family_before_comparing_methods(cleveland_to_hungary):
+    X, y, sample_domain = cleveland_to_hungary
+    y = y.copy()
+    target = np.flatnonzero(sample_domain < 0)
+    kept = np.r_[target[y[target] == 0][:10], target[y[target] == 1][:10]]
+    y[np.setdiff1d(target, kept)] = -1  # 10 labelled target rows per class for auto
+    auto = AutoTransfer("auto", candidates=[], n_repeats=1, random_state=0)
+    auto.fit(X, y, sample_domain=sample_domain)
+    chosen = auto.evidence_["final_predictor"]
+    assert chosen["chosen"] == "logreg" and set(chosen["families"]) == set(CLASSIFIERS)
+    with pytest.raises(ConfigError, match="estimator='svm'"):
+        AutoTransfer("svm").fit(X, y, sample_domain=sample_domain)
