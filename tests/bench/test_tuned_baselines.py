@@ -3,11 +3,14 @@
 import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
+from tests.cli_output import one_clean_line
+from typer.testing import CliRunner
 
 from medtransfer.bench.competitors import SourceTuned, medtransfer_methods
 from medtransfer.bench.core import Unit, run_suite
 from medtransfer.bench.heart import HeartSuite
 from medtransfer.bench.tables import markdown
+from medtransfer.cli import app
 from medtransfer.models.classifiers import make_classifier
 from medtransfer.select.predictor import C_GRID
 
@@ -57,3 +60,24 @@ def test_summary_flags_pairs_below_the_tuned_source_only():
     assert "worse than source_only_tuned by more than 0.01: 1" in text
     assert "a -> b k=5: -0.030" in text
     assert "vs best baseline source_only_tuned 0.730" in text
+
+
+def test_classifier_auto_chooses_the_family_per_unit_and_writes_its_own_files(split):
+    suite = HeartSuite(sites=("Cleveland", "Hungary"), classifier="auto")
+    assert suite.label == "heart.classifier-auto" and HeartSuite().label == "heart"
+    assert suite.settings == {"classifier": "auto"}
+    methods = medtransfer_methods("classification", 10, 0, estimator="auto")
+    assert methods["auto"].estimator == "auto"
+    tuned = methods["source_only_tuned"].fit(split.X, split.y, sample_domain=split.sample_domain)
+    means = {f: r["mean"] for f, r in tuned.tuning_["families"].items()}
+    assert tuned.tuning_["chosen"] == "logreg" == max(means, key=means.get)
+
+
+def test_bench_classifier_is_one_line_where_a_suite_cannot_take_it(tmp_path):
+    runner = CliRunner()
+    line = one_clean_line(runner.invoke(app, ["bench", "--suite", "warfarin", "--classifier",
+                                              "auto", "--out", str(tmp_path)]))
+    assert "--classifier is taken by the heart suite only" in line
+    line = one_clean_line(runner.invoke(app, ["bench", "--suite", "heart", "--classifier",
+                                              "svn", "--out", str(tmp_path)]))
+    assert "--classifier 'svn': expected auto or one of" in line

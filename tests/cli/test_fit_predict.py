@@ -84,3 +84,20 @@ def test_fit_refuses_recalibration_without_target_labels(runner, heart_csv, tmp_
     result = runner.invoke(app, fit)
     assert result.exit_code == 2
     assert "at least two classes" in result.output
+
+
+def test_fit_with_classifier_auto_says_which_family_and_the_run_predicts(runner, heart_csv,
+                                                                         tmp_path):
+    run, out = tmp_path / "run", tmp_path / "p.csv"
+    fit = ["fit", str(heart_csv), str(heart_csv), *HEART, "--method", "source_only",
+           "--classifier", "auto", "-o", str(run)]
+    result = runner.invoke(app, fit)
+    assert result.exit_code == 0, result.output
+    assert "classifier auto chose logreg: logreg had the best 5-fold" in result.output
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["classifier"] == manifest["chosen_classifier"] == "logreg"
+    assert set(manifest["classifier_selection"]["families"]) == {"logreg", "svm", "boosting"}
+    site = ["--site-col", "dataset", "--site", "VA Long Beach"]
+    result = runner.invoke(app, ["predict", str(run), str(heart_csv), *site, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert len(pd.read_csv(out)) == 200

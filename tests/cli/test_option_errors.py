@@ -113,3 +113,10 @@ def test_date_and_duration_columns_are_dropped_with_a_warning(runner, heart_csv,
     assert result.exit_code == 0, result.output
     assert "column(s) ['visit'] hold dates or durations and are not used" in result.output
     assert "visit" not in (tmp_path / "r" / "manifest.json").read_text()
+
+
+def test_an_unknown_classifier_is_one_line(runner, heart_csv, tmp_path):
+    line = one_clean_line(runner.invoke(app, _fit(heart_csv, tmp_path, "--classifier", "svn")))
+    assert "--classifier 'svn': expected one of auto, boosting" in line
+    assert "did you mean svm?" in line
+    assert not (tmp_path / "r").exists()

@@ -134,6 +134,7 @@ def test_keygen_writes_a_usable_secret_key(runner, tmp_path):
     (lambda m: {k: v for k, v in m.items() if k != "pipeline"}, "'pipeline' is missing"),
     (lambda m: {**m, "class_names": ["disease"]}, "at least two class names"),
     (lambda m: {**m, "pipeline": {**m["pipeline"], "evil": 1}}, "unknown settings"),
+    (lambda m: {**m, "chosen_classifier": "evil"}, "'evil' is not registered"),
 ])
 def test_malformed_manifests_are_one_line(runner, signed_run, heart_csv, tmp_path, edit,
                                           message):

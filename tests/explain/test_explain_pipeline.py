@@ -146,6 +146,6 @@ def test_overlay_names_are_safe_and_unique():
 def test_a_boosting_run_is_refused_with_the_reason(logreg):
     pipeline, _ = logreg
     boosting = TransferPipeline.__new__(TransferPipeline)
-    boosting.__dict__.update(pipeline.__dict__, classifier="boosting")
+    boosting.__dict__.update(pipeline.__dict__, classifier="boosting", classifier_="boosting")
     with pytest.raises(ConfigError, match=r"boosting classifier is piecewise constant"):
         score_head(boosting)

@@ -13,8 +13,9 @@ from typing import Any
 from medtransfer.errors import ConfigError
 from medtransfer.registry import Registry
 
-# name -> factory(data_dir or None, harmonize="none") -> an object with ``label`` and
-# ``run(out, *, seeds, ks, only, log)``
+# name -> factory(data_dir or None, harmonize="none"[, classifier=None]) -> an object with
+# ``label`` and ``run(out, *, seeds, ks, only, log)``; a factory that takes ``classifier``
+# lets --classifier choose its competitors' final predictor (None: the suite's own)
 SUITES: Registry[Callable[..., Any]] = Registry("benchmark suite", "medtransfer bench --help")
 
 
@@ -25,12 +26,16 @@ def _pixels_only(suite: str, harmonize: str) -> None:
 
 
 @SUITES.register("heart")
-def _heart(data: Path | None, harmonize: str = "none") -> Any:
+def _heart(data: Path | None, harmonize: str = "none", classifier: str | None = None) -> Any:
     """UCI heart disease, 4 hospitals, 12 pairs, k = 0/10/40; target AUROC."""
     _pixels_only("heart", harmonize)
-    from medtransfer.bench.heart import HeartSuite
+    from medtransfer.bench.heart import DEFAULT_CLASSIFIER, HeartSuite
+    from medtransfer.models.classifiers import CLASSIFIERS
 
-    return HeartSuite()
+    if classifier not in (None, "auto", *CLASSIFIERS):
+        raise ConfigError(f"--classifier {classifier!r}: expected auto or one of "
+                          f"{', '.join(CLASSIFIERS)} (`medtransfer methods` lists them)")
+    return HeartSuite(classifier=classifier or DEFAULT_CLASSIFIER)
 
 
 @SUITES.register("warfarin")

@@ -21,7 +21,7 @@ from sklearn.preprocessing import StandardScaler
 from medtransfer.adapt.base import METHODS
 from medtransfer.models.classifiers import make_classifier
 from medtransfer.select.auto import AutoTransfer
-from medtransfer.select.predictor import default_grid, tune_on_source
+from medtransfer.select.predictor import choose_predictor, default_grid, tune_on_source
 
 # name -> (skada adapter class, pipeline step, grid of its main hyper-parameter)
 SKADA = {
@@ -117,8 +117,10 @@ class SourceTuned(BaseEstimator):
     ----------
     method : str
         Registered method name (e.g. "source_only").
-    estimator : estimator
-        Final predictor before tuning.
+    estimator : estimator, "auto" or None
+        Final predictor before tuning (None: a logistic regression); "auto" chooses its
+        family on the source as ``classifier="auto"`` does
+        (:func:`~medtransfer.select.predictor.choose_predictor`).
     task : {"classification", "regression"}
     random_state : int or None
         Seed of the folds and of the method.
@@ -131,7 +133,8 @@ class SourceTuned(BaseEstimator):
         The method fitted with the tuned predictor.
     """
 
-    def __init__(self, method: str = "source_only", estimator: BaseEstimator | None = None,
+    def __init__(self, method: str = "source_only",
+                 estimator: BaseEstimator | str | None = None,
                  task: str = "classification", random_state: int | None = None) -> None:
         self.method = method
         self.estimator = estimator
@@ -139,11 +142,17 @@ class SourceTuned(BaseEstimator):
         self.random_state = random_state
 
     def fit(self, X, y, *, sample_domain) -> SourceTuned:
-        """Tune the predictor on the source, then fit the method with it."""
-        estimator = self.estimator or make_classifier("logreg", self.task, self.random_state)
-        tuned, self.tuning_ = tune_on_source(
-            estimator, X, y, sample_domain=sample_domain, grid=default_grid(estimator, self.task),
-            task=self.task, random_state=self.random_state)
+        """Tune the predictor (or choose its family) on the source, then fit the method."""
+        if isinstance(self.estimator, str) and self.estimator == "auto":
+            _, tuned, self.tuning_ = choose_predictor(X, y, sample_domain=sample_domain,
+                                                      task=self.task,
+                                                      random_state=self.random_state)
+        else:
+            estimator = self.estimator or make_classifier("logreg", self.task, self.random_state)
+            tuned, self.tuning_ = tune_on_source(
+                estimator, X, y, sample_domain=sample_domain,
+                grid=default_grid(estimator, self.task), task=self.task,
+                random_state=self.random_state)
         self.estimator_ = METHODS.get(self.method).build(tuned, self.random_state)
         self.estimator_.fit(X, y, sample_domain=sample_domain)
         if hasattr(self.estimator_, "classes_"):
@@ -175,7 +184,9 @@ def medtransfer_methods(
     seed : int
         Seed of every method.
     estimator : str
-        Final predictor from the classifier registry.
+        Final predictor from the classifier registry, or "auto": its family chosen per unit
+        on the labelled source rows (every method, baseline and ``auto`` then runs as
+        :class:`SourceTuned` would, with the chosen family).
     include, exclude : sequence of str
         Restrict the methods benchmarked on their own (None: all that run).
     auto_exclude : sequence of str
@@ -183,11 +194,12 @@ def medtransfer_methods(
     auto_options : dict or None
         Extra :class:`~medtransfer.select.auto.AutoTransfer` arguments.
     """
-    final = make_classifier(estimator, task, seed)
+    final = estimator if estimator == "auto" else make_classifier(estimator, task, seed)
     names = [n for n, m in METHODS.items()
              if n != "auto" and task in m.tasks and not (m.needs_target_labels and k == 0)
              and (include is None or n in include) and n not in exclude]
-    methods = {n: METHODS.get(n).build(final, seed) for n in names}
+    methods = {n: SourceTuned(n, final, task, seed) if estimator == "auto"
+               else METHODS.get(n).build(final, seed) for n in names}
     methods.update({tuned: SourceTuned(base, final, task, seed) for tuned, base in TUNED.items()
                     if include is None or base in include})
     methods["auto"] = AutoTransfer(

@@ -4,6 +4,9 @@ k target patients are labelled (stratified by class); the rest of the target is 
 whose rows the methods see unlabelled and whose labels only the AUROC sees. Features:
 :class:`~medtransfer.features.TabularEncoder` fitted on source + target features (never on
 labels); ``chol == 0`` read as missing; columns mostly missing at a site dropped.
+The final predictor is a logistic regression, or with ``classifier="auto"`` the family chosen
+per unit on the source rows (``medtransfer bench --suite heart --classifier auto``, written to
+``heart.classifier-auto``).
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from medtransfer.evaluate.metrics import binary_auroc
 from medtransfer.features.tabular import TabularEncoder
 
 SITES = ("Cleveland", "Hungary", "Switzerland", "VA Long Beach")
+# The suite's final predictor unless --classifier says otherwise.
+DEFAULT_CLASSIFIER = "logreg"
 # Single fits above ~0.5 s on these tables: benchmarked on their own, not tried by auto.
 SLOW = ("jda", "tca", "tradaboost", "mapping_network", "adaptive_svm")
 
@@ -37,15 +42,40 @@ def _encoded(source: str, target: str) -> tuple[np.ndarray, np.ndarray, Any, np.
 
 
 class HeartSuite(Suite):
-    """Target AUROC of every method, ``auto`` and skada's pipelines on the heart sites."""
+    """Target AUROC of every method, ``auto`` and skada's pipelines on the heart sites.
+
+    Parameters
+    ----------
+    sites : tuple of str
+        Hospitals; every ordered pair is a unit's source -> target.
+    auto_repeats : int
+        ``n_repeats`` of ``auto``'s cross-validation.
+    classifier : str, default="logreg"
+        Final predictor of medtransfer's competitors: a registered classifier or "auto"
+        (see :func:`~medtransfer.bench.competitors.medtransfer_methods`).
+    """
 
     name = "heart"
     metrics = ("auroc",)
     default_k = (0, 10, 40)
 
-    def __init__(self, sites: tuple[str, ...] = SITES, auto_repeats: int = 2) -> None:
+    def __init__(self, sites: tuple[str, ...] = SITES, auto_repeats: int = 2,
+                 classifier: str = DEFAULT_CLASSIFIER) -> None:
         self.sites = sites
         self.auto_repeats = auto_repeats
+        self.classifier = classifier
+
+    @property
+    def settings(self) -> dict[str, str]:
+        return {"classifier": self.classifier}
+
+    @property
+    def label(self) -> str:
+        """``heart`` with the logistic regression (the files of earlier runs), else
+        ``heart.classifier-NAME``."""
+        if self.classifier == DEFAULT_CLASSIFIER:
+            return self.name
+        return f"{self.name}.classifier-{self.classifier}"
 
     def pairs(self) -> list[tuple[str, str]]:
         return list(permutations(self.sites, 2))
@@ -61,7 +91,7 @@ class HeartSuite(Suite):
 
     def competitors(self, unit: Unit, split: Split) -> dict[str, Any]:
         methods = medtransfer_methods(
-            "classification", unit.k, unit.seed,
+            "classification", unit.k, unit.seed, estimator=self.classifier,
             auto_exclude=SLOW,
             auto_options={"n_repeats": self.auto_repeats},
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Annotated
 
@@ -42,6 +43,12 @@ def bench(
                      "fitted as in fit (none, auto, reinhard, framing+reinhard...; "
                      "`medtransfer harmonizers`); runs go to OUT/SUITE.harmonize-NAME*."),
     ] = "none",
+    classifier: Annotated[
+        str | None,
+        typer.Option("--classifier", help="Suite heart: final predictor of medtransfer's "
+                     "competitors (logreg, svm, boosting, or auto: chosen per unit on the "
+                     "source); runs go to OUT/heart.classifier-NAME*. Default: logreg."),
+    ] = None,
     readme: Annotated[
         Path | None,
         typer.Option("--readme", help="Write the Results section of this README from OUT."),
@@ -58,6 +65,13 @@ def bench(
         update_readme(readme, out)
         typer.echo(f"Results section of {readme} written from {out}")
         return
-    runner = SUITES.get(suite)(data, harmonize)
+    factory = SUITES.get(suite)
+    if classifier is None:
+        runner = factory(data, harmonize)
+    elif "classifier" in inspect.signature(factory).parameters:
+        runner = factory(data, harmonize, classifier=classifier)
+    else:
+        raise ConfigError(f"--classifier is taken by the heart suite only, not {suite!r}; "
+                          "remove it")
     runner.run(out, seeds=seeds, ks=k or None, only=only or None)
     typer.echo((out / f"{runner.label}.md").read_text())

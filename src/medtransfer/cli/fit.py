@@ -118,7 +118,9 @@ def fit(
         ),
     ] = None,
     classifier: Annotated[
-        str, typer.Option("--classifier", help="svm, logreg or boosting.")
+        str, typer.Option("--classifier", help="svm, logreg, boosting, or auto: the family "
+                          "with the best cross-validated score on the labelled source rows "
+                          "(recommended for tables; slow on image features).")
     ] = "svm",
     backbone: opt.Backbone = "efficientnet_lite0",
     weights: opt.Weights = None,
@@ -386,6 +388,10 @@ def _show(result, fmt: str) -> None:
         note = few_cases_note(predictions.loc[predictions["model"] == first, "label"])
         if note:
             typer.echo(note)
+    family = result.manifest.get("classifier_selection") or {}
+    if family.get("reason"):
+        typer.echo(f"classifier auto chose {result.manifest.get('classifier')}: "
+                   f"{family['reason']}")
     selection = result.manifest.get("selection") or {}
     if selection.get("reason"):
         typer.echo(f"auto chose {result.manifest.get('chosen_method')}: {selection['reason']}")

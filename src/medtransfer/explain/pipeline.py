@@ -102,7 +102,7 @@ def score_head(
     name = model or pipeline.default_model
     if name not in pipeline.model_names:
         raise ConfigError(f"model {name!r} is not in this run; it has {pipeline.model_names}")
-    if pipeline.classifier == "boosting":
+    if pipeline.classifier_ == "boosting":
         raise ConfigError(
             "Grad-CAM needs a class score that changes smoothly with the image features, but "
             "the run's boosting classifier is piecewise constant (its gradient is zero almost "

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from medtransfer import __version__, artifacts, model_files
 from medtransfer.errors import ArtifactError
+from medtransfer.models.classifiers import CLASSIFIERS
 
 if TYPE_CHECKING:
     from medtransfer.runs.pipeline import TransferPipeline
@@ -55,6 +56,7 @@ def write_pipeline(pipeline: TransferPipeline, folder: Path) -> dict[str, Any]:
         "medtransfer_version": __version__,
         "pipeline": params,
         "models": sorted(pipeline.models_),
+        "chosen_classifier": pipeline.classifier_,
         "recalibrator": RECALIBRATOR_FILE if pipeline.recalibrator_ is not None else None,
         "class_names": pipeline.class_names_,
         "classes_report": pipeline.classes_report_,
@@ -81,6 +83,9 @@ def read_pipeline(
     pipeline.classes_report_ = manifest["classes_report"]
     pipeline.labelled_target_ids_ = manifest["labelled_target_ids"]
     pipeline.feature_spec_ = manifest["features"]
+    # runs written before classifier="auto" existed used the family they name
+    pipeline.classifier_ = manifest.get("chosen_classifier", pipeline.classifier)
+    pipeline.classifier_selection_ = manifest.get("classifier_selection")
     _attach_run_weights(pipeline, path, manifest)
     pipeline.models_ = {
         name: model_files.load_estimator(path / MODEL_DIR / f"{name}.skops")
@@ -119,6 +124,11 @@ def check_pipeline_manifest(manifest: dict, where: Path) -> None:
     if method not in models:
         raise ArtifactError(f"{where}: the pipeline's method {method!r} is not among its "
                             f"models {models}")
+    chosen = manifest.get("chosen_classifier", manifest["pipeline"].get("classifier"))
+    if chosen not in CLASSIFIERS:
+        raise ArtifactError(f"{where}: the classifier family {chosen!r} is not registered "
+                            f"(known: {', '.join(sorted(CLASSIFIERS))}); the run is damaged "
+                            "or from a newer medtransfer")
     recalibrator = manifest.get("recalibrator")
     if recalibrator not in (None, RECALIBRATOR_FILE):
         raise ArtifactError(f"{where}: 'recalibrator' must be {RECALIBRATOR_FILE!r} or null")

@@ -173,7 +173,7 @@ class SourceFreePipeline(BaseEstimator, RunModel):
         return {
             "task": "classification",
             "method": MODEL_NAME,
-            "classifier": self.source_pipeline_.classifier,
+            "classifier": self.source_pipeline_.classifier_,
             "backbone": self.source_pipeline_.feature_spec_["backbone"],
             "source": _source_description(Path(self.source_run)),
             "target": {**describe_domain(self.target_), "n_labelled": 0},
@@ -246,6 +246,8 @@ def _adapted_pipeline(
     pipeline.feature_spec_ = image_spec(spec["backbone"], weights=weights,
                                         image_size=spec["image_size"])
     pipeline.models_ = {MODEL_NAME: source.models_[source.method]}
+    pipeline.classifier_ = source.classifier_
+    pipeline.classifier_selection_ = source.classifier_selection_
     pipeline.recalibrator_ = None
     return pipeline
 

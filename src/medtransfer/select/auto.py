@@ -39,7 +39,7 @@ from medtransfer.models.tolerance import TRANSFORMS, PW20Decision
 from medtransfer.params import Constraints, Options, Requires, check_params
 from medtransfer.select.budget import SizeRule, plan_candidates, skip, skip_line
 from medtransfer.select.k0_evidence import choose_without_labels
-from medtransfer.select.predictor import default_grid, tune_on_source
+from medtransfer.select.predictor import choose_predictor, default_grid, tune_on_source
 from medtransfer.select.progress import SelectionProgress
 from medtransfer.select.unsupervised import agreement_choice, score_without_labels
 from medtransfer.select.validation import (
@@ -63,8 +63,12 @@ class AutoTransfer(BaseEstimator):
 
     Parameters
     ----------
-    estimator : estimator or None
+    estimator : estimator, "auto" or None
         Final predictor every method trains; None means logistic (ridge) regression.
+        "auto" chooses its family among the registered classifiers (logistic regression
+        with its ``C``, SVM, boosting) by cross-validation on the labelled source rows
+        (:func:`~medtransfer.select.predictor.choose_predictor`), before any method is
+        compared; ``estimator_grid`` is then not used.
     candidates : list of str, dict of str to estimator, or None
         Method names to try besides the baselines; None means every registered method that
         supports the task and the number of labelled target samples. A dict names
@@ -151,7 +155,7 @@ class AutoTransfer(BaseEstimator):
 
     def __init__(
         self,
-        estimator: BaseEstimator | None = None,
+        estimator: BaseEstimator | str | None = None,
         candidates: list[str] | Mapping[str, BaseEstimator] | None = None,
         *,
         max_fits: int | None = None,
@@ -257,8 +261,15 @@ class AutoTransfer(BaseEstimator):
         return decision
 
     def _tuned_estimator(self, X, y, sample_domain, task, groups) -> tuple[BaseEstimator, dict]:
-        """The final predictor with its hyper-parameter chosen on the labelled source rows."""
+        """The final predictor with its hyper-parameter (or family, for "auto") chosen on the
+        labelled source rows."""
         estimator = self.estimator
+        if isinstance(estimator, str):
+            if estimator != "auto":
+                raise ConfigError(f"estimator={estimator!r}: expected an estimator, None or "
+                                  "'auto' (the family chosen on the source)")
+            return choose_predictor(X, y, sample_domain=sample_domain, task=task,
+                                    groups=groups, random_state=self.random_state)[1:]
         if estimator is None:
             estimator = make_classifier("logreg", task, self.random_state)
         grid = self.estimator_grid
