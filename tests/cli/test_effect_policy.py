@@ -108,3 +108,14 @@ def test_bad_effect_options_are_one_line_before_any_data_is_read(runner, tmp_pat
     line = one_clean_line(runner.invoke(app, [*base, "--n-refits", "50"]))
     assert "--n-refits appl(ies) only to a treatment-effect fit" in line
     assert not (tmp_path / "run").exists()
+
+
+def test_an_effect_run_refuses_classifier_auto_in_one_line(runner, tmp_path):
+    options = [*EFFECT[:EFFECT.index("--classifier")], "--classifier", "auto",
+               *EFFECT[EFFECT.index("--classifier") + 2:]]
+    result = runner.invoke(app, ["fit", str(WARFARIN), str(WARFARIN), *options,
+                                 "--n-refits", "0", "-o", str(tmp_path / "run")])
+    line = one_clean_line(result)
+    assert line == ("error: --classifier 'auto': an effect run's arms need one named family: "
+                    "logreg, svm or boosting")
+    assert not (tmp_path / "run").exists()

@@ -29,7 +29,15 @@ from medtransfer.data.sampling import choose_labelled
 from medtransfer.errors import ConfigError, DataError
 from medtransfer.evaluate.policy_value import PROPENSITY
 from medtransfer.models import make_classifier
-from medtransfer.params import AnyOf, Constraints, InstanceOf, Interval, Options, check_params
+from medtransfer.params import (
+    AnyOf,
+    Constraints,
+    InstanceOf,
+    Interval,
+    Options,
+    ParameterError,
+    check_params,
+)
 from medtransfer.runs.base import RunModel
 from medtransfer.runs.effect_files import read_effect, write_effect
 from medtransfer.runs.effect_intervals import ARMS, EffectDraws, effect_draws, refit_arms
@@ -127,6 +135,10 @@ class EffectPipeline(BaseEstimator, RunModel):
         """
         check_params(self)
         template = self.pipeline if self.pipeline is not None else TransferPipeline()
+        if template.classifier == "auto":
+            # the arms must share one family; choosing it jointly is not built yet
+            raise ParameterError("TransferPipeline", "classifier", "auto", lambda _: (
+                "an effect run's arms need one named family: logreg, svm or boosting"))
         arm_source = self.arms(source, "source")
         arm_target = self.arms(target, "target")
         warn_poor_overlap(arm_target, self.treatment, target.name)
