@@ -50,3 +50,25 @@ def test_fedbn_over_flower_equals_the_in_process_rounds(tmp_path):
         assert logged.count('"fedbn_train"') == PLAN["rounds"]
     bn = local_keys(site.model(result["plan"]).modules)
     assert bn and not bn & set(json.loads(logged.splitlines()[0])["payload"]["tensors"]["shapes"])
+
+
+@pytest.mark.slow  # ~40 s, most of it starting Ray
+def test_medtransfer_federated_fedbn_runs_on_an_image_manifest(tmp_path):
+    from typer.testing import CliRunner
+
+    from medtransfer.cli import app
+    from tests.tiny_images import two_class_images, write_manifest
+
+    domains = [two_class_images(40, seed=i, offset=60 * i, name=f"h{i}") for i in (0, 1)]
+    manifest = write_manifest(tmp_path / "sites", domains)
+    out = tmp_path / "fedbn"
+    result = CliRunner().invoke(app, [
+        "federated", str(manifest), "--site-col", "site", "--fedbn", "--backbone",
+        "timm:test_efficientnet", "--weights", "random", "--image-size", "32",
+        "--rounds", "2", "--local-steps", "2", "--test-fraction", "0.5", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "flower-supernode --insecure --superlink COORDINATOR:8000" in result.output
+    written = json.loads((out / "result.json").read_text())
+    assert written["aggregation"] == "fedbn" and len(written["history"]) == 2
+    assert set(written["validation"]["sites"]) == {"h0", "h1"}
+    assert {p.name for p in (out / "state").iterdir()} == {"h0.safetensors", "h1.safetensors"}

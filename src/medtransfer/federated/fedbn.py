@@ -45,10 +45,11 @@ def check_fedbn_config(config: Mapping[str, Any]) -> dict[str, Any]:
         raise ConfigError(f"FedBN does not know the setting(s) {unknown}; it takes "
                           f"{sorted(FEDBN_DEFAULTS)}")
     plan = {**FEDBN_DEFAULTS, **config}
-    for key, least in (("rounds", 1), ("local_steps", 1), ("batch_size", 2)):
+    for key, least, why in (("rounds", 1, ""), ("local_steps", 1, ""),
+                            ("batch_size", 2, " (batch norm cannot train on one image)")):
         if not isinstance(plan[key], int) or plan[key] < least:
-            raise ConfigError(f"FedBN {key} must be an integer of at least {least} "
-                              f"(batch norm cannot train on one image), got {plan[key]!r}")
+            raise ConfigError(f"FedBN {key} must be an integer of at least {least}{why}, "
+                              f"got {plan[key]!r}")
     if not 0 < plan["test_fraction"] < 1:
         raise ConfigError(f"FedBN test_fraction must lie strictly between 0 and 1 (each site "
                           f"tests on that share of its images), got {plan['test_fraction']!r}")

@@ -23,12 +23,18 @@ from medtransfer.federated.site import Site
 
 HOW_TO_DEPLOY = """\
 This ran as a local simulation (one Flower SuperNode per site, in one process tree).
-Across real sites the same ServerApp/ClientApp run on Flower's deployment engine:
-  coordinator:  flower-superlink --insecure
-  each site:    flower-supernode --insecure --superlink COORDINATOR:9092
-  then:         flwr run <Flower app folder>
-Not shipped yet: a ClientApp that loads its site's table from the SuperNode's node config
-(make_client_app takes the sites' rows in-process, which only a simulation can do)."""
+Across real sites the same ServerApp/ClientApp run on Flower's deployment engine
+(commands of Flower 1.42, whose SuperLink serves its Fleet and Control APIs over HTTP on
+--host/--port, default 127.0.0.1:8000; earlier releases used gRPC ports 9092 and 9093):
+  coordinator:  flower-superlink --insecure --host 0.0.0.0
+  site i:       flower-supernode --insecure --superlink COORDINATOR:8000 \\
+                  --node-config 'partition-id=i'
+  then:         flwr run <Flower app folder> CONNECTION
+                (CONNECTION: a [superlink.CONNECTION] entry of Flower's config.toml
+                 with address = "COORDINATOR:8000" and insecure = true)
+Drop --insecure once the SuperLink has TLS certificates (--ssl-certfile, --ssl-keyfile).
+Not shipped yet: a ClientApp that loads its site's data from the SuperNode's node config
+(make_client_app takes the sites' data in-process, which only a simulation can do)."""
 
 
 def _flwr():
