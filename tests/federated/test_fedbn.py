@@ -142,3 +142,11 @@ def test_tensors_of_another_model_are_refused():
         load_shared(tuner.modules, tensors)
     with pytest.raises(ConfigError, match="the same tensors from every site"):
         fedbn_average([(tensors, 1), (shared_state(tuner.modules), 1)])
+
+
+def test_a_new_federation_starts_afresh_whatever_state_a_site_kept(tmp_path):
+    sites = _sites(tmp_path, offsets=(0,))
+    first = run_fedbn(in_process(sites), ["s0"], PLAN)
+    again = run_fedbn(in_process(sites), ["s0"], PLAN)
+    assert again["history"] == first["history"]
+    assert sites["s0"].model(check_fedbn_config(PLAN)).steps_done == 2 * PLAN["local_steps"]

@@ -143,7 +143,8 @@ def run_fedbn(ask: Ask, sites: list[str], config: Mapping[str, Any]) -> dict:
     tensors = shared_state(server.modules, local)
     history = []
     for round_ in range(1, plan["rounds"] + 1):
-        replies = ask("fedbn_train", {"plan": plan, "tensors": tensors}, sites)
+        replies = ask("fedbn_train", {"plan": plan, "tensors": tensors, "round": round_},
+                      sites)
         tensors = fedbn_average([(r["tensors"], r["n"]) for r in replies.values()])
         history.append({"round": round_,
                         "train_ce": {s: replies[s]["train_ce"] for s in sites}})

@@ -61,17 +61,19 @@ class ImageSite:
                             "more images or another test fraction") from None
         return np.sort(train), np.sort(test)
 
-    def model(self, plan: dict) -> StepTuner:
-        """The site's model: from its state file when it has one, else as the plan starts."""
+    def model(self, plan: dict, fresh: bool = False) -> StepTuner:
+        """The site's model: from its state file when it has one (and not ``fresh``), else
+        as the plan starts."""
         tuner = StepTuner(plan, len(plan["class_names"]))
-        if self.state_path.exists():
+        if self.state_path.exists() and not fresh:
             tuner.load(self.state_path)
         return tuner
 
     def train(self, request: dict) -> dict:
-        """One round: the sent weights (own batch norm kept), local steps, tensors back."""
+        """One round: the sent weights (own batch norm kept), local steps, tensors back.
+        Round 1 starts afresh, whatever state an earlier federation left."""
         plan, local = request["plan"], request["plan"]["keep_batch_norm_local"]
-        tuner = self.model(plan)
+        tuner = self.model(plan, fresh=request["round"] == 1)
         load_shared(tuner.modules, request["tensors"], local)
         images, labels = self._rows(tuner, self.split(plan)[0])
         loss = tuner.steps(images, labels, plan["local_steps"])
