@@ -25,7 +25,7 @@ def test_flower_simulation_trains_validates_and_audits(tmp_path):
         assert (tmp_path / f"{site}.jsonl").read_text().count('"kind"') >= 3
 
 
-@pytest.mark.slow  # ~40 s on two cores, most of it starting Ray
+@pytest.mark.slow  # ~25 s on two cores, most of it starting Ray
 def test_fedbn_over_flower_equals_the_in_process_rounds(tmp_path):
     import torch
     from safetensors.torch import load_file
@@ -52,7 +52,7 @@ def test_fedbn_over_flower_equals_the_in_process_rounds(tmp_path):
     assert bn and not bn & set(json.loads(logged.splitlines()[0])["payload"]["tensors"]["shapes"])
 
 
-@pytest.mark.slow  # ~40 s, most of it starting Ray
+@pytest.mark.slow  # ~25 s, most of it starting Ray
 def test_medtransfer_federated_fedbn_runs_on_an_image_manifest(tmp_path):
     from typer.testing import CliRunner
 
