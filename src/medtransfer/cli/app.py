@@ -19,7 +19,8 @@ from medtransfer.cli.options import parameter_message
 from medtransfer.errors import MedTransferError
 from medtransfer.params import ParameterError
 
-_typer_option_type = TyperOption.display_type_rich
+# typer 0.20 (the `fl` extra: Flower pins it) lacks this hook; its help then keeps "<bool>"
+_typer_option_type = getattr(TyperOption, "display_type_rich", None)
 
 
 def _option_type(self: TyperOption, ctx: Any) -> str | None:
@@ -34,7 +35,8 @@ def _option_type(self: TyperOption, ctx: Any) -> str | None:
 
 
 # typer offers no setting for this column; one override here covers every command
-TyperOption.display_type_rich = _option_type
+if _typer_option_type is not None:
+    TyperOption.display_type_rich = _option_type
 
 app = typer.Typer(
     name="medtransfer",

@@ -17,6 +17,7 @@ from medtransfer.finetune.source_free import (
     source_model,
     update_batch_norm,
 )
+from medtransfer.finetune.steps import StepTuner
 from medtransfer.finetune.trainer import FineTuner
 from medtransfer.finetune.transfer import TRANSFER_LOSSES, make_transfer_loss
 
@@ -27,6 +28,7 @@ __all__ = [
     "DANNLoss",
     "FineTuner",
     "GradientReversal",
+    "StepTuner",
     "adapt_batch_norm",
     "coral_loss",
     "dann_schedule",

@@ -35,7 +35,7 @@ from medtransfer.finetune.loop import clip_batch_size, features_of
 from medtransfer.finetune.losses import diversity_loss, entropy_loss
 from medtransfer.finetune.trainer import FineTuner
 
-_BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
+BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
 
 
 def source_model(
@@ -208,7 +208,7 @@ def update_batch_norm(backbone: Backbone, images: torch.Tensor, *, batch_size: i
         Number of batch-norm layers updated.
     """
     device = next(backbone.parameters()).device
-    norms = [m for m in backbone.modules() if isinstance(m, _BATCH_NORMS)]
+    norms = [m for m in backbone.modules() if isinstance(m, BATCH_NORMS)]
     if not norms:
         raise ConfigError(
             f"backbone {backbone.config.name!r} has no batch-norm layers, so AdaBN has nothing "
