@@ -72,3 +72,69 @@ def test_medtransfer_federated_fedbn_runs_on_an_image_manifest(tmp_path):
     assert written["aggregation"] == "fedbn" and len(written["history"]) == 2
     assert set(written["validation"]["sites"]) == {"h0", "h1"}
     assert {p.name for p in (out / "state").iterdir()} == {"h0.safetensors", "h1.safetensors"}
+
+
+def test_deployed_client_apps_read_their_tables_and_train_as_the_simulated_sites(
+        tmp_path, monkeypatch):
+    """Four deployed ClientApps (each told only its node config) answer real Flower
+    messages; the protocol over them gives the weights of the in-process sites."""
+    from flwr.app import Context, Message, RecordDict
+    from flwr.supercore.task_identity import TaskIdentity
+
+    # a Message is made inside a running Flower task, which sets these; here the test is it
+    for key in ("_task_id", "_run_id", "_node_id"):
+        monkeypatch.setattr(TaskIdentity, key, 1)
+
+    from medtransfer.data import load_domain
+    from medtransfer.datasets import files_path
+    from medtransfer.federated.coordinator import run_protocol
+    from medtransfer.federated.flower import _content, _read
+    from medtransfer.federated.flower_apps import client_app
+    from medtransfer.federated.site import Site, two_class
+
+    heart = str(files_path("heart_disease_uci.csv"))
+    nodes = {s: {"data": heart, "label-col": "num", "site-col": "dataset", "site": s,
+                 "binary": True, "audit": str(tmp_path / f"{s}.jsonl")} for s in SITES}
+
+    def over_flower(kind, request, names):
+        replies = {}
+        for name in names:
+            message = Message(_content("request", {"kind": kind, **request}),
+                              dst_node_id=1, message_type="query")
+            context = Context(run_id=1, node_id=1, node_config=nodes[name],
+                              state=RecordDict(), run_config={})
+            replies[name] = _read(client_app(message, context).content, "reply")
+        return replies
+
+    sites = {s: Site(two_class(load_domain(heart, label_col="num", site_col="dataset", site=s),
+                               True), tmp_path / "in-process" / f"{s}.jsonl") for s in SITES}
+
+    def in_process(kind, request, names):
+        return {n: sites[n].answer(kind, request) for n in names}
+
+    config = {"method": "coral", "rounds": 3, "local_epochs": 5, "learning_rate": 0.5,
+              "proximal_mu": 0.0}
+    deployed = run_protocol(over_flower, list(SITES), "Hungary", config)
+    expected = run_protocol(in_process, list(SITES), "Hungary", config)
+    assert deployed["weights"] == pytest.approx(expected["weights"], abs=1e-12)
+    assert deployed["target_auroc"] == expected["target_auroc"]
+    for site in SITES:
+        assert (tmp_path / f"{site}.jsonl").read_text().count('"kind"') >= 3
+
+
+def test_the_example_flower_app_builds_with_the_deployed_apps(tmp_path):
+    """``flwr build`` checks that the app folder's components exist; it bundles the FAB."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    app = shutil.copytree(root / "examples" / "flower-app", tmp_path / "app")
+    flwr = Path(sys.executable).parent / "flwr"
+    env = {**os.environ, "PYTHONPATH": str(root / "src")}
+    done = subprocess.run([str(flwr), "build", "--app", str(app)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert list(tmp_path.glob("*.fab"))

@@ -77,6 +77,7 @@ def federated(
     from medtransfer.errors import ConfigError
     from medtransfer.federated.corrections import check_corrections
     from medtransfer.federated.flower import HOW_TO_DEPLOY, simulate
+    from medtransfer.federated.site import two_class
 
     if fedbn:
         table_only = {"--target-site": target_site, "--method": method,
@@ -109,7 +110,7 @@ def federated(
     options = opt.data_options(label_col, None, site_col, None, "classification", False)
     whole = opt.load(data, options)
     sites = sorted({str(s) for s in whole.metadata["site"]})
-    domains = [_binary(opt.load(data, options, s), binary) for s in sites]
+    domains = [two_class(opt.load(data, options, s), binary) for s in sites]
     config = {"method": method, "rounds": rounds, "local_epochs": local_epochs,
               "learning_rate": 0.5, "proximal_mu": proximal_mu, **corrections}
     with artifacts.atomic_directory(out, force) as tmp:
@@ -134,6 +135,7 @@ def _fedbn(data: Path, out: Path, plan: dict, options: dict, binary: bool, min_c
     from medtransfer.errors import ConfigError
     from medtransfer.federated.fedbn import check_fedbn_config
     from medtransfer.federated.flower import simulate_fedbn
+    from medtransfer.federated.site import two_class
 
     if options["site_col"] is None:
         raise ConfigError("federated --fedbn needs --site-col (one client per site)")
@@ -142,7 +144,7 @@ def _fedbn(data: Path, out: Path, plan: dict, options: dict, binary: bool, min_c
         raise ConfigError(f"--fedbn fine-tunes a backbone on images, but {data} holds a "
                           f"{whole.kind}; give an image manifest (a CSV with a path column)")
     names = sorted({str(s) for s in whole.metadata["site"]})
-    domains = [_binary(opt.load(data, options, s), binary) for s in names]
+    domains = [two_class(opt.load(data, options, s), binary) for s in names]
     plan = check_fedbn_config({**plan, "class_names": list(domains[0].class_names)})
     artifacts.check_writable(out, force)
     with artifacts.atomic_directory(out, force) as tmp:
@@ -153,18 +155,3 @@ def _fedbn(data: Path, out: Path, plan: dict, options: dict, binary: bool, min_c
                f"(shared weights, own batch norm) in {out}/state/")
 
 
-def _binary(domain, binary: bool):
-    """The domain with two classes (the first, and all the others when ``binary``)."""
-    from dataclasses import replace
-
-    from medtransfer.errors import DataError
-
-    names = domain.class_names or ()
-    if binary and len(names) > 2:
-        labels = (domain.labels > 0).astype(int)
-        return replace(domain, labels=labels, class_names=(names[0], f"not {names[0]}"))
-    if len(names) != 2:
-        raise DataError(f"{domain.name}: federated training fits a binary head but the label "
-                        f"has classes {list(names)}; pass --binary (positive = not "
-                        f"{names[0] if names else '?'}) or a two-class label column")
-    return domain

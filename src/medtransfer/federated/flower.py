@@ -23,18 +23,17 @@ from medtransfer.federated.site import Site
 
 HOW_TO_DEPLOY = """\
 This ran as a local simulation (one Flower SuperNode per site, in one process tree).
-Across real sites the same ServerApp/ClientApp run on Flower's deployment engine
-(commands of Flower 1.42, whose SuperLink serves its Fleet and Control APIs over HTTP on
---host/--port, default 127.0.0.1:8000; earlier releases used gRPC ports 9092 and 9093):
+Across real sites the same apps run on Flower's deployment engine (Flower 1.42: the
+SuperLink serves over HTTP on --host/--port, default 127.0.0.1:8000), each site's table
+named by its own node config (keys: medtransfer.federated.deploy):
   coordinator:  flower-superlink --insecure --host 0.0.0.0
   site i:       flower-supernode --insecure --superlink COORDINATOR:8000 \\
-                  --node-config 'partition-id=i'
-  then:         flwr run <Flower app folder> CONNECTION
+                  --node-config 'data="/data/site.csv" label-col="num" binary=true'
+  then:         flwr run examples/flower-app CONNECTION \\
+                  --run-config 'target="Hungary" n-sites=4 method="coral"'
                 (CONNECTION: a [superlink.CONNECTION] entry of Flower's config.toml
                  with address = "COORDINATOR:8000" and insecure = true)
-Drop --insecure once the SuperLink has TLS certificates (--ssl-certfile, --ssl-keyfile).
-Not shipped yet: a ClientApp that loads its site's data from the SuperNode's node config
-(make_client_app takes the sites' data in-process, which only a simulation can do)."""
+Drop --insecure once the SuperLink has TLS certificates (--ssl-certfile, --ssl-keyfile)."""
 
 
 def _flwr():
@@ -68,6 +67,11 @@ def _read(content, json_key: str) -> dict:
 def make_client_app(sites: list[Any]):
     """A ClientApp whose node with partition id i plays ``sites[i]`` (a :class:`Site` or
     an :class:`~medtransfer.federated.image_site.ImageSite`)."""
+    return client_app_for(lambda context: sites[int(context.node_config["partition-id"])])
+
+
+def client_app_for(site_of: Callable[[Any], Any]):
+    """A ClientApp answering every request as the site ``site_of(context)`` returns."""
     _flwr()
     from flwr.app import Context, Message
     from flwr.clientapp import ClientApp
@@ -76,7 +80,7 @@ def make_client_app(sites: list[Any]):
 
     @app.query()
     def answer(msg: Message, context: Context) -> Message:
-        site = sites[int(context.node_config["partition-id"])]
+        site = site_of(context)
         request = _read(msg.content, "request")
         kind = request.pop("kind")
         reply = {"site": site.name} if kind == "hello" else site.answer(kind, request)
@@ -92,37 +96,45 @@ def make_server_app(protocol: Protocol, n_sites: int, result: dict):
     """A ServerApp that waits for ``n_sites`` sites and runs ``protocol(ask, site_names)``
     over them; the outcome lands in ``result``."""
     _flwr()
-    from flwr.app import Context, Message
+    from flwr.app import Context
     from flwr.serverapp import Grid, ServerApp
 
     app = ServerApp()
 
     @app.main()
     def main(grid: Grid, context: Context) -> None:
-        deadline = time.time() + 120
-        while len(nodes := list(grid.get_node_ids())) < n_sites and time.time() < deadline:
-            time.sleep(0.2)
-
-        def send(kind: str, request: dict, node_ids: list[int]) -> list[dict]:
-            messages = [Message(_content("request", {"kind": kind, **request}),
-                                message_type="query", dst_node_id=n) for n in node_ids]
-            replies = list(grid.send_and_receive(messages))
-            if any(r.has_error() for r in replies):
-                errors = [str(r.error.reason) for r in replies if r.has_error()]
-                raise RuntimeError(f"a site failed: {errors[0]}")
-            return [_read(r.content, "reply") for r in replies]
-
-        by_name = {}
-        for node in nodes:
-            by_name[send("hello", {}, [node])[0]["site"]] = node
-
-        def ask(kind: str, request: dict, names: list[str]) -> dict[str, dict]:
-            replies = send(kind, request, [by_name[n] for n in names])
-            return {r["site"]: r for r in replies}
-
-        result.update(protocol(ask, sorted(by_name)))
+        serve(grid, protocol, n_sites, result)
 
     return app
+
+
+def serve(grid: Any, protocol: Protocol, n_sites: int, result: dict) -> None:
+    """The coordinator's side on a Flower ``grid``: wait for ``n_sites`` sites, learn their
+    names, run ``protocol`` over them; the outcome lands in ``result``."""
+    from flwr.app import Message
+
+    deadline = time.time() + 120
+    while len(nodes := list(grid.get_node_ids())) < n_sites and time.time() < deadline:
+        time.sleep(0.2)
+
+    def send(kind: str, request: dict, node_ids: list[int]) -> list[dict]:
+        messages = [Message(_content("request", {"kind": kind, **request}),
+                            message_type="query", dst_node_id=n) for n in node_ids]
+        replies = list(grid.send_and_receive(messages))
+        if any(r.has_error() for r in replies):
+            errors = [str(r.error.reason) for r in replies if r.has_error()]
+            raise RuntimeError(f"a site failed: {errors[0]}")
+        return [_read(r.content, "reply") for r in replies]
+
+    by_name = {}
+    for node in nodes:
+        by_name[send("hello", {}, [node])[0]["site"]] = node
+
+    def ask(kind: str, request: dict, names: list[str]) -> dict[str, dict]:
+        replies = send(kind, request, [by_name[n] for n in names])
+        return {r["site"]: r for r in replies}
+
+    result.update(protocol(ask, sorted(by_name)))
 
 
 def _run(sites: list[Any], protocol: Protocol) -> dict:

@@ -3,6 +3,7 @@ rows and logs every reply to its audit file before it leaves."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -189,3 +190,17 @@ class Site:
     def _send(self, kind: str, payload: dict) -> dict:
         self.audit.record(kind, payload)
         return payload
+
+
+def two_class(domain: Domain, binary: bool) -> Domain:
+    """The domain with two classes: as it is, or (``binary``) its first class against all
+    the others (heart disease: ``num`` 0 against 1-4); anything else is one clear error."""
+    names = domain.class_names or ()
+    if binary and len(names) > 2:
+        labels = (domain.labels > 0).astype(int)
+        return replace(domain, labels=labels, class_names=(names[0], f"not {names[0]}"))
+    if len(names) != 2:
+        raise DataError(f"{domain.name}: federated training fits a binary head but the label "
+                        f"has classes {list(names)}; pass --binary (positive = not "
+                        f"{names[0] if names else '?'}) or a two-class label column")
+    return domain
