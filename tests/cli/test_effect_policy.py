@@ -119,3 +119,14 @@ def test_an_effect_run_refuses_classifier_auto_in_one_line(runner, tmp_path):
     assert line == ("error: --classifier 'auto': an effect run's arms need one named family: "
                     "logreg, svm or boosting")
     assert not (tmp_path / "run").exists()
+
+
+def test_recommend_follows_the_direction_the_run_was_fitted_with(runner, warfarin_run, tmp_path):
+    run, _ = warfarin_run
+    base = ["predict", str(run), str(WARFARIN), "--id-col", "PharmGKB Subject ID",
+            "--site-col", "Project Site", "--site", "4", "--quiet", "--recommend"]
+    fitted = runner.invoke(app, [*base, "-o", str(tmp_path / "fitted.csv")])
+    given = runner.invoke(app, [*base, "--better", "lower", "-o", str(tmp_path / "given.csv")])
+    assert fitted.exit_code == 0 and given.exit_code == 0, fitted.output + given.output
+    assert (tmp_path / "fitted.csv").read_text() == (tmp_path / "given.csv").read_text()
+    assert "recommended" in (tmp_path / "fitted.csv").read_text().splitlines()[0]

@@ -60,7 +60,7 @@ def predict(
             help="Treatment-effect runs: add `recommended` (treated, control, or abstain when "
             "the 95% interval of the effect includes 0) and `expected_benefit` (how much better "
             "the outcome is under the recommended arm, in its units; empty when abstaining). "
-            "Needs --better.",
+            "Needs --better, or a run fitted with --better.",
         ),
     ] = False,
     better: Annotated[
@@ -98,8 +98,10 @@ def predict(
         raise ConfigError(f"-o {out} is a folder; give the path of the CSV file to write")
     artifacts.check_writable(out, force)
     opt.verified(run, verify_key)
-    is_effect = "effect" in artifacts.read_manifest(run, verify=False)
-    _check_recommend(run, recommend, better, is_effect)
+    manifest = artifacts.read_manifest(run, verify=False)
+    is_effect = "effect" in manifest
+    fitted_better = manifest["effect"].get("better") if is_effect else None
+    better = _check_recommend(run, recommend, better, is_effect, fitted_better)
     if is_effect:
         _predict_effect(run, inputs, out, model, explain, quiet,
                         (label_col, id_col, site_col, split, strict), site, better)
@@ -120,8 +122,10 @@ def predict(
     typer.echo(f"{len(frame)} predictions written to {out}{explained}")
 
 
-def _check_recommend(run: Path, recommend: bool, better: str | None, is_effect: bool) -> None:
-    """Refuse --recommend and --better where they cannot apply, before any work."""
+def _check_recommend(run: Path, recommend: bool, better: str | None, is_effect: bool,
+                     fitted_better: str | None = None) -> str | None:
+    """Refuse --recommend and --better where they cannot apply, before any work; the
+    direction to recommend by: ``better``, else the one the run was fitted with."""
     from medtransfer.errors import ConfigError
     from medtransfer.params import check_value
     from medtransfer.runs.recommend import BETTER
@@ -129,14 +133,19 @@ def _check_recommend(run: Path, recommend: bool, better: str | None, is_effect: 
     if better is not None and not recommend:
         raise ConfigError("--better only applies with --recommend")
     if not recommend:
-        return
+        return None
     if not is_effect:
         raise ConfigError(f"--recommend needs a treatment-effect run (`medtransfer fit ... "
                           f"--treatment-col COL`); {run} predicts one outcome, not an effect")
+    if better is None and fitted_better is not None:
+        check_value(str(run), "better", fitted_better, BETTER)  # the manifest is untrusted
+        return fitted_better
     if better is None:
-        raise ConfigError("--recommend needs --better higher or --better lower: is a higher "
-                          "outcome better (a response), or a lower one (a risk of harm)?")
+        raise ConfigError("--recommend needs --better higher or --better lower (the run was "
+                          "fitted without --better): is a higher outcome better (a response), "
+                          "or a lower one (a risk of harm)?")
     check_value("medtransfer", "better", better, BETTER)
+    return better
 
 
 def _predict_effect(run: Path, inputs: Path, out: Path, model: str | None, explain: bool,
