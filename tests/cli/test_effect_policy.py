@@ -130,3 +130,21 @@ def test_recommend_follows_the_direction_the_run_was_fitted_with(runner, warfari
     assert fitted.exit_code == 0 and given.exit_code == 0, fitted.output + given.output
     assert (tmp_path / "fitted.csv").read_text() == (tmp_path / "given.csv").read_text()
     assert "recommended" in (tmp_path / "fitted.csv").read_text().splitlines()[0]
+
+
+def test_a_tampered_direction_in_the_manifest_is_refused_in_one_line(runner, warfarin_run,
+                                                                     tmp_path):
+    import shutil
+
+    from medtransfer import artifacts, integrity
+
+    run = shutil.copytree(warfarin_run[0], tmp_path / "run")
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest.pop(integrity.INTEGRITY)
+    manifest["effect"]["better"] = "__import__('os')"
+    artifacts.write_manifest(run, manifest)  # re-sealed: an unsigned digest proves nothing
+    line = one_clean_line(runner.invoke(app, [
+        "predict", str(run), str(WARFARIN), "--site-col", "Project Site", "--site", "4",
+        "--quiet", "--recommend", "-o", str(tmp_path / "advice.csv")]))
+    assert "effect.better \"__import__('os')\" is neither 'higher' nor 'lower'" in line
+    assert not (tmp_path / "advice.csv").exists()

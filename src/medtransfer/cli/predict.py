@@ -126,7 +126,7 @@ def _check_recommend(run: Path, recommend: bool, better: str | None, is_effect: 
                      fitted_better: str | None = None) -> str | None:
     """Refuse --recommend and --better where they cannot apply, before any work; the
     direction to recommend by: ``better``, else the one the run was fitted with."""
-    from medtransfer.errors import ConfigError
+    from medtransfer.errors import ArtifactError, ConfigError
     from medtransfer.params import check_value
     from medtransfer.runs.recommend import BETTER
 
@@ -138,7 +138,10 @@ def _check_recommend(run: Path, recommend: bool, better: str | None, is_effect: 
         raise ConfigError(f"--recommend needs a treatment-effect run (`medtransfer fit ... "
                           f"--treatment-col COL`); {run} predicts one outcome, not an effect")
     if better is None and fitted_better is not None:
-        check_value(str(run), "better", fitted_better, BETTER)  # the manifest is untrusted
+        if fitted_better not in BETTER.values:  # the manifest is untrusted input
+            raise ArtifactError(f"{run}/manifest.json: effect.better {fitted_better!r} is "
+                                "neither 'higher' nor 'lower'; the run was not written by "
+                                "medtransfer or was tampered with")
         return fitted_better
     if better is None:
         raise ConfigError("--recommend needs --better higher or --better lower (the run was "
