@@ -7,6 +7,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import SVC
+from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 
@@ -14,7 +15,11 @@ class PlattSVC(ClassifierMixin, BaseEstimator):
     """An SVC whose decision values are mapped to probabilities by a logistic (Platt) fit.
 
     The logistic map is fitted on out-of-fold decision values when every class has at least
-    ``n_folds`` samples, else on in-sample values (few-label targets).
+    ``n_folds`` samples, else on in-sample values (few-label targets), with the same class and
+    sample weights as the SVM. With ``class_weight="balanced"`` the probabilities are those of
+    classes of equal share, as a class-balanced logistic regression's are, so the most probable
+    class is the balanced decision even for a rare outcome; with ``None`` they are risks at the
+    training prevalence (what a difference of risks needs).
 
     Parameters
     ----------
@@ -57,7 +62,11 @@ class PlattSVC(ClassifierMixin, BaseEstimator):
         self.svc_ = self._svc().fit(X, y, sample_weight=sample_weight)
         self.classes_ = self.svc_.classes_
         scores = self._out_of_fold_scores(X, y, sample_weight)
-        self.calibrator_ = LogisticRegression(C=100.0, max_iter=1000).fit(scores, y)
+        weight = compute_sample_weight(self.class_weight, y)
+        if sample_weight is not None:
+            weight = weight * np.asarray(sample_weight, dtype=float)
+        self.calibrator_ = LogisticRegression(C=100.0, max_iter=1000).fit(
+            scores, y, sample_weight=weight)
         return self
 
     def _out_of_fold_scores(self, X, y, sample_weight) -> np.ndarray:
