@@ -93,7 +93,7 @@ def test_the_report_shows_the_policy_values_escaped(runner, tmp_path):
     policy = json.loads((run / "manifest.json").read_text())["metrics"]["policy_value"]
     assert "<section id='policy'><h2>Policy value</h2>" in page
     assert f"{policy['values']['treat_all']['dr']['value']:.3f}" in page
-    assert "Propensity: known (mean 0.500" in page and "Both arms fit" in page
+    assert "Propensity: known (mean 0.500" in page and "every component fits" in page
 
 
 def test_bad_effect_options_are_one_line_before_any_data_is_read(runner, tmp_path):

@@ -60,15 +60,16 @@ def data_section(manifest: dict) -> str:
 
 
 def arms_section(manifest: dict) -> str:
-    """The one method both arms fit, why, and each arm's rows."""
-    arms = manifest.get("arms") or {}
+    """The learner, the one method every component fits, why, and each component's rows."""
+    arms = manifest.get("components") or manifest.get("arms") or {}  # "arms": older runs
     rows = [[fmt(arm), fmt(record.get("chosen_method")),
              fmt((record.get("n_rows") or {}).get("source")),
              fmt((record.get("n_rows") or {}).get("target"))] for arm, record in arms.items()]
     selection = manifest.get("selection") or {}
-    text = (f"<p>Both arms fit <strong>{fmt(selection.get('chosen_method'))}</strong>: "
+    text = (f"<p>Learner <strong>{fmt(manifest.get('learner', 't'))}</strong>; every "
+            f"component fits <strong>{fmt(selection.get('chosen_method'))}</strong>: "
             f"{fmt(selection.get('reason'))}.</p>"
-            + table(["Arm", "Method", "Source rows", "Labelled target rows"], rows))
+            + table(["Component", "Method", "Source rows", "Labelled target rows"], rows))
     if selection.get("evidence"):
         text += "<h3>Evidence of auto</h3>" + render_data(selection["evidence"])
     return section("arms", "Arms and method", text)

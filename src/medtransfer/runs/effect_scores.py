@@ -11,16 +11,14 @@ the outcome models.
 
 from __future__ import annotations
 
-import warnings
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from medtransfer.data.domain import Domain
-from medtransfer.evaluate.policy_value import MIN_PROPENSITY, policy_values, propensity_scores
-from medtransfer.runs.effect_overlap import OverlapWarning
+from medtransfer.evaluate.policy_value import policy_values, propensity_scores
+from medtransfer.runs.effect_overlap import warn_trimmed
 from medtransfer.runs.frames import repeated_groups, score_models
 from medtransfer.runs.recommend import recommend
 
@@ -88,8 +86,7 @@ def policy_value(effect: EffectPipeline, domain: Domain, predictions: pd.DataFra
     rows = scored_rows(domain, predictions)
     frame = recommend(predictions.iloc[rows], effect.better)
     treatment = frame["treatment"].to_numpy(dtype=float)
-    covariates = effect.pipelines_["control"].features(
-        replace(domain, inputs=domain.inputs.drop(columns=[effect.treatment])))[rows]
+    covariates = effect.covariates(domain)[rows]
     scores, described = propensity_scores(treatment, covariates, propensity=effect.propensity,
                                           random_state=effect.random_state)
     groups = domain.patient_ids
@@ -99,12 +96,8 @@ def policy_value(effect: EffectPipeline, domain: Domain, predictions: pd.DataFra
         frame["outcome_control"].to_numpy(), frame["outcome_treated"].to_numpy(), scores,
         groups=repeated_groups(None if groups is None else groups[rows]),
         n_resamples=n_resamples, random_state=effect.random_state)
-    if result["n_clipped"]:
-        warnings.warn(
-            f"poor overlap in {domain.name!r}: {result['n_clipped']} of {result['n']} rows "
-            f"have a propensity of {effect.treatment!r} outside [{MIN_PROPENSITY:.0%}, "
-            f"{1 - MIN_PROPENSITY:.0%}]; they were trimmed to the bound for the policy "
-            "values, which then lean on the arms' models there", OverlapWarning, stacklevel=2)
+    warn_trimmed(result["n_clipped"], result["n"], repr(domain.name), effect.treatment,
+                 "the policy values")
     return {"policy": POLICY, "better": effect.better, "propensity": described,
             "estimators": {"ipw": "inverse-propensity weighting (normalised)",
                            "dr": "doubly robust (AIPW), the run's arms as outcome models"},
@@ -114,7 +107,7 @@ def policy_value(effect: EffectPipeline, domain: Domain, predictions: pd.DataFra
 def _outcome(effect: EffectPipeline, domain: Domain, rows: np.ndarray) -> np.ndarray:
     """Observed outcomes of ``rows`` on the arms' scale: values, or 1 for the second class."""
     labels = domain.labels[rows]
-    if effect.pipelines_["control"].task == "regression":
+    if effect.outcome_pipeline.task == "regression":
         return labels.astype(float)
     return (labels == 1).astype(float)
 
@@ -122,7 +115,7 @@ def _outcome(effect: EffectPipeline, domain: Domain, rows: np.ndarray) -> np.nda
 def _factual(effect: EffectPipeline, domain: Domain, predictions: pd.DataFrame,
              scored: np.ndarray, n_resamples: int) -> dict:
     """Metrics of the outcome predicted under the arm each scored row had."""
-    control = effect.pipelines_["control"]
+    control = effect.outcome_pipeline
     treated = predictions["treatment"].to_numpy()[scored] == 1
     factual = np.where(treated, predictions["outcome_treated"].to_numpy()[scored],
                        predictions["outcome_control"].to_numpy()[scored])
