@@ -107,6 +107,11 @@ def test_bad_effect_options_are_one_line_before_any_data_is_read(runner, tmp_pat
     assert line.startswith("error: --better 'more': expected None or one of higher, lower")
     line = one_clean_line(runner.invoke(app, [*base, "--n-refits", "50"]))
     assert "--n-refits appl(ies) only to a treatment-effect fit" in line
+    line = one_clean_line(runner.invoke(app, [*base, "--treatment-col", "t", "--learner",
+                                              "r"]))
+    assert line == "error: --learner 'r': expected one of t, s, x, dr"
+    line = one_clean_line(runner.invoke(app, [*base, "--learner", "dr"]))
+    assert "--learner appl(ies) only to a treatment-effect fit" in line
     assert not (tmp_path / "run").exists()
 
 
