@@ -1,4 +1,5 @@
-"""The HTML report of a treatment-effect run: arms, mean effect, factual scores, policy value.
+"""The HTML report of a treatment-effect run: components, mean effect, factual scores, the
+calibration of effects by quantile, policy value.
 
 An effect run (``medtransfer fit --treatment-col``) predicts two outcomes per patient, not
 one, so the diagnosis and dosing sections do not apply; everything shown here is read from
@@ -30,10 +31,12 @@ def effect_html(manifest: dict) -> str:
     effect, metrics = manifest["effect"], manifest.get("metrics") or {}
     body = "\n".join(part for part in (
         data_section(manifest), arms_section(manifest), effect_section(manifest),
-        factual_section(metrics, manifest.get("task")), policy_section(metrics, effect),
+        factual_section(metrics, manifest.get("task")), calibration_section(metrics),
+        policy_section(metrics, effect),
     ) if part)
     src, tgt = (manifest.get("source") or {}), (manifest.get("target") or {})
-    facts = {"Treatment": effect.get("treatment"), "Method": manifest.get("chosen_method"),
+    facts = {"Treatment": effect.get("treatment"), "Learner": effect.get("learner", "t"),
+             "Method": manifest.get("chosen_method"),
              "Outcome": manifest.get("task"), "Better": effect.get("better") or "not given",
              "Seed": manifest.get("seed"), "Created": manifest.get("created"),
              "medtransfer": manifest.get("medtransfer_version")}
@@ -99,6 +102,23 @@ def factual_section(metrics: dict, task: str | None) -> str:
                                      [[interval(factual[m]) for m in names]], "metrics")
         + "</div><p class=note>The outcome predicted under the arm each held-out row had, "
         "against the outcome observed; a patient's effect itself is never observed.</p>"))
+
+
+def calibration_section(metrics: dict) -> str:
+    """Observed against predicted effect in quantile bins of the predicted effect."""
+    calibration = metrics.get("calibration_by_quantile")
+    if not calibration:
+        return ""
+    rows = [[fmt(i + 1), f"{fmt(b.get('low'))} to {fmt(b.get('high'))}", fmt(b.get("n")),
+             fmt(b.get("n_treated")), fmt(b.get("predicted")), interval(b.get("observed"))]
+            for i, b in enumerate(calibration.get("bins") or [])]
+    return section("calibration", "Calibration of effects by quantile", (
+        table(["Bin", "Predicted effects", "Rows", "Treated", "Mean predicted",
+               "Observed (95% CI)"], rows, "metrics")
+        + f"<p class=note>The held-out rows with treatment and outcome recorded, binned by "
+        f"their predicted effect; observed: {fmt(calibration.get('estimator'))}, with 95% "
+        f"patient-grouped bootstrap intervals. {fmt(calibration.get('n_covered'))} of "
+        f"{fmt(len(rows))} intervals hold their bin's mean predicted effect.</p>"))
 
 
 def policy_section(metrics: dict, effect: dict) -> str:

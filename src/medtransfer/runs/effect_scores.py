@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from medtransfer.data.domain import Domain
+from medtransfer.evaluate.effect_calibration import effect_calibration
 from medtransfer.evaluate.policy_value import policy_values, propensity_scores
 from medtransfer.runs.effect_overlap import warn_trimmed
 from medtransfer.runs.frames import repeated_groups, score_models
@@ -38,7 +39,8 @@ def score_effect(effect: EffectPipeline, domain: Domain, predictions: pd.DataFra
     dict
         ``mean_effect`` (value, n, and with refits its interval); where treatment and
         outcome are recorded, ``factual`` (the metrics of the outcome under the arm each row
-        had) and, with ``effect.better`` set, ``policy_value`` (:func:`policy_value`).
+        had), ``calibration_by_quantile`` (:func:`calibration_by_quantile`) and, with
+        ``effect.better`` set, ``policy_value`` (:func:`policy_value`).
     """
     value = predictions["effect"].to_numpy()
     metrics: dict[str, Any] = {"mean_effect": {"value": float(value.mean()), "n": len(value)}}
@@ -51,6 +53,8 @@ def score_effect(effect: EffectPipeline, domain: Domain, predictions: pd.DataFra
     if not len(scored):
         return metrics
     metrics["factual"] = _factual(effect, domain, predictions, scored, n_resamples)
+    metrics["calibration_by_quantile"] = calibration_by_quantile(effect, domain, predictions,
+                                                                 n_resamples)
     if effect.better is not None:
         metrics["policy_value"] = policy_value(effect, domain, predictions, n_resamples)
     return metrics
@@ -102,6 +106,31 @@ def policy_value(effect: EffectPipeline, domain: Domain, predictions: pd.DataFra
             "estimators": {"ipw": "inverse-propensity weighting (normalised)",
                            "dr": "doubly robust (AIPW), the run's arms as outcome models"},
             **result}
+
+
+def calibration_by_quantile(effect: EffectPipeline, domain: Domain, predictions: pd.DataFrame,
+                            n_resamples: int) -> dict[str, Any]:
+    """Observed against predicted effect in quintiles of the predicted effect, on the rows of
+    ``domain`` whose treatment and outcome are recorded
+    (:func:`~medtransfer.evaluate.effect_calibration.effect_calibration`).
+
+    The observed effect of a bin is the mean DR pseudo-outcome (the run's arms as outcome
+    models) when ``effect.propensity`` is given (a known allocation probability, or the
+    treated share: a randomised trial), else the difference in means of the arms, which
+    assumes the arms are comparable within a bin.
+    """
+    rows = scored_rows(domain, predictions)
+    frame = predictions.iloc[rows]
+    treatment = frame["treatment"].to_numpy(dtype=float)
+    propensity = None
+    if effect.propensity != "logistic":
+        propensity, _ = propensity_scores(treatment, propensity=effect.propensity)
+    groups = domain.patient_ids
+    return effect_calibration(
+        frame["effect"].to_numpy(), treatment, _outcome(effect, domain, rows),
+        mu0=frame["outcome_control"].to_numpy(), mu1=frame["outcome_treated"].to_numpy(),
+        propensity=propensity, groups=repeated_groups(None if groups is None else groups[rows]),
+        n_resamples=n_resamples, random_state=effect.random_state)
 
 
 def _outcome(effect: EffectPipeline, domain: Domain, rows: np.ndarray) -> np.ndarray:
