@@ -2,15 +2,17 @@
 
 For each replicate a source (treatment confounded) and a target (randomised, covariates
 shifted) population are drawn (:mod:`medtransfer.bench.effect_simulation`); k target outcomes
-are labelled, drawn stratified by arm; the rest are held out. An EffectPipeline (T-learner on
-TransferPipelines, both arms sharing the method) is fitted and its arms refitted
-``--refits`` times on bootstrap resamples (:mod:`medtransfer.runs.effect_intervals`).
-Reported per method: the mean-effect error, how often the 95% interval covers the target
+are labelled, drawn stratified by arm; the rest are held out. An EffectPipeline (a T-, S-, X-
+or DR-learner of TransferPipelines, every component sharing the method; ``--learners``) is
+fitted and its effect models refitted ``--refits`` times on bootstrap resamples
+(:mod:`medtransfer.runs.effect_intervals`).
+Reported per learner and method: the mean-effect error, how often the 95% interval covers the target
 population's effect (and, for comparison, how often the old interval over held-out rows
 alone did), its width, the per-patient effect error (PEHE, root mean squared) and the share
 of held-out patients whose true effect lies in their own 95% interval.
 
-    python benchmarks/effects.py --out bench-effects --replicates 50 --refits 200
+    python benchmarks/effects.py --out bench-effects --replicates 50 --refits 200 \
+        --learners t s x dr
 """
 
 from __future__ import annotations
@@ -27,19 +29,21 @@ from medtransfer.bench.effect_simulation import simulate_trial
 from medtransfer.evaluate.bootstrap import percentile_interval
 from medtransfer.runs.effect import EffectPipeline
 from medtransfer.runs.effect_intervals import effect_draws
+from medtransfer.runs.effect_learners import LEARNERS
 from medtransfer.runs.pipeline import TransferPipeline
 from medtransfer.runs.validation import heldout_target
 
 
-def replicate(method: str, outcome: str, k: int, refits: int, seed: int) -> dict:
+def replicate(method: str, outcome: str, k: int, refits: int, seed: int,
+              learner: str = "t") -> dict:
     """One simulated trial: fit, refit, and score the intervals against the truth."""
     trial = simulate_trial(outcome=outcome, random_state=seed)
     task = "regression" if outcome == "continuous" else "classification"
     template = TransferPipeline(method=method, classifier="logreg", task=task,
                                 random_state=seed, progress=False)
     start = time.perf_counter()
-    effect = EffectPipeline("treated", template, n_refits=refits).fit(trial.source,
-                                                                      trial.target, k)
+    effect = EffectPipeline("treated", template, n_refits=refits, learner=learner).fit(
+        trial.source, trial.target, k)
     used = effect.labelled_target_ids_
     heldout = heldout_target(trial.target, used)
     draws = effect_draws(effect, heldout, random_state=seed)
@@ -52,7 +56,7 @@ def replicate(method: str, outcome: str, k: int, refits: int, seed: int) -> dict
     row_low, row_high = draws.row_intervals()
     target = trial.population_effect
     return {
-        "method": method, "outcome": outcome, "k": k, "seed": seed,
+        "learner": learner, "method": method, "outcome": outcome, "k": k, "seed": seed,
         "chosen": effect.selection_["chosen_method"],
         "truth": target, "estimate": float(estimate.mean()),
         "error": float(estimate.mean() - target),
@@ -67,7 +71,7 @@ def replicate(method: str, outcome: str, k: int, refits: int, seed: int) -> dict
 
 def table(records: list[dict]) -> str:
     frame = pd.DataFrame(records)
-    summary = frame.groupby(["outcome", "method", "k"]).agg(
+    summary = frame.groupby(["outcome", "method", "k", "learner"]).agg(
         n=("seed", "size"), bias=("error", "mean"),
         rmse=("error", lambda e: float(np.sqrt(np.mean(np.square(e))))),
         coverage=("covered", "mean"), width=("width", "mean"),
@@ -85,10 +89,11 @@ def main() -> None:
     parser.add_argument("--k", type=int, nargs="+", default=[40])
     parser.add_argument("--methods", nargs="+", default=["pooled", "source_only"])
     parser.add_argument("--outcomes", nargs="+", default=["continuous", "binary"])
+    parser.add_argument("--learners", nargs="+", default=["t"], choices=LEARNERS.values)
     args = parser.parse_args()
-    records = [replicate(m, o, k, args.refits, seed)
+    records = [replicate(m, o, k, args.refits, seed, learner)
                for o in args.outcomes for m in args.methods for k in args.k
-               for seed in range(args.replicates)]
+               for learner in args.learners for seed in range(args.replicates)]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "effects.json").write_text(json.dumps(records, indent=1))
     text = table(records)

@@ -48,7 +48,6 @@ from medtransfer.runs.effect_intervals import (
     EffectDraws,
     effect_draws,
     outcome,
-    refit_components,
 )
 from medtransfer.runs.effect_learners import (
     EFFECT,
@@ -60,6 +59,7 @@ from medtransfer.runs.effect_learners import (
     EffectRows,
     fit_learner,
     fixed_propensity,
+    refit_learner,
 )
 from medtransfer.runs.effect_overlap import warn_poor_overlap
 from medtransfer.runs.effect_scores import score_effect
@@ -205,7 +205,7 @@ class EffectPipeline(BaseEstimator, RunModel):
         self.pipelines_ = {}
         fitted_on = fit_learner(self, self._arm_template(template), rows)
         self.labelled_target_ids_ = sorted(rows.labelled_ids)
-        self.refits_ = [] if not self.n_refits else refit_components(
+        self.refits_ = [] if not self.n_refits else refit_learner(
             self, fitted_on, n_refits=self.n_refits, random_state=self.random_state)
         return self
 

@@ -184,22 +184,30 @@ class ComponentRows:
             X_unlabelled=X_target[~labelled],
         )
 
-    def fit_rows(self, source_rows: np.ndarray, labelled_rows: np.ndarray) -> BaseEstimator:
+    def fit_rows(self, source_rows: np.ndarray, labelled_rows: np.ndarray,
+                 y_source: np.ndarray | None = None,
+                 y_labelled: np.ndarray | None = None) -> BaseEstimator:
         """The fixed model fitted on the given source and labelled target rows (positions,
-        repeats allowed) and every unlabelled target row."""
+        repeats allowed) and every unlabelled target row; ``y_source`` and ``y_labelled``
+        (one per row, on the model's scale) replace the rows' labels when given."""
         s, t = source_rows, labelled_rows
+        y_source = self.y_source if y_source is None else y_source
+        y_labelled = self.y_labelled if y_labelled is None else y_labelled
         missing = np.nan if self.regression else -1
         X = np.vstack([self.X_source[s], self.X_labelled[t], self.X_unlabelled])
-        y = np.concatenate([self.y_source[s], self.y_labelled[t],
+        y = np.concatenate([y_source[s], y_labelled[t],
                             np.full(len(self.X_unlabelled), missing)])
         sample_domain = np.r_[np.full(len(s), SOURCE), np.full(len(X) - len(s), TARGET)]
         return clone(self.model).fit(X, y if self.regression else y.astype(int),
                                      sample_domain=sample_domain)
 
+    def resample(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """One bootstrap resample of the source rows and of the labelled target rows."""
+        return _resample(rng, len(self.y_source)), _resample(rng, len(self.y_labelled))
+
     def refit(self, rng: np.random.Generator) -> BaseEstimator:
         """The model refitted on one bootstrap resample of its training rows."""
-        return self.fit_rows(_resample(rng, len(self.y_source)),
-                             _resample(rng, len(self.y_labelled)))
+        return self.fit_rows(*self.resample(rng))
 
 
 def fixed_model(pipeline: TransferPipeline) -> BaseEstimator:

@@ -35,7 +35,7 @@ from medtransfer.data.domain import Domain
 from medtransfer.evaluate.policy_value import MIN_PROPENSITY, propensity_model
 from medtransfer.models import make_classifier
 from medtransfer.params import Options
-from medtransfer.runs.effect_intervals import ARMS, ComponentRows, outcome
+from medtransfer.runs.effect_intervals import ARMS, ComponentRows, outcome, refit_components
 from medtransfer.runs.effect_overlap import warn_trimmed
 from medtransfer.runs.pipeline import TransferPipeline
 
@@ -115,6 +115,70 @@ def fit_learner(effect: EffectPipeline, template: TransferPipeline, rows: Effect
                  {name: ids for name, (_, _, ids) in pseudo.items()})
         fitted.update(effect_fitted)
     return fitted
+
+
+def refit_learner(effect: EffectPipeline, fitted: Fitted, *, n_refits: int,
+                  random_state: int | None) -> list[tuple[BaseEstimator, ...]]:
+    """The bootstrap refits of ``effect.refitted_components``
+    (:func:`~medtransfer.runs.effect_intervals.refit_components`).
+
+    The X-learner's are refitted jointly with its arms: each refit resamples both arms' rows,
+    refits mu0 and mu1, imputes the effects again with them and refits tau1 and tau0 on the
+    same rows, so the intervals carry the arms' error, which enters its imputed effects at
+    first order (the propensity that combines them is held fixed). The DR-learner's
+    pseudo-outcomes are held fixed: the nuisance models' error enters them at second order.
+    """
+    if effect.learner != "x":
+        return refit_components(effect, fitted, n_refits=n_refits, random_state=random_state)
+    rng = np.random.default_rng(random_state)
+    joint = _XRefit.build(effect, fitted)
+    return [joint.refit(rng) for _ in range(int(n_refits))]
+
+
+@dataclass
+class _XRefit:
+    """Each arm's rows as features of its own model, of the other arm's and of its effect
+    model, and their observed outcomes."""
+
+    effect: EffectPipeline
+    arms: dict[str, ComponentRows]
+    taus: dict[str, ComponentRows]
+    other_features: dict[str, np.ndarray]
+    observed: dict[str, np.ndarray]
+
+    @classmethod
+    def build(cls, effect: EffectPipeline, fitted: Fitted) -> _XRefit:
+        taus = {ARMS[1]: EFFECT_TREATED, ARMS[0]: EFFECT_CONTROL}
+        other_features, observed = {}, {}
+        for arm, other in zip(ARMS, ARMS[::-1], strict=True):
+            source, target = fitted[arm]
+            labelled = np.isin(target.ids.astype(str),
+                               effect.pipelines_[arm].labelled_target_ids_)
+            model = effect.pipelines_[other]
+            other_features[arm] = np.vstack([model.features(source),
+                                             model.features(target)[labelled]])
+            y = np.r_[source.labels, target.labels[labelled]]
+            observed[arm] = y.astype(float) if source.is_regression else (y == 1).astype(float)
+        return cls(effect, {arm: ComponentRows.build(effect.pipelines_[arm], *fitted[arm])
+                            for arm in ARMS},
+                   {arm: ComponentRows.build(effect.pipelines_[name], *fitted[name])
+                    for arm, name in taus.items()}, other_features, observed)
+
+    def refit(self, rng: np.random.Generator) -> tuple[BaseEstimator, BaseEstimator]:
+        """(tau1, tau0) refitted on one resample of the rows, with the effects imputed by
+        the arms refitted on it."""
+        rows = {arm: self.arms[arm].resample(rng) for arm in ARMS}
+        mu = {arm: self.arms[arm].fit_rows(*rows[arm]) for arm in ARMS}
+        taus = {}
+        for arm, other in zip(ARMS, ARMS[::-1], strict=True):
+            predicted = outcome(self.effect.pipelines_[other], mu[other],
+                                self.other_features[arm])
+            imputed = (self.observed[arm] - predicted if arm == "treated"
+                       else predicted - self.observed[arm])
+            n_source = len(self.taus[arm].y_source)
+            taus[arm] = self.taus[arm].fit_rows(*rows[arm], y_source=imputed[:n_source],
+                                                y_labelled=imputed[n_source:])
+        return taus["treated"], taus["control"]
 
 
 def _fit_all(effect: EffectPipeline, template: TransferPipeline, fitted: Fitted,
