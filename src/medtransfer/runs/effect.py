@@ -352,7 +352,7 @@ class EffectPipeline(BaseEstimator, RunModel):
             return predict(JOINT, 1.0) - predict(JOINT, 0.0)
         if self.learner == "dr":
             return predict(EFFECT, None)
-        g = fixed_propensity(self.propensity_model_, self.covariates(domain), self.treatment)
+        g = fixed_propensity(self.propensity_model_, self.covariates(domain))
         return g * predict(EFFECT_CONTROL, None) + (1 - g) * predict(EFFECT_TREATED, None)
 
     def predict(self, domain: Domain) -> np.ndarray:

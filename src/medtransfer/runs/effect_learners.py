@@ -297,7 +297,7 @@ def trim_propensity(e: np.ndarray, treatment: str, where: str, purpose: str) -> 
     return trimmed
 
 
-def fixed_propensity(model: BaseEstimator, features: np.ndarray, treatment: str) -> np.ndarray:
+def fixed_propensity(model: BaseEstimator, features: np.ndarray) -> np.ndarray:
     """The fitted propensity ``model``'s P(treated | x) of target rows with control-arm
     ``features``, trimmed as at fit."""
     e = model.predict_proba(propensity_covariates(features))[:, 1]
