@@ -63,7 +63,11 @@ def test_evaluate_values_the_policy_on_new_rows_with_another_propensity(runner, 
     metrics = json.loads(result.output[result.output.index("{"):])
     policy = metrics["policy_value"]
     assert policy["propensity"]["kind"] == "share" and policy["n"] == 190
-    assert set(metrics) == {"mean_effect", "factual", "policy_value"}
+    assert set(metrics) == {"mean_effect", "factual", "calibration_by_quantile", "policy_value"}
+    # with a given propensity the bins' observed effects are mean DR pseudo-outcomes
+    calibration = metrics["calibration_by_quantile"]
+    assert calibration["estimator"].startswith("mean doubly robust")
+    assert len(calibration["bins"]) == 5 and sum(b["n"] for b in calibration["bins"]) == 190
     line = one_clean_line(runner.invoke(app, [*args, "--propensity", "1.5"]))
     assert line.startswith("error: --propensity 1.5: expected one of logistic, share or a "
                            "number in (0, 1)")
@@ -93,7 +97,8 @@ def test_the_report_shows_the_policy_values_escaped(runner, tmp_path):
     policy = json.loads((run / "manifest.json").read_text())["metrics"]["policy_value"]
     assert "<section id='policy'><h2>Policy value</h2>" in page
     assert f"{policy['values']['treat_all']['dr']['value']:.3f}" in page
-    assert "Propensity: known (mean 0.500" in page and "Both arms fit" in page
+    assert "Propensity: known (mean 0.500" in page and "every component fits" in page
+    assert "Calibration of effects by quantile" in page
 
 
 def test_bad_effect_options_are_one_line_before_any_data_is_read(runner, tmp_path):
@@ -107,6 +112,11 @@ def test_bad_effect_options_are_one_line_before_any_data_is_read(runner, tmp_pat
     assert line.startswith("error: --better 'more': expected None or one of higher, lower")
     line = one_clean_line(runner.invoke(app, [*base, "--n-refits", "50"]))
     assert "--n-refits appl(ies) only to a treatment-effect fit" in line
+    line = one_clean_line(runner.invoke(app, [*base, "--treatment-col", "t", "--learner",
+                                              "r"]))
+    assert line == "error: --learner 'r': expected one of t, s, x, dr"
+    line = one_clean_line(runner.invoke(app, [*base, "--learner", "dr"]))
+    assert "--learner appl(ies) only to a treatment-effect fit" in line
     assert not (tmp_path / "run").exists()
 
 

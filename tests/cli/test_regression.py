@@ -50,11 +50,11 @@ def test_treatment_effect_run_from_the_raw_iwpc_file(runner, tmp_path):
     # the interval comes from refitting both arms, which share the one method
     assert effect["n_refits"] == 200 and "refits" in effect["interval"]
     assert manifest["chosen_method"] == "pooled"
-    assert {a["chosen_method"] for a in manifest["arms"].values()} == {"pooled"}
+    assert {a["chosen_method"] for a in manifest["components"].values()} == {"pooled"}
     ids = manifest["labelled_target_ids"]
     assert len(ids) == 60 and sorted(ids) == sorted(
-        i for a in manifest["arms"].values() for i in a["labelled_target_ids"])
-    assert min(a["n_rows"]["target"] for a in manifest["arms"].values()) >= 1
+        i for a in manifest["components"].values() for i in a["labelled_target_ids"])
+    assert min(a["n_rows"]["target"] for a in manifest["components"].values()) >= 1
     held = pd.read_csv(run / "predictions.csv")
     assert list(held.columns) == ["id", "treatment", "label", "outcome_control",
                                   "outcome_treated", "effect", "effect_low", "effect_high"]

@@ -46,7 +46,7 @@ def test_labelled_target_rows_are_drawn_from_both_arms_or_refused(trial):
     effect = EffectPipeline("treated", ridge_arms()).fit(trial.source, trial.target, 4)
     assert effect.n_rows_["control"]["target"] >= 1 and effect.n_rows_["treated"]["target"] >= 1
     assert effect.selection_["chosen_method"] == "source_only"
-    records = effect.arm_records()
+    records = effect.component_records()
     assert {r["chosen_method"] for r in records.values()} == {"source_only"}
     control = trial.target.ids[trial.target.inputs["treated"].to_numpy() == 0][:6]
     with pytest.raises(DataError, match=r"all in one arm of 'treated'.*none is treated"):

@@ -106,7 +106,7 @@ def _load_model(run: Path, manifest: dict, quiet: bool, better: str | None,
     if "propensity" in given:
         given["propensity"] = opt.propensity(given["propensity"])
     check_params(effect.set_params(**given))
-    return effect, effect.pipelines_["control"].task
+    return effect, effect.outcome_pipeline.task
 
 
 def _without_training_rows(domain, manifest: dict):

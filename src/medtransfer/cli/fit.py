@@ -18,10 +18,10 @@ from medtransfer.errors import ConfigError
 SOURCE_RUN_OPTIONS = (
     "target_labels", "method", "classifier", "backbone", "weights", "image_size", "recalibrate",
     "target_transform", "point", "task", "source_site", "finetune", "treatment_col",
-    "harmonize", "augment", "tta", "n_refits", "better", "propensity",
+    "harmonize", "augment", "tta", "n_refits", "better", "propensity", "learner",
 )
 # The options of a treatment-effect fit alone, with the command's defaults.
-EFFECT_OPTIONS = ("n_refits", "better", "propensity")
+EFFECT_OPTIONS = ("n_refits", "better", "propensity", "learner")
 
 
 @command(
@@ -171,17 +171,17 @@ def fit(
         str | None,
         typer.Option(
             "--treatment-col",
-            help="Tables: fit a treatment-effect model (T-learner), one pipeline per arm of "
-            "this column (1 treated, 0 control, empty if not recorded), both arms one method; "
-            "predictions give both outcomes, their difference and its 95% interval (both "
-            "arms refitted on --n-refits bootstrap resamples).",
+            help="Tables: fit a treatment-effect model (by default a T-learner, one pipeline "
+            "per arm of this column: 1 treated, 0 control, empty if not recorded; see "
+            "--learner), every model one method; predictions give both outcomes, the effect "
+            "and its 95% interval (the models refitted on --n-refits bootstrap resamples).",
         ),
     ] = None,
     n_refits: Annotated[
         int,
         typer.Option(
             "--n-refits", metavar="N",
-            help="With --treatment-col: bootstrap refits of both arms for the effects' 95% "
+            help="With --treatment-col: bootstrap refits of the models for the effects' 95% "
             "intervals (0 for none: no intervals, no recommendations).",
         ),
     ] = 200,
@@ -203,6 +203,15 @@ def fit(
             "treated share) or the known allocation probability of a randomised trial (0.5).",
         ),
     ] = "logistic",
+    learner: Annotated[
+        str,
+        typer.Option(
+            "--learner",
+            help="With --treatment-col: t (one model per arm), s (one model, the treatment a "
+            "feature), x (X-learner) or dr (DR-learner: a regression of cross-fitted "
+            "doubly robust pseudo-outcomes); every model shares one method.",
+        ),
+    ] = "t",
     dedupe: Annotated[
         str,
         typer.Option(
@@ -287,7 +296,7 @@ def fit(
         _show(result, fmt)
         return
     effect = _effect_options(treatment_col, changed, n_refits=n_refits, better=better,
-                             propensity=opt.propensity(propensity))
+                             propensity=opt.propensity(propensity), learner=learner)
     model = _build_model(
         finetune, treatment_col, effect, training, batch_size, method=method,
         method_params=_auto_params(method, max_fits, time_budget), classifier=classifier,

@@ -165,7 +165,7 @@ def _predict_effect(run: Path, inputs: Path, out: Path, model: str | None, expla
                           "apply; it predicts both outcomes and their difference")
     effect = EffectPipeline.load(run, progress=not quiet)
     label_col, id_col, site_col, split, strict = data
-    task = effect.pipelines_["control"].task
+    task = effect.outcome_pipeline.task
     options = opt.data_options(label_col, id_col, site_col, split, task, strict)
     frame = effect_frame(effect, opt.load(inputs, options, site).without_labels())
     if better is not None and "effect_low" not in frame:

@@ -70,6 +70,20 @@ POLICY_ROWS = {"policy": "as recommended", "treat_all": "treat all", "treat_none
                "policy - treat_none": "recommended - treat none"}
 
 
+def print_effect_calibration(calibration: dict, console: Console) -> None:
+    """Observed against mean predicted effect per quantile bin of the predicted effect."""
+    table = Table(title=f"calibration of effects by quantile ({calibration['n']} rows; "
+                        f"observed: {calibration['estimator']}) — 95% bootstrap intervals")
+    for column in ("bin", "predicted effects", "rows", "treated", "mean predicted",
+                   "observed"):
+        table.add_column(column, no_wrap=True)
+    for i, b in enumerate(calibration["bins"]):
+        table.add_row(str(i + 1), f"{b['low']:.3g} to {b['high']:.3g}", str(b["n"]),
+                      str(b["n_treated"]), f"{b['predicted']:.3f}",
+                      format_interval(b["observed"]))
+    console.print(table)
+
+
 def print_effect_metrics(metrics: dict, treatment: str, title: str,
                          console: Console | None = None) -> None:
     """An effect run's scores: the factual outcome's metrics, the mean effect and, when
@@ -80,6 +94,8 @@ def print_effect_metrics(metrics: dict, treatment: str, title: str,
     mean = metrics["mean_effect"]
     console.print(f"mean effect of {treatment} = 1 vs 0 on {mean['n']} rows: "
                   f"{format_interval(mean)}", highlight=False)
+    if "calibration_by_quantile" in metrics:
+        print_effect_calibration(metrics["calibration_by_quantile"], console)
     policy = metrics.get("policy_value")
     if policy is None:
         return

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from medtransfer.errors import DataError
@@ -75,7 +75,7 @@ def propensity_scores(
     if propensity == "logistic":
         if covariates is None:
             raise DataError("propensity='logistic' needs the covariates of every row")
-        model = make_pipeline(StandardScaler(), LogisticRegression(random_state=random_state))
+        model = propensity_model(random_state)
         scores = model.fit(np.asarray(covariates, dtype=float), t).predict_proba(covariates)[:, 1]
         kind = "logistic"
     else:
@@ -83,6 +83,12 @@ def propensity_scores(
         scores, kind = np.full(len(t), share), ("share" if propensity == "share" else "known")
     return scores, {"kind": kind, "mean": float(scores.mean()), "min": float(scores.min()),
                     "max": float(scores.max())}
+
+
+def propensity_model(random_state: int | None = 0) -> Pipeline:
+    """The unfitted model of ``propensity="logistic"``: a logistic regression of the
+    treatment on standardised covariates."""
+    return make_pipeline(StandardScaler(), LogisticRegression(random_state=random_state))
 
 
 def policy_values(

@@ -1,4 +1,5 @@
-"""The HTML report of a treatment-effect run: arms, mean effect, factual scores, policy value.
+"""The HTML report of a treatment-effect run: components, mean effect, factual scores, the
+calibration of effects by quantile, policy value.
 
 An effect run (``medtransfer fit --treatment-col``) predicts two outcomes per patient, not
 one, so the diagnosis and dosing sections do not apply; everything shown here is read from
@@ -30,10 +31,12 @@ def effect_html(manifest: dict) -> str:
     effect, metrics = manifest["effect"], manifest.get("metrics") or {}
     body = "\n".join(part for part in (
         data_section(manifest), arms_section(manifest), effect_section(manifest),
-        factual_section(metrics, manifest.get("task")), policy_section(metrics, effect),
+        factual_section(metrics, manifest.get("task")), calibration_section(metrics),
+        policy_section(metrics, effect),
     ) if part)
     src, tgt = (manifest.get("source") or {}), (manifest.get("target") or {})
-    facts = {"Treatment": effect.get("treatment"), "Method": manifest.get("chosen_method"),
+    facts = {"Treatment": effect.get("treatment"), "Learner": effect.get("learner", "t"),
+             "Method": manifest.get("chosen_method"),
              "Outcome": manifest.get("task"), "Better": effect.get("better") or "not given",
              "Seed": manifest.get("seed"), "Created": manifest.get("created"),
              "medtransfer": manifest.get("medtransfer_version")}
@@ -60,15 +63,16 @@ def data_section(manifest: dict) -> str:
 
 
 def arms_section(manifest: dict) -> str:
-    """The one method both arms fit, why, and each arm's rows."""
-    arms = manifest.get("arms") or {}
+    """The learner, the one method every component fits, why, and each component's rows."""
+    arms = manifest.get("components") or manifest.get("arms") or {}  # "arms": older runs
     rows = [[fmt(arm), fmt(record.get("chosen_method")),
              fmt((record.get("n_rows") or {}).get("source")),
              fmt((record.get("n_rows") or {}).get("target"))] for arm, record in arms.items()]
     selection = manifest.get("selection") or {}
-    text = (f"<p>Both arms fit <strong>{fmt(selection.get('chosen_method'))}</strong>: "
+    text = (f"<p>Learner <strong>{fmt(manifest.get('learner', 't'))}</strong>; every "
+            f"component fits <strong>{fmt(selection.get('chosen_method'))}</strong>: "
             f"{fmt(selection.get('reason'))}.</p>"
-            + table(["Arm", "Method", "Source rows", "Labelled target rows"], rows))
+            + table(["Component", "Method", "Source rows", "Labelled target rows"], rows))
     if selection.get("evidence"):
         text += "<h3>Evidence of auto</h3>" + render_data(selection["evidence"])
     return section("arms", "Arms and method", text)
@@ -98,6 +102,23 @@ def factual_section(metrics: dict, task: str | None) -> str:
                                      [[interval(factual[m]) for m in names]], "metrics")
         + "</div><p class=note>The outcome predicted under the arm each held-out row had, "
         "against the outcome observed; a patient's effect itself is never observed.</p>"))
+
+
+def calibration_section(metrics: dict) -> str:
+    """Observed against predicted effect in quantile bins of the predicted effect."""
+    calibration = metrics.get("calibration_by_quantile")
+    if not calibration:
+        return ""
+    rows = [[fmt(i + 1), f"{fmt(b.get('low'))} to {fmt(b.get('high'))}", fmt(b.get("n")),
+             fmt(b.get("n_treated")), fmt(b.get("predicted")), interval(b.get("observed"))]
+            for i, b in enumerate(calibration.get("bins") or [])]
+    return section("calibration", "Calibration of effects by quantile", (
+        table(["Bin", "Predicted effects", "Rows", "Treated", "Mean predicted",
+               "Observed (95% CI)"], rows, "metrics")
+        + f"<p class=note>The held-out rows with treatment and outcome recorded, binned by "
+        f"their predicted effect; observed: {fmt(calibration.get('estimator'))}, with 95% "
+        f"patient-grouped bootstrap intervals. {fmt(calibration.get('n_covered'))} of "
+        f"{fmt(len(rows))} intervals hold their bin's mean predicted effect.</p>"))
 
 
 def policy_section(metrics: dict, effect: dict) -> str:

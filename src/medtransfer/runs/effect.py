@@ -1,18 +1,21 @@
-"""Treatment effects carried across populations: a T-learner whose arms are TransferPipelines.
+"""Treatment effects carried across populations by learners made of TransferPipelines.
 
 :class:`~medtransfer.models.effects.TLearner` is the T-learner on feature arrays; this is the
-same model on table Domains. Each treatment arm gets its own TransferPipeline (encoder,
-transfer method, final predictor), fitted on the source rows of that arm, the labelled target
-rows of that arm and every target row's features; the effect of treatment for a patient is the
-difference of the two arms' predicted outcomes, CATE(x) = mu1(x) - mu0(x). Saved, it is one
-folder holding one pipeline artifact per arm, hash-listed like any run;
+same model on table Domains, and the S-, X- and DR-learners beside it
+(:mod:`medtransfer.runs.effect_learners`). With the default T-learner each treatment arm
+gets its own TransferPipeline (encoder, transfer method, final predictor), fitted on the
+source rows of that arm, the labelled target rows of that arm and every target row's
+features; the effect of treatment for a patient is the difference of the two arms' predicted
+outcomes, CATE(x) = mu1(x) - mu0(x). Every component model of every learner fits the one
+method chosen jointly. Saved, it is one folder holding one pipeline artifact per component,
+hash-listed like any run;
 :func:`~medtransfer.runs.fit.fit_run` (``medtransfer fit --treatment-col``) adds the held-out
 predictions, their intervals and their scores.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -40,7 +43,24 @@ from medtransfer.params import (
 )
 from medtransfer.runs.base import RunModel
 from medtransfer.runs.effect_files import read_effect, write_effect
-from medtransfer.runs.effect_intervals import ARMS, EffectDraws, effect_draws, refit_arms
+from medtransfer.runs.effect_intervals import (
+    ARMS,
+    EffectDraws,
+    effect_draws,
+    outcome,
+)
+from medtransfer.runs.effect_learners import (
+    EFFECT,
+    EFFECT_CONTROL,
+    EFFECT_TREATED,
+    JOINT,
+    LEARNERS,
+    REFITTED,
+    EffectRows,
+    fit_learner,
+    fixed_propensity,
+    refit_learner,
+)
 from medtransfer.runs.effect_overlap import warn_poor_overlap
 from medtransfer.runs.effect_scores import score_effect
 from medtransfer.runs.pipeline import TransferPipeline
@@ -49,7 +69,8 @@ from medtransfer.select.auto import ALL_LABELLED
 
 
 class EffectPipeline(BaseEstimator, RunModel):
-    """Conditional treatment effect mu1(x) - mu0(x), one TransferPipeline per arm.
+    """Conditional treatment effect of table rows, by a T-, S-, X- or DR-learner whose
+    component models are TransferPipelines sharing one method.
 
     Parameters
     ----------
@@ -71,11 +92,22 @@ class EffectPipeline(BaseEstimator, RunModel):
         P(treated | x) for those policy values: a logistic model on the arms' features
         (observational data), the treated share, or the known allocation probability of a
         randomised trial (0.5).
+    learner : {"t", "s", "x", "dr"}, default="t"
+        "t": one outcome model per arm, effect mu1 - mu0; "s": one outcome model with the
+        treatment as a feature, effect f(x, 1) - f(x, 0); "x": the X-learner (imputed
+        effects per arm combined by the propensity); "dr": the DR-learner (a regression of
+        cross-fitted AIPW pseudo-outcomes). See :mod:`medtransfer.runs.effect_learners`.
+    n_folds : int, default=5
+        Folds of the DR-learner's cross-fitted arms and propensity.
 
     Attributes
     ----------
     pipelines_ : dict of str to TransferPipeline
-        The fitted "control" and "treated" pipelines; both fit the same method.
+        The fitted component pipelines, all fitting the same method: "control" and
+        "treated" (t, x, dr), "joint" (s), "effect" (dr), "effect_treated" and
+        "effect_control" (x; regressions of the imputed effects).
+    propensity_model_ : estimator
+        X-learner only: the fitted propensity g(x) that combines its two effect models.
     selection_ : dict
         The method both arms fit (``chosen_method``, ``method_params``), why, and the
         evidence of ``auto`` when it chose it.
@@ -84,10 +116,13 @@ class EffectPipeline(BaseEstimator, RunModel):
         out because their treatment was not recorded.
     labelled_target_ids_ : list of str
         The target rows whose outcomes either arm learnt from.
-    refits_ : list of (estimator, estimator)
-        The arms' chosen models refitted on ``n_refits`` bootstrap resamples; saved with
-        the run (``refits/control/000.skops`` ...) and loaded back, so a loaded run gives
-        intervals too.
+    refits_ : list of tuple of estimator
+        The chosen models of the components that give the effect (``refitted_components``:
+        both arms for t, the one model for s, the effect regressions for x and dr) refitted
+        on ``n_refits`` bootstrap resamples; saved with the run
+        (``refits/control/000.skops`` ...) and loaded back, so a loaded run gives
+        intervals too. The X- and DR-learners' pseudo-outcomes are held fixed across the
+        refits (the nuisance models' error is not resampled).
     """
 
     _parameter_constraints: ClassVar[Constraints] = {
@@ -97,32 +132,37 @@ class EffectPipeline(BaseEstimator, RunModel):
                                                                    "interval")),
         "better": AnyOf(None, BETTER),
         "propensity": PROPENSITY,
+        "learner": LEARNERS,
+        "n_folds": Interval(int, 2, None, hint="5"),
     }
 
     def __init__(self, treatment: str, pipeline: TransferPipeline | None = None,
                  n_refits: int = 200, better: str | None = None,
-                 propensity: str | float = "logistic") -> None:
+                 propensity: str | float = "logistic", learner: str = "t",
+                 n_folds: int = 5) -> None:
         self.treatment = treatment
         self.pipeline = pipeline
         self.n_refits = n_refits
         self.better = better
         self.propensity = propensity
+        self.learner = learner
+        self.n_folds = n_folds
 
     @property
     def random_state(self) -> int:
-        """The arms' seed."""
-        if hasattr(self, "pipelines_"):
-            return self.pipelines_["control"].random_state
+        """The component models' seed."""
+        if getattr(self, "pipelines_", None):
+            return next(iter(self.pipelines_.values())).random_state
         return (self.pipeline or TransferPipeline()).random_state
 
     def fit(
         self, source: Domain, target: Domain, target_labels: int | Sequence[str] = 0
     ) -> EffectPipeline:
-        """Choose one method for both arms, then fit one pipeline per arm.
+        """Choose one method for every component, then fit the learner's components.
 
         With ``method="auto"`` the method is chosen once, jointly: ``auto`` runs on both
         arms' rows together with the treatment as a feature (an S-learner of the same data),
-        and both arms then fit what it chose, so the effect never mixes two methods.
+        and every component then fits what it chose, so the effect never mixes two methods.
 
         Parameters
         ----------
@@ -158,19 +198,15 @@ class EffectPipeline(BaseEstimator, RunModel):
                 )
             self.n_rows_[arm] = {"source": in_source, "target": len(arm_ids[arm])}
         self._check_target_arms(arm_ids)
-        self.selection_ = self._choose_jointly(template, source.subset(
-            np.flatnonzero(source_rows)), target, [i for ids in arm_ids.values() for i in ids])
-        arm_template = self._arm_template(template)
-        features_target = self._without_treatment(target)
+        rows = EffectRows(source.subset(np.flatnonzero(source_rows)), target,
+                          arm_source[source_rows], arm_target, arm_ids)
+        self.selection_ = self._choose_jointly(template, rows.source, target,
+                                               rows.labelled_ids)
         self.pipelines_ = {}
-        for value, arm in enumerate(ARMS):
-            in_source = np.flatnonzero(source_rows & (arm_source == value))
-            arm_source_domain = self._without_treatment(source.subset(in_source))
-            self.pipelines_[arm] = clone(arm_template).fit(
-                arm_source_domain, features_target, target_labels=arm_ids[arm])
-        self.labelled_target_ids_ = sorted(i for ids in arm_ids.values() for i in ids)
-        self.refits_ = [] if not self.n_refits else refit_arms(
-            self, source, target, n_refits=self.n_refits, random_state=self.random_state)
+        fitted_on = fit_learner(self, self._arm_template(template), rows)
+        self.labelled_target_ids_ = sorted(rows.labelled_ids)
+        self.refits_ = [] if not self.n_refits else refit_learner(
+            self, fitted_on, n_refits=self.n_refits, random_state=self.random_state)
         return self
 
     def _labelled_positions(self, template: TransferPipeline, target: Domain,
@@ -244,32 +280,86 @@ class EffectPipeline(BaseEstimator, RunModel):
             )
         return arm.to_numpy(dtype=float)
 
-    def _without_treatment(self, domain: Domain) -> Domain:
+    def without_treatment(self, domain: Domain) -> Domain:
+        """``domain`` without the treatment column (the features of every model but S's)."""
+        if self.treatment not in domain.inputs:
+            return domain
         return replace(domain, inputs=domain.inputs.drop(columns=[self.treatment]))
+
+    def _with_treatment(self, domain: Domain, value: float) -> Domain:
+        """``domain`` with every row's treatment set to ``value`` (the S-learner's input)."""
+        return replace(domain, inputs=domain.inputs.assign(**{self.treatment: value}))
 
     def _check_fitted(self) -> None:
         check_is_fitted(self, "pipelines_")
 
-    def predict_outcomes(self, domain: Domain) -> tuple[np.ndarray, np.ndarray]:
-        """Predicted outcomes (mu0, mu1) of every row under control and under treatment."""
+    @property
+    def refitted_components(self) -> tuple[str, ...]:
+        """The components whose models give the effect: those the bootstrap refits."""
+        return REFITTED[self.learner]
+
+    def _component_domain(self, domain: Domain, name: str, t: float | None) -> Domain:
+        return self.without_treatment(domain) if t is None else self._with_treatment(domain, t)
+
+    def component_features(self, domain: Domain) -> dict[tuple[str, float | None], np.ndarray]:
+        """Features of ``domain`` for each refitted component, keyed (name, treatment): the
+        treatment is set to 0 and to 1 for the S-learner's model, None for the others."""
+        values = (0.0, 1.0) if self.learner == "s" else (None,)
+        return {(name, t): self.pipelines_[name].features(self._component_domain(domain, name, t))
+                for name in self.refitted_components for t in values}
+
+    def covariates(self, domain: Domain) -> np.ndarray:
+        """The features a propensity model of ``domain``'s treatment reads: the control
+        arm's (the S-learner's with the treatment set to 0, so it tells nothing)."""
+        if self.learner == "s":
+            return self.pipelines_[JOINT].features(self._with_treatment(domain, 0.0))
+        return self.pipelines_["control"].features(self.without_treatment(domain))
+
+    @property
+    def outcome_pipeline(self) -> TransferPipeline:
+        """A pipeline of the outcome: its task and class names are the run's."""
         self._check_fitted()
-        features = (self._without_treatment(domain) if self.treatment in domain.inputs
-                    else domain)
+        return self.pipelines_[JOINT if self.learner == "s" else "control"]
+
+    def predict_outcomes(self, domain: Domain) -> tuple[np.ndarray, np.ndarray]:
+        """Predicted outcomes (mu0, mu1) of every row under control and under treatment:
+        the arms' models, or the S-learner's model with the treatment set to 0 and to 1."""
+        self._check_fitted()
+        if self.learner == "s":
+            return tuple(self._outcome(self.pipelines_[JOINT], self._with_treatment(domain, t))
+                         for t in (0.0, 1.0))
+        features = self.without_treatment(domain)
         return tuple(self._outcome(self.pipelines_[arm], features) for arm in ARMS)
 
     @staticmethod
     def _outcome(pipeline: TransferPipeline, domain: Domain) -> np.ndarray:
-        if pipeline.task == "regression":
-            return np.asarray(pipeline.predict(domain), dtype=float)
-        if len(pipeline.class_names_) != 2:
+        if pipeline.task == "classification" and len(pipeline.class_names_) != 2:
             raise ConfigError(f"a treatment effect on {len(pipeline.class_names_)} classes "
                               "is not one number; use a binary outcome or a regression task")
-        return pipeline.predict_proba(domain)[:, 1]
+        return np.asarray(outcome(pipeline, None, pipeline.features(domain)), dtype=float)
+
+    def effect_of(self, predict: Callable[[str, float | None], np.ndarray],
+                  domain: Domain) -> np.ndarray:
+        """The learner's effect of every row of ``domain`` from ``predict(name, t)``, the
+        prediction of component ``name`` (with the treatment set to ``t`` for the S-learner).
+
+        t: mu1 - mu0; s: f(x, 1) - f(x, 0); dr: the pseudo-outcome regression; x:
+        g tau0 + (1 - g) tau1 with the propensity g of target rows.
+        """
+        if self.learner == "t":
+            return predict("treated", None) - predict("control", None)
+        if self.learner == "s":
+            return predict(JOINT, 1.0) - predict(JOINT, 0.0)
+        if self.learner == "dr":
+            return predict(EFFECT, None)
+        g = fixed_propensity(self.propensity_model_, self.covariates(domain))
+        return g * predict(EFFECT_CONTROL, None) + (1 - g) * predict(EFFECT_TREATED, None)
 
     def predict(self, domain: Domain) -> np.ndarray:
-        """Conditional average treatment effect mu1(x) - mu0(x) of every row."""
-        mu0, mu1 = self.predict_outcomes(domain)
-        return mu1 - mu0
+        """Conditional average treatment effect of every row, as the learner gives it."""
+        self._check_fitted()
+        return self.effect_of(lambda name, t: self._outcome(
+            self.pipelines_[name], self._component_domain(domain, name, t)), domain)
 
     def predict_frame(self, domain: Domain, X: np.ndarray | None = None) -> pd.DataFrame:
         """Per row of ``domain``: id, recorded treatment and outcome, both predicted
@@ -303,18 +393,19 @@ class EffectPipeline(BaseEstimator, RunModel):
         return score_effect(self, domain, predictions, n_resamples)
 
     def run_entries(self) -> dict[str, Any]:
-        """The run manifest's description of the fit: the method both arms share and the
-        evidence that chose it, each arm's rows and labelled ids."""
-        self._check_fitted()
-        control = self.pipelines_["control"]
+        """The run manifest's description of the fit: the learner, the method every
+        component shares and the evidence that chose it, each component's rows and
+        labelled ids."""
+        outcome_model = self.outcome_pipeline
         return {
-            "task": control.task,
-            "method": control.method,
-            "classifier": control.classifier,
+            "task": outcome_model.task,
+            "method": outcome_model.method,
+            "classifier": outcome_model.classifier,
             "backbone": None,
+            "learner": self.learner,
             "chosen_method": self.selection_["chosen_method"],
             "selection": self.selection_,
-            "arms": self.arm_records(),
+            "components": self.component_records(),
             "labelled_target_ids": self.labelled_target_ids_,
         }
 
@@ -331,13 +422,15 @@ class EffectPipeline(BaseEstimator, RunModel):
         self._check_fitted()
         return write_effect(self, folder)
 
-    def arm_records(self) -> dict[str, dict[str, Any]]:
-        """Each arm's method, why (the shared choice), its rows and labelled target ids."""
+    def component_records(self) -> dict[str, dict[str, Any]]:
+        """Each component model's task, method, why (the shared choice), its rows and
+        labelled target ids."""
         self._check_fitted()
-        return {arm: {"chosen_method": p.chosen_method, "method_params": p.method_params,
-                      "chosen_by": self.selection_["reason"], "n_rows": self.n_rows_[arm],
-                      "labelled_target_ids": p.labelled_target_ids_}
-                for arm, p in self.pipelines_.items()}
+        return {name: {"task": p.task, "chosen_method": p.chosen_method,
+                       "method_params": p.method_params,
+                       "chosen_by": self.selection_["reason"], "n_rows": self.n_rows_[name],
+                       "labelled_target_ids": p.labelled_target_ids_}
+                for name, p in self.pipelines_.items()}
 
     @classmethod
     def load(cls, path: Path, verify_key: bytes | None = None, **runtime: Any) -> EffectPipeline:
@@ -381,7 +474,7 @@ def effect_frame(effect: EffectPipeline, domain: Domain) -> pd.DataFrame:
     interval (``effect_low``, ``effect_high``) when ``effect`` has refits."""
     mu0, mu1 = effect.predict_outcomes(domain)
     frame = pd.DataFrame({"id": domain.ids.astype(str), "outcome_control": mu0,
-                          "outcome_treated": mu1, "effect": mu1 - mu0})
+                          "outcome_treated": mu1, "effect": effect.predict(domain)})
     if effect.has_refits():
         frame["effect_low"], frame["effect_high"] = effect.refit_draws(domain).row_intervals()
     return frame

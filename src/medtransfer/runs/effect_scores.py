@@ -11,16 +11,15 @@ the outcome models.
 
 from __future__ import annotations
 
-import warnings
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from medtransfer.data.domain import Domain
-from medtransfer.evaluate.policy_value import MIN_PROPENSITY, policy_values, propensity_scores
-from medtransfer.runs.effect_overlap import OverlapWarning
+from medtransfer.evaluate.effect_calibration import effect_calibration
+from medtransfer.evaluate.policy_value import policy_values, propensity_scores
+from medtransfer.runs.effect_overlap import warn_trimmed
 from medtransfer.runs.frames import repeated_groups, score_models
 from medtransfer.runs.recommend import recommend
 
@@ -40,7 +39,8 @@ def score_effect(effect: EffectPipeline, domain: Domain, predictions: pd.DataFra
     dict
         ``mean_effect`` (value, n, and with refits its interval); where treatment and
         outcome are recorded, ``factual`` (the metrics of the outcome under the arm each row
-        had) and, with ``effect.better`` set, ``policy_value`` (:func:`policy_value`).
+        had), ``calibration_by_quantile`` (:func:`calibration_by_quantile`) and, with
+        ``effect.better`` set, ``policy_value`` (:func:`policy_value`).
     """
     value = predictions["effect"].to_numpy()
     metrics: dict[str, Any] = {"mean_effect": {"value": float(value.mean()), "n": len(value)}}
@@ -53,6 +53,8 @@ def score_effect(effect: EffectPipeline, domain: Domain, predictions: pd.DataFra
     if not len(scored):
         return metrics
     metrics["factual"] = _factual(effect, domain, predictions, scored, n_resamples)
+    metrics["calibration_by_quantile"] = calibration_by_quantile(effect, domain, predictions,
+                                                                 n_resamples)
     if effect.better is not None:
         metrics["policy_value"] = policy_value(effect, domain, predictions, n_resamples)
     return metrics
@@ -88,8 +90,7 @@ def policy_value(effect: EffectPipeline, domain: Domain, predictions: pd.DataFra
     rows = scored_rows(domain, predictions)
     frame = recommend(predictions.iloc[rows], effect.better)
     treatment = frame["treatment"].to_numpy(dtype=float)
-    covariates = effect.pipelines_["control"].features(
-        replace(domain, inputs=domain.inputs.drop(columns=[effect.treatment])))[rows]
+    covariates = effect.covariates(domain)[rows]
     scores, described = propensity_scores(treatment, covariates, propensity=effect.propensity,
                                           random_state=effect.random_state)
     groups = domain.patient_ids
@@ -99,22 +100,43 @@ def policy_value(effect: EffectPipeline, domain: Domain, predictions: pd.DataFra
         frame["outcome_control"].to_numpy(), frame["outcome_treated"].to_numpy(), scores,
         groups=repeated_groups(None if groups is None else groups[rows]),
         n_resamples=n_resamples, random_state=effect.random_state)
-    if result["n_clipped"]:
-        warnings.warn(
-            f"poor overlap in {domain.name!r}: {result['n_clipped']} of {result['n']} rows "
-            f"have a propensity of {effect.treatment!r} outside [{MIN_PROPENSITY:.0%}, "
-            f"{1 - MIN_PROPENSITY:.0%}]; they were trimmed to the bound for the policy "
-            "values, which then lean on the arms' models there", OverlapWarning, stacklevel=2)
+    warn_trimmed(result["n_clipped"], result["n"], repr(domain.name), effect.treatment,
+                 "the policy values")
     return {"policy": POLICY, "better": effect.better, "propensity": described,
             "estimators": {"ipw": "inverse-propensity weighting (normalised)",
                            "dr": "doubly robust (AIPW), the run's arms as outcome models"},
             **result}
 
 
+def calibration_by_quantile(effect: EffectPipeline, domain: Domain, predictions: pd.DataFrame,
+                            n_resamples: int) -> dict[str, Any]:
+    """Observed against predicted effect in quintiles of the predicted effect, on the rows of
+    ``domain`` whose treatment and outcome are recorded
+    (:func:`~medtransfer.evaluate.effect_calibration.effect_calibration`).
+
+    The observed effect of a bin is the mean DR pseudo-outcome (the run's arms as outcome
+    models) when ``effect.propensity`` is given (a known allocation probability, or the
+    treated share: a randomised trial), else the difference in means of the arms, which
+    assumes the arms are comparable within a bin.
+    """
+    rows = scored_rows(domain, predictions)
+    frame = predictions.iloc[rows]
+    treatment = frame["treatment"].to_numpy(dtype=float)
+    propensity = None
+    if effect.propensity != "logistic":
+        propensity, _ = propensity_scores(treatment, propensity=effect.propensity)
+    groups = domain.patient_ids
+    return effect_calibration(
+        frame["effect"].to_numpy(), treatment, _outcome(effect, domain, rows),
+        mu0=frame["outcome_control"].to_numpy(), mu1=frame["outcome_treated"].to_numpy(),
+        propensity=propensity, groups=repeated_groups(None if groups is None else groups[rows]),
+        n_resamples=n_resamples, random_state=effect.random_state)
+
+
 def _outcome(effect: EffectPipeline, domain: Domain, rows: np.ndarray) -> np.ndarray:
     """Observed outcomes of ``rows`` on the arms' scale: values, or 1 for the second class."""
     labels = domain.labels[rows]
-    if effect.pipelines_["control"].task == "regression":
+    if effect.outcome_pipeline.task == "regression":
         return labels.astype(float)
     return (labels == 1).astype(float)
 
@@ -122,7 +144,7 @@ def _outcome(effect: EffectPipeline, domain: Domain, rows: np.ndarray) -> np.nda
 def _factual(effect: EffectPipeline, domain: Domain, predictions: pd.DataFrame,
              scored: np.ndarray, n_resamples: int) -> dict:
     """Metrics of the outcome predicted under the arm each scored row had."""
-    control = effect.pipelines_["control"]
+    control = effect.outcome_pipeline
     treated = predictions["treatment"].to_numpy()[scored] == 1
     factual = np.where(treated, predictions["outcome_treated"].to_numpy()[scored],
                        predictions["outcome_control"].to_numpy()[scored])
