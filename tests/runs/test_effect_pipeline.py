@@ -102,3 +102,33 @@ def test_bad_treatment_columns_are_named(populations):
             replace(source, inputs=never), replace(target, inputs=target_never), 20)
     with pytest.raises(NotFittedError, match="not fitted"):
         EffectPipeline("amiodarone").predict(target)
+
+
+def test_a_rare_binary_outcome_is_predicted_above_its_estimated_prevalence():
+    """The arms' risks are unweighted, so at 0.5 a rare event is predicted for almost no
+    one; the factual scores use the mean predicted risk as the threshold instead."""
+    from sklearn.metrics import balanced_accuracy_score
+
+    from medtransfer.bench.effect_simulation import simulate_trial
+    from medtransfer.runs.effect_scores import score_effect
+
+    trial = simulate_trial(outcome="binary", random_state=3)
+    rng = np.random.default_rng(0)
+
+    def rare(domain):
+        keep = (domain.labels == 0) | (rng.random(len(domain)) < 0.25)
+        return domain.subset(np.flatnonzero(keep))
+
+    source, target = rare(trial.source), rare(trial.target)
+    template = TransferPipeline(method="source_only", classifier="logreg", progress=False)
+    effect = EffectPipeline("treated", template, n_refits=0).fit(source, target)
+    frame = effect.predict_frame(target)
+    metrics = score_effect(effect, target, frame, n_resamples=20)
+    treated = frame["treatment"].to_numpy() == 1
+    risk = np.where(treated, frame["outcome_treated"], frame["outcome_control"])
+    threshold = metrics["factual_threshold"]["value"]
+    assert threshold == pytest.approx(risk.mean()) and threshold < 0.2
+    at_half = balanced_accuracy_score(target.labels, risk > 0.5)
+    assert metrics["factual"]["balanced_accuracy"]["value"] == pytest.approx(
+        balanced_accuracy_score(target.labels, risk >= threshold))
+    assert metrics["factual"]["balanced_accuracy"]["value"] > at_half + 0.05

@@ -91,6 +91,10 @@ def print_effect_metrics(metrics: dict, treatment: str, title: str,
     console = console or Console(width=max(Console().width, 100))
     if "factual" in metrics:
         print_metrics({"factual outcome": metrics["factual"]}, title=title, console=console)
+    if "factual_threshold" in metrics:
+        console.print(f"predicted event where the risk is above "
+                      f"{metrics['factual_threshold']['value']:.3f}, "
+                      f"{metrics['factual_threshold']['rule']}", highlight=False)
     mean = metrics["mean_effect"]
     console.print(f"mean effect of {treatment} = 1 vs 0 on {mean['n']} rows: "
                   f"{format_interval(mean)}", highlight=False)

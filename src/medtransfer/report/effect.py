@@ -97,11 +97,16 @@ def factual_section(metrics: dict, task: str | None) -> str:
         return ""
     labels = REGRESSION_LABELS if task == "regression" else LABELS
     names = [m for m in labels if m in factual]
+    threshold = metrics.get("factual_threshold")
+    rule = ("" if not threshold else
+            f"<p class=note>Event predicted where the risk is above "
+            f"{fmt(threshold.get('value'))}: {fmt(threshold.get('rule'))}.</p>")
     return section("factual", "Factual outcome", (
         "<div class=scroll>" + table([labels[m] for m in names],
                                      [[interval(factual[m]) for m in names]], "metrics")
         + "</div><p class=note>The outcome predicted under the arm each held-out row had, "
-        "against the outcome observed; a patient's effect itself is never observed.</p>"))
+        "against the outcome observed; a patient's effect itself is never observed.</p>"
+        + rule))
 
 
 def calibration_section(metrics: dict) -> str:

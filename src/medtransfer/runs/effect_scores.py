@@ -52,7 +52,9 @@ def score_effect(effect: EffectPipeline, domain: Domain, predictions: pd.DataFra
     scored = scored_rows(domain, predictions)
     if not len(scored):
         return metrics
-    metrics["factual"] = _factual(effect, domain, predictions, scored, n_resamples)
+    metrics["factual"], threshold = _factual(effect, domain, predictions, scored, n_resamples)
+    if threshold is not None:
+        metrics["factual_threshold"] = threshold
     metrics["calibration_by_quantile"] = calibration_by_quantile(effect, domain, predictions,
                                                                  n_resamples)
     if effect.better is not None:
@@ -142,18 +144,35 @@ def _outcome(effect: EffectPipeline, domain: Domain, rows: np.ndarray) -> np.nda
 
 
 def _factual(effect: EffectPipeline, domain: Domain, predictions: pd.DataFrame,
-             scored: np.ndarray, n_resamples: int) -> dict:
-    """Metrics of the outcome predicted under the arm each scored row had."""
+             scored: np.ndarray, n_resamples: int) -> tuple[dict, dict | None]:
+    """Metrics of the outcome predicted under the arm each scored row had and, for a binary
+    outcome, the decision threshold they were computed at (:func:`prevalence_threshold`)."""
     control = effect.outcome_pipeline
     treated = predictions["treatment"].to_numpy()[scored] == 1
     factual = np.where(treated, predictions["outcome_treated"].to_numpy()[scored],
                        predictions["outcome_control"].to_numpy()[scored])
     block = pd.DataFrame({"model": "factual", "label": predictions["label"].to_numpy()[scored]})
+    threshold = None
     if control.task == "regression":
         block["prediction"] = factual
     else:
         for column, p in zip(control.class_names_, (1 - factual, factual), strict=True):
             block[f"p_{column}"] = p
-    return score_models(domain.subset(scored), block, n_resamples, task=control.task,
-                        class_names=control.class_names_,
-                        random_state=control.random_state)["factual"]
+        threshold = prevalence_threshold(factual)
+    scores = score_models(domain.subset(scored), block, n_resamples, task=control.task,
+                          class_names=control.class_names_, random_state=control.random_state,
+                          threshold=None if threshold is None else threshold["value"])
+    return scores["factual"], threshold
+
+
+def prevalence_threshold(risk: np.ndarray) -> dict[str, Any]:
+    """The decision threshold of a binary effect run's predicted risks: their mean.
+
+    The arms are fitted without class weights, so their outputs are risks on the scale of
+    the outcome's prevalence; predicting the event where the risk exceeds the prevalence
+    (estimated by the mean risk, no outcome read) is the decision that weighs both classes
+    alike. At 0.5 a rare outcome is predicted for almost no one (balanced accuracy 0.5).
+    """
+    return {"value": float(np.mean(risk)),
+            "rule": "the mean predicted risk of the scored rows (the estimated prevalence): "
+                    "the event is predicted where a row's risk is above it"}

@@ -79,10 +79,11 @@ def reference_block(name: str, reference: Any, domain: Domain) -> pd.DataFrame:
 
 def score_models(
     domain: Domain, predictions: pd.DataFrame, n_resamples: int, *, task: str,
-    class_names: Sequence[str] | None, random_state: int,
+    class_names: Sequence[str] | None, random_state: int, threshold: float | None = None,
 ) -> dict[str, dict]:
     """Metrics with 95% intervals of every model block of ``predictions`` (one row per
-    sample of ``domain``, in order) on the labelled samples of ``domain``."""
+    sample of ``domain``, in order) on the labelled samples of ``domain``; ``threshold`` is a
+    binary outcome's decision threshold (default 0.5)."""
     labelled = domain.labelled_mask
     if not labelled.any():
         return {}
@@ -116,6 +117,7 @@ def score_models(
                 class_names=class_names,
                 groups=groups,
                 n_resamples=n_resamples,
+                threshold=threshold,
                 random_state=random_state,
             )
     return scores
