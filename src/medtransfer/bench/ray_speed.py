@@ -3,13 +3,13 @@
 Each run writes N random gray images' features to a fresh store with
 :func:`~medtransfer.features.archive.extract_to_store`, the function behind
 ``medtransfer extract``: the in-process default engine, then ``--engine ray --workers 1``
-and ``--workers 2``. The local Ray cluster is started once before the Ray runs (its start
-is recorded apart); each Ray run's time includes its actors' start and model build.
+and ``--workers 2``. The local Ray cluster (one CPU per core, its workers at the driver's
+priority) is started once before the Ray runs, its start recorded apart; each Ray run's time
+includes its actors' start and model build.
 """
 
 from __future__ import annotations
 
-import logging
 import tempfile
 import time
 from collections.abc import Sequence
@@ -43,7 +43,7 @@ def measure_ray(n: int, size: int = 64, workers: Sequence[int] = (1, 2),
     """
     from medtransfer.data import Domain
     from medtransfer.features.archive import extract_to_store
-    from medtransfer.features.ray_engine import require_ray
+    from medtransfer.features.ray_engine import ray_cluster, require_ray
 
     images = np.random.default_rng(0).integers(0, 256, (n, 28, 28), dtype=np.uint8)
     domain = Domain("random", "image", inputs=images, ids=np.arange(n).astype(str))
@@ -63,13 +63,9 @@ def measure_ray(n: int, size: int = 64, workers: Sequence[int] = (1, 2),
             return [*records, *({"method": f"ray x{w}", "value": None,
                                  "error": f"not run: {error}"} for w in workers)]
         start = time.perf_counter()
-        ray.init(num_cpus=max(workers), include_dashboard=False, logging_level=logging.ERROR,
-                 log_to_driver=False)
-        try:
+        with ray_cluster(ray):  # the local cluster `extract --engine ray` starts
             started = time.perf_counter() - start
             records += [timed(f"ray x{w}", engine="ray", num_workers=w) for w in workers]
-        finally:
-            ray.shutdown()
     return [*records, {"method": "ray cluster start", "value": None, "seconds": started}]
 
 
