@@ -4,8 +4,13 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from medtransfer.bench import SUITES
+from medtransfer.bench.auto_speed import time_auto
+from medtransfer.bench.core import Unit
 from medtransfer.bench.fit_cost import measure_fit
-from medtransfer.bench.speed import SpeedSuite, speed_tables
+from medtransfer.bench.heart import HeartSuite
+from medtransfer.bench.ray_speed import measure_ray
+from medtransfer.bench.speed import SpeedSuite, _part, speed_tables
+from medtransfer.bench.stream_speed import STAGES, measure_streaming
 from medtransfer.params import ParameterError
 
 KEYS = {"suite", "source", "target", "k", "seed", "method", "metric", "value"}
@@ -52,8 +57,8 @@ def test_wrong_options_are_refused(tmp_path):
                        r"the speed suite \(it labels no target\); leave it out$"):
         SpeedSuite().run(tmp_path, ks=[10])
     with pytest.raises(ParameterError, match=r"^SpeedSuite.run\(only=\['corral'\]\): corral: not "
-                       r"a part of the speed suite; its parts are extraction, demo, streaming, "
-                       r"coral"):
+                       r"a part of the speed suite; its parts are extraction, ray, auto, "
+                       r"streaming, demo, coral"):
         SpeedSuite().run(tmp_path, only=["corral"])
 
 
@@ -93,3 +98,52 @@ def test_only_replaces_its_own_parts_and_keeps_the_others(tmp_path, monkeypatch)
     assert saved == second and first == [r for r in saved if "coral" in r["method"]]
     assert {r["method"] for r in saved} == {
         "coral", "skada:coral", "subspace_alignment", "skada:subspace_alignment"}
+
+
+def test_streamed_stages_are_timed_on_a_store_in_a_fresh_process():
+    found = measure_streaming(3000, dim=8, chunk=256)
+    assert found["rows"] == 3000 and found["features"] == 8
+    assert set(found["seconds"]) == set(STAGES) and all(s > 0 for s in found["seconds"].values())
+    assert 0 < found["peak_mib"] < 4096 and found["data_mib"] == 3000 * 8 * 4 / 2**20
+
+
+def test_new_parts_tables_state_ratios_choices_and_memory():
+    def record(metric, method, value, source="s", target="n=8", **extra):
+        return {"suite": "speed", "source": source, "target": target, "k": 10, "seed": 0,
+                "method": method, "metric": metric, "value": value, **extra}
+
+    ray = [record("extract_images_per_s", m, v, images=8, size=32, seconds=1.0)
+           for m, v in (("in-process", 100.0), ("ray x1", 80.0), ("ray x2", 150.0))]
+    ray += [record("extract_images_per_s", "ray cluster start", None, seconds=4.0)]
+    auto = [record("auto_speedup", "auto (heart)", 3.5, "Cleveland", "Hungary", rows=597,
+                   before_s=7.0, after_s=2.0, choice="coral", same_choice=True),
+            record("auto_speedup", "auto (wbc)", None, "pbc", "bccd", error="not run: no data")]
+    stream = [record("stream_fit_s", f"streamed {s}", 2.0, features=4, data_mib=1)
+              for s in STAGES]
+    stream += [record("stream_peak_mib", "streamed " + "+".join(STAGES), 900.0, features=4,
+                      data_mib=1)]
+    table = speed_tables(ray + auto + stream, 120, 5120)
+    assert "in-process 100, ray x1 80, ray x2 150; 2 vs 1 Ray workers: 1.88x" in table
+    assert "(local cluster start, not included: 4.0 s)" in table
+    assert "| Cleveland -> Hungary, k=10 | 597 | 7.0 | 2.0 | 3.50x | coral (yes) |" in table
+    assert "| pbc | | | | | not run: no data |" in table
+    assert "coral 2.0 s, density ratio 2.0 s, head 2.0 s" in table and "peak 900 MiB" in table
+    assert {_part(r) for r in ray + auto + stream} == {"ray", "auto", "streaming"}
+
+
+@pytest.mark.slow
+def test_auto_is_timed_with_and_without_reuse_and_chooses_alike():
+    found = time_auto(HeartSuite(auto_repeats=1), Unit("Cleveland", "Hungary", 10, 0))
+    assert found["same_choice"] and found["rows"] == 597
+    assert found["before_s"] > 0 and found["after_s"] > 0
+    assert found["speedup"] == found["before_s"] / found["after_s"]
+
+
+@pytest.mark.slow
+def test_ray_part_times_the_in_process_engine_and_each_pool():
+    pytest.importorskip("ray.data", reason="Ray Data is not installed")
+    records = measure_ray(16, size=32, workers=(1, 2))
+    assert [r["method"] for r in records] == ["in-process", "ray x1", "ray x2",
+                                              "ray cluster start"]
+    assert all(r["value"] > 0 and r["seconds"] > 0 for r in records[:3])
+    assert records[-1]["value"] is None and records[-1]["seconds"] > 0

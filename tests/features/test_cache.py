@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -10,6 +12,7 @@ import medtransfer.features.extract as extract_module
 from medtransfer.data.domain import Domain
 from medtransfer.errors import ConfigError
 from medtransfer.features.cache import cache_info, input_digest, parse_size, prune_cache
+from medtransfer.features.store import INDEX_FILE, TOUCH_S
 
 SIZE = 32
 
@@ -46,6 +49,33 @@ def _extract(domain: Domain, cache_dir, **options) -> np.ndarray:
 
 def _shards(cache_dir) -> list:
     return sorted(cache_dir.glob("stores/*/shards/*.arrow"))
+
+
+def _age_shards(cache_dir, seconds: float) -> None:
+    """Move every shard's last use ``seconds`` into the past."""
+    for index in cache_dir.glob(f"stores/*/{INDEX_FILE}"):
+        with sqlite3.connect(index) as db:
+            db.execute("UPDATE shards SET last_used = last_used - ?", (seconds,))
+        db.close()
+
+
+def test_a_repeated_hit_writes_nothing_and_an_old_use_is_refreshed(tmp_path):
+    domain = _domain(_images(3, seed=6))
+    _extract(domain, tmp_path)
+    index = next(tmp_path.glob(f"stores/*/{INDEX_FILE}"))
+
+    def last_used() -> float:
+        with sqlite3.connect(index) as db:
+            value = db.execute("SELECT last_used FROM shards").fetchone()[0]
+        db.close()
+        return value
+
+    written = last_used()
+    _extract(domain, tmp_path)
+    assert last_used() == written
+    _age_shards(tmp_path, 2 * TOUCH_S)
+    _extract(domain, tmp_path)
+    assert last_used() > written
 
 
 def test_second_run_does_no_model_work(tmp_path, forwarded, monkeypatch):
@@ -99,6 +129,7 @@ def test_prune_evicts_least_recently_used_and_legacy_rows(tmp_path, forwarded):
     old, new = _domain(_images(2, seed=4)), _domain(_images(2, seed=5))
     _extract(old, tmp_path)
     _extract(new, tmp_path)
+    _age_shards(tmp_path, 2 * TOUCH_S)  # a use within TOUCH_S of the last is not recorded
     _extract(old, tmp_path)  # a hit: old is now the most recently used
     legacy = tmp_path / "features" / "ab" / "cd" / "row.safetensors"
     legacy.parent.mkdir(parents=True)

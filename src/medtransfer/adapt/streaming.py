@@ -3,13 +3,15 @@
 Each estimator keeps only sufficient statistics (sums and d x d cross-products in float64,
 13 MiB at 1,280 features) or, for the final linear model, mini-batch SGD state, so peak
 memory is one chunk plus O(d^2) however many rows stream past; no n x n matrix and no
-float64 copy of the data is ever made. :func:`store_chunks` streams a feature store written
-by ``medtransfer extract`` shard by shard.
+float64 copy of the data is ever made. The density ratio's source-vs-target discriminator is
+the same SGD head, fitted on interleaved source and target chunks. :func:`store_chunks`
+streams a feature store written by ``medtransfer extract`` shard by shard.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from itertools import zip_longest
 from pathlib import Path
 
 import numpy as np
@@ -106,15 +108,93 @@ class StreamingStandardizer:
         return out
 
 
-def fit_streamed_linear(chunks, classes: np.ndarray, *, epochs: int = 3, alpha: float = 1e-4,
+def fit_streamed_linear(chunks: Callable[[], Iterable[tuple]], classes: np.ndarray, *,
+                        epochs: int = 3, alpha: float = 1e-4, average: bool = False,
                         random_state: int = 0) -> SGDClassifier:
-    """A logistic-regression head fitted by SGD over ``chunks()`` (a callable giving a fresh
-    iterator of (X, y) chunks per epoch)."""
-    model = SGDClassifier(loss="log_loss", alpha=alpha, random_state=random_state)
+    """A logistic-regression head fitted by mini-batch SGD over streamed chunks.
+
+    Parameters
+    ----------
+    chunks : callable
+        Gives a fresh iterator per epoch of ``(X, y)`` or ``(X, y, sample_weight)`` chunks.
+    classes : ndarray
+        Every class label (a chunk may lack some).
+    epochs, alpha, average, random_state
+        Passes over the chunks, then the L2 penalty, iterate averaging (steadier estimates
+        from few passes) and seed of :class:`~sklearn.linear_model.SGDClassifier`.
+
+    Returns
+    -------
+    SGDClassifier
+    """
+    model = SGDClassifier(loss="log_loss", alpha=alpha, average=average,
+                          random_state=random_state)
     for _ in range(epochs):
-        for X, y in chunks():
-            model.partial_fit(X, y, classes=classes)
+        for X, y, *weight in chunks():
+            model.partial_fit(X, y, classes=classes, sample_weight=weight[0] if weight else None)
     return model
+
+
+class StreamingDensityRatio:
+    """Importance weights p_target(x) / p_source(x) from a streamed domain discriminator.
+
+    A logistic source-vs-target classifier is fitted by :func:`fit_streamed_linear` (averaged
+    SGD) on chunks that each join a source and a target chunk (single-domain steps would pull
+    its intercept back and forth); a row's weight is ``p / (1 - p) * n_source / n_target``
+    (``p``: its estimated probability of being a target row), clipped at ``max_weight``, as
+    :class:`~medtransfer.adapt.reweight.DensityRatioReweighted` computes in memory (which
+    also cross-fits and renormalises; one streamed pass cannot). SGD is scale-sensitive: stream
+    standardised rows (:class:`StreamingStandardizer`) when the features' scales differ.
+
+    Parameters
+    ----------
+    max_weight : float, default=10.0
+        Clip of the weights.
+    epochs, alpha, random_state
+        Of the discriminator (see :func:`fit_streamed_linear`).
+
+    Attributes
+    ----------
+    discriminator_ : SGDClassifier
+        Class 1 is the target domain.
+    prior_ratio_ : float
+        n_source / n_target of the streamed rows.
+    """
+
+    def __init__(self, max_weight: float = 10.0, epochs: int = 2, alpha: float = 1e-3,
+                 random_state: int = 0) -> None:
+        self.max_weight = max_weight
+        self.epochs = epochs
+        self.alpha = alpha
+        self.random_state = random_state
+
+    def fit(self, source_chunks: Callable[[], Iterable[np.ndarray]],
+            target_chunks: Callable[[], Iterable[np.ndarray]]) -> StreamingDensityRatio:
+        """Fit the discriminator; each argument gives a fresh iterator of chunks per epoch."""
+        counts = np.zeros(2, dtype=np.int64)
+
+        def labelled() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+            counts[:] = 0
+            for pair in zip_longest(source_chunks(), target_chunks()):
+                rows = [np.asarray(X, dtype=np.float32) for X in pair if X is not None]
+                labels = [np.full(len(X), int(label)) for label, X in enumerate(pair)
+                          if X is not None]
+                counts[:] += [len(X) if X is not None else 0 for X in pair]
+                yield np.concatenate(rows), np.concatenate(labels)
+
+        self.discriminator_ = fit_streamed_linear(labelled, np.array([0, 1]), epochs=self.epochs,
+                                                  alpha=self.alpha, average=True,
+                                                  random_state=self.random_state)
+        if counts.min() == 0:
+            raise ConfigError("a streamed density ratio needs source and target rows; "
+                              f"{counts[0]} source and {counts[1]} target rows were streamed")
+        self.prior_ratio_ = float(counts[0] / counts[1])
+        return self
+
+    def weights(self, X: np.ndarray) -> np.ndarray:
+        """Clipped importance weight of each row (float64)."""
+        odds = np.exp(np.clip(self.discriminator_.decision_function(X), -50.0, 50.0))
+        return np.minimum(odds * self.prior_ratio_, self.max_weight)
 
 
 def store_chunks(path: str | Path) -> Iterator[tuple[list[str], np.ndarray]]:

@@ -65,11 +65,12 @@ def _wbc(data: Path | None, harmonize: str = "none") -> Any:
 
 @SUITES.register("speed")
 def _speed(data: Path | None, harmonize: str = "none") -> Any:
-    """Extraction images/s, fit time and memory vs skada at 1k-100k rows, the demo's time."""
+    """Extraction images/s, Ray scaling, auto's fit time, streamed fits, fit time and memory
+    vs skada at 1k-100k rows, the demo's time."""
     _pixels_only("speed", harmonize)
     from medtransfer.bench.speed import SpeedSuite
 
-    return SpeedSuite()
+    return SpeedSuite(data=data)
 
 
 __all__ = ["SUITES"]

@@ -5,6 +5,13 @@
 - images/s of the default backbone on random 28x28 images resized to 64/128/224 px: plain
   eager PyTorch of the same weights beside medtransfer's torch and ONNX engines (empty
   cache) and its cache hits, with each output's largest difference to plain eager;
+- ``ray``: images/s of ``extract`` to a feature store on 20k images at 64 px, in process and
+  on 1 and 2 Ray actors (:mod:`~medtransfer.bench.ray_speed`);
+- ``auto``: fit time of ``auto`` on a heart pair and on the WBC images (with ``--data``),
+  fold-invariant adaptations reused vs refitted per fold (:mod:`~medtransfer.bench.auto_speed`);
+- ``streaming``: CORAL, the density ratio and the final head streamed from a feature store of
+  1M x 1,280 float32 rows, seconds per stage and peak memory
+  (:mod:`~medtransfer.bench.stream_speed`);
 - fit time and peak memory of each medtransfer method that skada also implements, beside
   skada's pipeline of the same method with the same hyper-parameters, on synthetic shifted
   Gaussians of n = 1k/10k/100k rows x 1,280 features. Each fit runs alone in a fresh Python
@@ -25,11 +32,18 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from medtransfer.bench.auto_speed import auto_lines
+from medtransfer.bench.core import Unit
 from medtransfer.bench.extraction_speed import engine_table
 from medtransfer.bench.fit_cost import SKADA_COUNTERPARTS, measure_fit
+from medtransfer.bench.ray_speed import ray_lines
+from medtransfer.bench.stream_speed import STAGES
+from medtransfer.errors import MedTransferError
 from medtransfer.params import ParameterError
 
-PARTS = ("extraction", "demo", "streaming")  # besides the method names, what --only names
+PARTS = ("extraction", "ray", "auto", "streaming", "demo")  # --only names these and methods
+# auto's units: a heart pair (bundled), and PBC -> BCCD (1,500 + 341 images; needs --data)
+AUTO_UNITS = (("heart", Unit("Cleveland", "Hungary", 10, 0)), ("wbc", Unit("pbc", "bccd", 5, 0)))
 
 
 def measure_extraction(sizes: Sequence[int], n: int,
@@ -72,8 +86,8 @@ def _record(source: str, target: str, method: str, metric: str, value: float | N
 
 
 class SpeedSuite:
-    """``medtransfer bench --suite speed``; ``--only`` picks parts: extraction, demo or
-    method names. ``--seeds`` is ignored (every measurement is seeded 0); ``--k`` is refused.
+    """``medtransfer bench --suite speed``; ``--only`` picks parts (:data:`PARTS`) or method
+    names. ``--seeds`` is ignored (every measurement is seeded 0); ``--k`` is refused.
 
     Parameters
     ----------
@@ -82,17 +96,21 @@ class SpeedSuite:
     methods : medtransfer methods timed against skada (keys of :data:`SKADA_COUNTERPARTS`).
     time_limit_s, memory_limit_mib : limits on each fit (see :func:`measure_fit`).
     demo : whether to time the demo (about two minutes: cold and warm).
-    stream_rows : source rows of the streamed CORAL + linear head part (``--only streaming``).
+    stream_rows : source plus target rows of the streamed part (``--only streaming``).
+    ray_images, ray_size : images and their side for the ``ray`` part.
+    data : folder holding ``wbc/`` for the ``auto`` part's WBC unit (None: recorded as not run).
     """
 
-    name = "speed"
+    name = label = "speed"
 
     def __init__(self, sizes: Sequence[int] = (64, 128, 224), n_images: int = 256,
                  ns: Sequence[int] = (1_000, 10_000, 100_000), n_features: int = 1280,
                  methods: Sequence[str] = tuple(SKADA_COUNTERPARTS), time_limit_s: float = 120.0,
                  memory_limit_mib: int = 5120, demo: bool = True,
-                 stream_rows: int = 1_000_000) -> None:
+                 stream_rows: int = 1_000_000, ray_images: int = 20_000, ray_size: int = 64,
+                 data: Path | None = None) -> None:
         self.stream_rows = stream_rows
+        self.ray_images, self.ray_size, self.data = ray_images, ray_size, data
         self.sizes, self.n_images, self.ns, self.n_features = sizes, n_images, ns, n_features
         self.methods, self.demo = methods, demo
         self.time_limit_s, self.memory_limit_mib = time_limit_s, memory_limit_mib
@@ -112,24 +130,20 @@ class SpeedSuite:
                 f"{', '.join(unknown)}: not a part of the speed suite; its parts are "
                 f"{', '.join([*PARTS, *self.methods])}"))
         log = log or (lambda line: print(line, file=sys.stderr, flush=True))
-        wanted = set(only or (*PARTS[:1], *self.methods, *(("demo",) if self.demo else ())))
+        wanted = set(only or (*PARTS[:-1], *self.methods, *(("demo",) if self.demo else ())))
         records = []
         if "extraction" in wanted:
             records += measure_extraction(self.sizes, self.n_images)
             log("extraction images/s: "
                 + ", ".join(f"{r['target']} {r['value']:.0f}" for r in records))
+        if "ray" in wanted:
+            records += self.measure_ray(log)
+        if "auto" in wanted:
+            records += self.measure_auto(log)
         for method in [m for m in self.methods if m in wanted]:
             records += self.measure_method(method, log)
         if "streaming" in wanted:
-            from medtransfer.bench.stream_speed import measure_streaming
-
-            found = measure_streaming(self.stream_rows)
-            records += [_record("synthetic store", f"n={found['rows']}", "streamed coral+sgd",
-                                metric, found[key], features=found["features"])
-                        for metric, key in (("stream_fit_s", "seconds"),
-                                            ("stream_peak_mib", "peak_mib"))]
-            log(f"streamed coral + head on {found['rows']} rows: {found['seconds']:.1f} s, "
-                f"peak {found['peak_mib']:.0f} MiB (data {found['data_mib']:.0f} MiB)")
+            records += self.measure_streaming(log)
         if "demo" in wanted:
             records += measure_demo()
             log("demo: " + ", ".join(f"{r['target']} {r['value']} s" for r in records
@@ -146,6 +160,51 @@ class SpeedSuite:
         if not saved.is_file():
             return []
         return [r for r in json.loads(saved.read_text()) if _part(r) not in wanted]
+
+    def measure_ray(self, log: Callable[[str], None]) -> list[dict]:
+        """``extract`` images/s in process and on 1 and 2 Ray actors."""
+        from medtransfer.bench.ray_speed import measure_ray
+
+        found = measure_ray(self.ray_images, self.ray_size)
+        records = [_record("random 28x28 gray", f"n={self.ray_images}", r.pop("method"),
+                           "extract_images_per_s", r.pop("value"), images=self.ray_images,
+                           size=self.ray_size, **r) for r in found]
+        log("extract images/s: " + ", ".join(f"{r['method']} {r['value'] or r.get('error')}"
+                                              for r in records))
+        return records
+
+    def measure_auto(self, log: Callable[[str], None]) -> list[dict]:
+        """``auto``'s fit seconds before / after the fold-invariant reuse, per unit."""
+        from medtransfer.bench import SUITES
+        from medtransfer.bench.auto_speed import time_auto
+
+        records = []
+        for name, unit in AUTO_UNITS:
+            extra = {}
+            try:
+                found = time_auto(SUITES.get(name)(self.data), unit)
+            except MedTransferError as error:  # the WBC data not given: recorded, not fatal
+                found, extra = {"speedup": None}, {"error": f"not run: {error}"[:300]}
+            records.append(_record(unit.source, unit.target, f"auto ({name})", "auto_speedup",
+                                   found.pop("speedup"), **found, **extra)
+                           | {"k": unit.k, "suite_of_unit": name})
+            log(f"auto on {name}: {records[-1]}")
+        return records
+
+    def measure_streaming(self, log: Callable[[str], None]) -> list[dict]:
+        """Seconds of each streamed stage and the fitting process's peak memory."""
+        from medtransfer.bench.stream_speed import measure_streaming
+
+        found = measure_streaming(self.stream_rows)
+        target, extra = f"n={found['rows']}", {"features": found["features"],
+                                               "data_mib": round(found["data_mib"])}
+        records = [_record("synthetic store", target, f"streamed {stage}", "stream_fit_s",
+                           found["seconds"][stage], **extra) for stage in STAGES]
+        records.append(_record("synthetic store", target, "streamed " + "+".join(STAGES),
+                               "stream_peak_mib", found["peak_mib"], **extra))
+        log(f"streamed {found['rows']} rows: {found['seconds']} s, peak "
+            f"{found['peak_mib']:.0f} MiB (data {found['data_mib']:.0f} MiB)")
+        return records
 
     def measure_method(self, method: str, log: Callable[[str], None]) -> list[dict]:
         """Both implementations at every n; after a timeout or out of memory the larger sizes
@@ -183,12 +242,15 @@ def speed_tables(records: list[dict], time_limit_s: float, memory_limit_mib: int
             if r["metric"] in ("fit_s", "peak_mib")}
     if fits:
         lines += _adaptation_table(fits, time_limit_s, memory_limit_mib)
-    streamed = {r["metric"]: r for r in records if r["metric"].startswith("stream_")}
+    ray = [r for r in records if r["metric"] == "extract_images_per_s"]
+    if ray:
+        lines += ray_lines(ray)
+    auto = [r for r in records if r["metric"] == "auto_speedup"]
+    if auto:
+        lines += auto_lines(auto)
+    streamed = {r["method"]: r for r in records if r["metric"].startswith("stream_")}
     if streamed:
-        fit, peak = streamed["stream_fit_s"], streamed["stream_peak_mib"]
-        lines += [f"Streamed CORAL + SGD head from a feature store ({fit['target']}, "
-                  f"{fit['features']} float32 features): {fit['value']:.1f} s, peak "
-                  f"{peak['value']:.0f} MiB resident.", ""]
+        lines += _streaming_lines(streamed)
     demo = {r["target"]: r for r in records if r["metric"] == "wall_s"}
     if demo:
         parts = [f"{mode} {demo[f'demo-{mode}']['value']:.0f} s" if demo[f"demo-{mode}"]["value"]
@@ -197,6 +259,16 @@ def speed_tables(records: list[dict], time_limit_s: float, memory_limit_mib: int
         lines.append(f"Demo end to end (`medtransfer demo`, empty cache then warm): "
                      f"{', '.join(parts)}.")
     return "\n".join(lines).rstrip()
+
+
+def _streaming_lines(streamed: dict[str, dict]) -> list[str]:
+    peak = streamed["streamed " + "+".join(STAGES)]
+    stages = ", ".join(f"{stage.replace('_', ' ')} {streamed[f'streamed {stage}']['value']:.1f} s"
+                       for stage in STAGES)
+    return [f"Streamed from a feature store read shard by shard ({peak['target']} rows x "
+            f"{peak['features']} float32 features, {peak['data_mib']:,} MiB; half source, half "
+            f"target): {stages} (one pass each; the head on CORAL's features weighted by the "
+            f"density ratio); peak {peak['value']:,.0f} MiB resident.", ""]
 
 
 def _adaptation_table(fits: dict, time_limit_s: float, memory_limit_mib: int) -> list[str]:
@@ -246,4 +318,6 @@ def _part(record: dict) -> str:
         return "demo"
     if record["metric"].startswith("stream_"):
         return "streaming"
+    if record["metric"] in ("extract_images_per_s", "auto_speedup"):
+        return {"extract_images_per_s": "ray", "auto_speedup": "auto"}[record["metric"]]
     return record["method"].removeprefix("skada:")

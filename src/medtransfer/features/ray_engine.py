@@ -32,6 +32,8 @@ from medtransfer.features.engine import RAY, available_cpus
 from medtransfer.features.extract import ImageDataset, ImageItem, feature_function, tracked
 from medtransfer.params import ParameterError
 
+WORKER_NICENESS = "RAY_worker_niceness"  # Ray's setting of its workers' niceness (default 15)
+
 
 def require_ray() -> ModuleType:
     """The ``ray`` module with Ray Data loaded; a ParameterError naming the extra if absent."""
@@ -123,7 +125,7 @@ def ray_feature_rows(
         here with Ray's retry advice taken off its message.
     """
     ray = require_ray()
-    with _cluster(ray), _ray_data_settings(ray):
+    with ray_cluster(ray), _ray_data_settings(ray):
         pool = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
         dataset = ray.data.from_items(
             [{"digest": digest, "item": _portable(item)} for digest, item in pending])
@@ -159,15 +161,27 @@ def _user_error(error: Exception) -> Exception:
 
 
 @contextmanager
-def _cluster(ray: ModuleType) -> Iterator[None]:
-    """Inside the block, this process's Ray cluster, ``$RAY_ADDRESS``'s, or a local one."""
+def ray_cluster(ray: ModuleType) -> Iterator[None]:
+    """Inside the block, this process's Ray cluster, ``$RAY_ADDRESS``'s, or a local one.
+
+    A local cluster's workers run at the driver's priority (unless ``$RAY_worker_niceness``
+    says otherwise): Ray's default lowers them by 15 nice levels, which on a busy machine
+    leaves the actors a fraction of the CPU the in-process engine gets for the same work.
+    """
     if ray.is_initialized():
         yield
         return
-    # starting a cluster takes its size; joining one must not pass it
-    local = {} if os.environ.get("RAY_ADDRESS") else {
-        "num_cpus": available_cpus(), "include_dashboard": False}
-    ray.init(logging_level=logging.ERROR, log_to_driver=False, **local)
+    if os.environ.get("RAY_ADDRESS"):  # joining a cluster must not pass its size
+        ray.init(logging_level=logging.ERROR, log_to_driver=False)
+    else:
+        ours = WORKER_NICENESS not in os.environ  # a user's own setting wins
+        os.environ.setdefault(WORKER_NICENESS, "0")  # read by the raylet ray.init starts
+        try:
+            ray.init(logging_level=logging.ERROR, log_to_driver=False,
+                     num_cpus=available_cpus(), include_dashboard=False)
+        finally:
+            if ours:
+                del os.environ[WORKER_NICENESS]
     try:
         yield
     finally:

@@ -22,11 +22,13 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping
+from contextlib import nullcontext
 from typing import ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
+from threadpoolctl import threadpool_limits
 
 from medtransfer.adapt.base import METHODS, get_method, register_method
 from medtransfer.adapt.baselines import Pooled
@@ -50,6 +52,7 @@ from medtransfer.select.validation import (
 )
 
 BASELINES = ("source_only", "target_only", "pooled")
+SERIAL_BLAS_SIZE = 2**20  # elements of a training matrix selected on one BLAS thread
 # Classification with k > 0: the source plus the k labelled target rows, each row counting once
 # (``Pooled(target_share=None)``); auto's anchor there, and a reference like the baselines.
 ALL_LABELLED = "all_labelled"
@@ -213,6 +216,15 @@ class AutoTransfer(BaseEstimator):
         task = target_type(y) if self.task == "auto" else self.task
         check_params(self, task=task)
         k = int(domain_masks(y, sample_domain)[1].sum())
+        # Hundreds of small fits: BLAS threads cannot pay for their synchronisation there, and
+        # on a busy machine they wait for each other (a 597 x 25 logistic fit: 7x slower with
+        # two threads than one on the loaded 2-core development machine).
+        serial = threadpool_limits(limits=1, user_api="blas") if X.size <= SERIAL_BLAS_SIZE \
+            else nullcontext()
+        with serial:
+            return self._fit(X, y, sample_domain, groups, task, k)
+
+    def _fit(self, X, y, sample_domain, groups, task: str, k: int) -> AutoTransfer:
         start = time.perf_counter()
         estimator, tuning = self._tuned_estimator(X, y, sample_domain, task, groups)
         methods = self._candidates(task, k, estimator)
