@@ -4,7 +4,7 @@ from typer.testing import CliRunner
 
 from medtransfer.bench.core import Unit, run_unit
 from medtransfer.bench.results import END, START, update_readme
-from medtransfer.bench.warfarin import WarfarinSuite, _domains
+from medtransfer.bench.warfarin import WarfarinSuite
 from medtransfer.cli import app
 from medtransfer.evaluate.dosing import mae, pw20
 from medtransfer.models.dosing import IWPCPharmacogenetic
@@ -18,7 +18,7 @@ def test_warfarin_unit_scores_formula_and_models_on_the_untouched_patients():
     labelled = np.flatnonzero((split.sample_domain < 0) & ~np.isnan(split.y))
     assert len(labelled) == 20
     # the model sees sqrt(dose); the metrics see mg/week
-    source, target, _, _ = _domains()
+    source, target = suite._domains()[:2]
     assert np.allclose(split.y[labelled] ** 2, target.labels[labelled - len(source)])
     records = run_unit(suite, unit, only=["iwpc_pharmacogenetic", "pooled"])
     values = {(r["method"], r["metric"]): r["value"] for r in records}
