@@ -28,6 +28,23 @@ def test_warfarin_unit_scores_formula_and_models_on_the_untouched_patients():
     assert 4 < values["pooled", "mae"] < 9 and 0.3 < values["pooled", "pw20"] < 0.6
 
 
+def test_warfarin_rows_protect_the_patients_biology_and_show_the_unprotected_methods():
+    suite = WarfarinSuite()
+    unit = Unit(*suite.pairs()[0], 100, 0)
+    competitors = suite.competitors(unit, suite.split(unit))
+    assert suite.pairs() == [("IWPC sites except 3,4,8,18,13", "IWPC sites 3,4,8,18")]
+    assert suite.metrics == ("pw20", "pw15", "pw25", "mae")
+    assert {"iwpc_pharmacogenetic", "iwpc_clinical", "auto", "pooled", "transfer_ridge",
+            "combat", "coral", "site_standardize", "subspace_alignment", "combat_unprotected",
+            "coral_unprotected", "site_standardize_unprotected",
+            "subspace_alignment_unprotected"} <= set(competitors)
+    protected = list(suite._domains()[4])
+    names = [n for n, m in competitors.items() if hasattr(m, "protect")]
+    assert {n for n in names if competitors[n].protect == protected} == {
+        n for n in names if not n.endswith("_unprotected")}
+    assert all(competitors[n].protect == () for n in names if n.endswith("_unprotected"))
+
+
 def test_cli_runs_a_suite_and_writes_the_readme_section(tmp_path):
     runner = CliRunner()
     out = tmp_path / "out"

@@ -135,6 +135,11 @@ class ComBatHarmonized(SiteStandardized):
             out[mask] = self._adjust(Z[mask], key)
         return out + self._effect(covariates), None
 
+    def set_unprotected(self, n_features: int) -> ComBatHarmonized:
+        """As :meth:`ColumnProtecting.set_unprotected`, with no covariate effect either."""
+        self.covariate_mean_, self.beta_ = np.zeros(0), np.zeros((0, n_features))
+        return super().set_unprotected(n_features)
+
     def _effect(self, covariates: np.ndarray) -> np.ndarray:
         """The covariates' part of each free feature (zero at the covariates' mean)."""
         return (covariates - self.covariate_mean_) @ self.beta_

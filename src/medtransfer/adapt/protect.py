@@ -123,6 +123,23 @@ class ColumnProtecting(AdaptedEstimator):
 
     standardize_protected: ClassVar[bool] = False
 
+    def set_unprotected(self, n_features: int) -> ColumnProtecting:
+        """Set the state of a fit that protected nothing, for an adapter whose learned state
+        is set from statistics rather than fitted on rows (the federated adapters).
+
+        Parameters
+        ----------
+        n_features : int
+            Width of the rows the adapter maps.
+
+        Returns
+        -------
+        self
+        """
+        self.free_, self.protected_ = np.arange(n_features), np.arange(0)
+        self.protected_location_, self.protected_scale_ = np.zeros(0), np.ones(0)
+        return self
+
     def _adapt(self, X, y, rows: DomainRows):
         self.free_, self.protected_ = check_protect(self.protect, X.shape[1])
         kept = X[:, self.protected_]
