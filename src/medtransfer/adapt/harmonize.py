@@ -150,9 +150,8 @@ class ComBatHarmonized(SiteStandardized):
 
     def _map_free(self, X, code, covariates):
         key = _site_key(code, self.gamma_)
-        residual = X - self._effect(covariates)
-        return self._adjust((residual - self.grand_mean_) / self.pooled_std_, key) + (
-            self._effect(covariates))
+        effect = self._effect(covariates)
+        return self._adjust((X - effect - self.grand_mean_) / self.pooled_std_, key) + effect
 
 
 def _covariate_effects(X: np.ndarray, centred: np.ndarray,
