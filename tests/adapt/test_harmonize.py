@@ -9,7 +9,7 @@ from sklearn.linear_model import LogisticRegression
 from medtransfer.adapt import get_method
 from medtransfer.adapt.harmonize import ComBatHarmonized, SiteStandardized
 from medtransfer.bench.core import Unit
-from medtransfer.bench.warfarin import SOURCE, TARGET, WarfarinSuite
+from medtransfer.bench.warfarin import WarfarinSuite
 from medtransfer.models.classifiers import make_classifier
 
 
@@ -63,7 +63,8 @@ def test_regression_predictions_stay_within_the_training_doses():
     """Warfarin k = 20: two target patients of unknown sex (a category no source patient
     has) are standardised within the target to ~24 standard deviations; the ridge on those
     features would predict hundreds of thousands of mg/week without the clip."""
-    split = WarfarinSuite().split(Unit(SOURCE, TARGET, k=20, seed=0))
+    suite = WarfarinSuite()
+    split = suite.split(Unit(*suite.pairs()[0], k=20, seed=0))
     method = get_method("site_standardize", "regression", 20).build(
         make_classifier("logreg", "regression", 0), 0)
     method.fit(split.X, split.y, sample_domain=split.sample_domain)

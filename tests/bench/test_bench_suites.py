@@ -4,7 +4,7 @@ from typer.testing import CliRunner
 
 from medtransfer.bench.core import Unit, run_unit
 from medtransfer.bench.results import END, START, update_readme
-from medtransfer.bench.warfarin import WarfarinSuite, _domains
+from medtransfer.bench.warfarin import WarfarinSuite
 from medtransfer.cli import app
 from medtransfer.evaluate.dosing import mae, pw20
 from medtransfer.models.dosing import IWPCPharmacogenetic
@@ -18,7 +18,7 @@ def test_warfarin_unit_scores_formula_and_models_on_the_untouched_patients():
     labelled = np.flatnonzero((split.sample_domain < 0) & ~np.isnan(split.y))
     assert len(labelled) == 20
     # the model sees sqrt(dose); the metrics see mg/week
-    source, target, _, _ = _domains()
+    source, target = suite._domains()[:2]
     assert np.allclose(split.y[labelled] ** 2, target.labels[labelled - len(source)])
     records = run_unit(suite, unit, only=["iwpc_pharmacogenetic", "pooled"])
     values = {(r["method"], r["metric"]): r["value"] for r in records}
@@ -26,6 +26,23 @@ def test_warfarin_unit_scores_formula_and_models_on_the_untouched_patients():
     assert values["iwpc_pharmacogenetic", "mae"] == pytest.approx(mae(split.y_test, formula))
     assert values["iwpc_pharmacogenetic", "pw20"] == pytest.approx(pw20(split.y_test, formula))
     assert 4 < values["pooled", "mae"] < 9 and 0.3 < values["pooled", "pw20"] < 0.6
+
+
+def test_warfarin_rows_protect_the_patients_biology_and_show_the_unprotected_methods():
+    suite = WarfarinSuite()
+    unit = Unit(*suite.pairs()[0], 100, 0)
+    competitors = suite.competitors(unit, suite.split(unit))
+    assert suite.pairs() == [("IWPC sites except 3,4,8,18,13", "IWPC sites 3,4,8,18")]
+    assert suite.metrics == ("pw20", "pw15", "pw25", "mae")
+    assert {"iwpc_pharmacogenetic", "iwpc_clinical", "auto", "pooled", "transfer_ridge",
+            "combat", "coral", "site_standardize", "subspace_alignment", "combat_unprotected",
+            "coral_unprotected", "site_standardize_unprotected",
+            "subspace_alignment_unprotected"} <= set(competitors)
+    protected = list(suite._domains()[4])
+    names = [n for n, m in competitors.items() if hasattr(m, "protect")]
+    assert {n for n in names if competitors[n].protect == protected} == {
+        n for n in names if not n.endswith("_unprotected")}
+    assert all(competitors[n].protect == () for n in names if n.endswith("_unprotected"))
 
 
 def test_cli_runs_a_suite_and_writes_the_readme_section(tmp_path):

@@ -120,3 +120,17 @@ def test_an_unknown_classifier_is_one_line(runner, heart_csv, tmp_path):
     assert "--classifier 'svn': expected one of auto, boosting" in line
     assert "did you mean svm?" in line
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(("protect", "method", "needle"), [
+    ("age,agee", "combat", "--protect: column(s) ['agee'] not in the table; its feature "
+     "columns are ['age',"),
+    ("age", "source_only", "--protect applies to methods that move features"),
+])
+def test_protect_names_a_table_column_for_a_method_that_aligns(runner, heart_csv, tmp_path,
+                                                               protect, method, needle):
+    args = ["fit", str(heart_csv), str(heart_csv), "--label-col", "diagnosis", "--method",
+            method, "--protect", protect, "-o", str(tmp_path / "r")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and needle in one_clean_line(result)
+    assert not (tmp_path / "r").exists()

@@ -3,29 +3,28 @@
 CORAL and subspace alignment map both domains into a common space; the OT mappings move the
 source rows onto the target distribution (labelled target rows constrain the exact and
 entropic plans so that classes are matched). The final predictor then learns from the mapped
-source rows plus the labelled target rows.
+source rows plus the labelled target rows. Columns in ``protect`` are not aligned (see
+:mod:`medtransfer.adapt.protect`).
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.preprocessing import StandardScaler
 
 from medtransfer.adapt.base import register_method
-from medtransfer.adapt.domain_estimator import (
-    AdaptedEstimator,
-    DomainRows,
-    subsample_rows,
-)
+from medtransfer.adapt.domain_estimator import DomainRows, subsample_rows
+from medtransfer.adapt.protect import ColumnProtecting
 from medtransfer.data.sample_domain import target_type
 
 _BLOCK = 8192  # rows mapped at a time
 
 
-class AlignedEstimator(AdaptedEstimator):
+class AlignedEstimator(ColumnProtecting):
     """Fit a skada feature adapter on source + target, then the final predictor.
 
     Features are standardised (on all rows) before the adapter so that distances and
@@ -45,6 +44,9 @@ class AlignedEstimator(AdaptedEstimator):
         warning when exceeded). Set it for adapters whose cost grows with n_source x n_target.
     random_state : int or None
         Seed of the subsampling.
+    protect : sequence of int, default=()
+        Positions of columns the adapter never sees; they reach the final predictor
+        standardised like the adapter's input (one mean and scale for all rows).
 
     Attributes
     ----------
@@ -52,17 +54,21 @@ class AlignedEstimator(AdaptedEstimator):
     scaler_ : StandardScaler
     """
 
+    standardize_protected = True  # the mapped columns are on the joint standardised scale
+
     def __init__(
         self,
         estimator: BaseEstimator,
         adapter: BaseEstimator,
         max_samples: int | None = None,
         random_state: int | None = None,
+        protect: Sequence[int] = (),
     ) -> None:
         super().__init__(estimator)
         self.adapter = adapter
         self.max_samples = max_samples
         self.random_state = random_state
+        self.protect = protect
 
     def _fit_rows(self, rows: DomainRows) -> np.ndarray | slice:
         if self.max_samples is None:
@@ -79,7 +85,7 @@ class AlignedEstimator(AdaptedEstimator):
             )
         return np.concatenate([source, target])
 
-    def _adapt(self, X, y, rows):
+    def _adapt_free(self, X, y, rows, covariates):
         self.scaler_ = StandardScaler().fit(X)
         Z = self.scaler_.transform(X)
         fit = self._fit_rows(rows)
@@ -135,10 +141,7 @@ class AlignedEstimator(AdaptedEstimator):
     def _width(self, Z: np.ndarray) -> int:
         return self.adapter_.transform(Z[:1], sample_domain=np.array([-2])).shape[1]
 
-    def _map_target(self, X):
-        return self._map_scaled(self.scaler_.transform(X), -2)
-
-    def _map_domain(self, X, code):
+    def _map_free(self, X, code, covariates):
         return self._map_scaled(self.scaler_.transform(X), code)
 
     @property

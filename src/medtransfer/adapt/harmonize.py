@@ -1,17 +1,22 @@
 """Site harmonisation for tables: per-domain standardisation and ComBat.
 
-Both remove a per-site location/scale effect from every feature before the final predictor
-is fitted. At prediction, rows are taken as target rows and adjusted with the target's
-parameters (all target domains pooled).
+Both remove a per-site location/scale effect from every feature that is not protected
+(``protect``: see :mod:`medtransfer.adapt.protect`) before the final predictor is fitted.
+ComBat keeps the protected columns' effect on the others as biological covariates. At
+prediction, rows are taken as target rows and adjusted with the target's parameters (all
+target domains pooled).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 from sklearn.base import BaseEstimator
 
 from medtransfer.adapt.base import register_method
-from medtransfer.adapt.domain_estimator import AdaptedEstimator, DomainRows
+from medtransfer.adapt.domain_estimator import DomainRows
+from medtransfer.adapt.protect import ColumnProtecting
 from medtransfer.errors import DataError
 
 TARGET_KEY = "target"
@@ -43,10 +48,17 @@ def _safe_std(values: np.ndarray) -> np.ndarray:
     return np.where(std > 1e-12, std, 1.0)
 
 
-class SiteStandardized(AdaptedEstimator):
+class SiteStandardized(ColumnProtecting):
     """Standardise each feature within each domain (zero mean, unit variance per site).
 
     Cost: O(n * d).
+
+    Parameters
+    ----------
+    estimator : estimator
+        Final predictor.
+    protect : sequence of int, default=()
+        Positions of columns left as they are (biological covariates, not measurements).
 
     Attributes
     ----------
@@ -56,7 +68,11 @@ class SiteStandardized(AdaptedEstimator):
 
     uses_target_labels = False  # per-domain moments of X: no label is read (nor by ComBat)
 
-    def _adapt(self, X, y, rows):
+    def __init__(self, estimator: BaseEstimator, protect: Sequence[int] = ()) -> None:
+        super().__init__(estimator)
+        self.protect = protect
+
+    def _adapt_free(self, X, y, rows, covariates):
         out = np.empty_like(X)
         self.location_, self.scale_ = {}, {}
         for key, mask in _domain_groups(rows).items():
@@ -65,10 +81,7 @@ class SiteStandardized(AdaptedEstimator):
             out[mask] = (X[mask] - self.location_[key]) / self.scale_[key]
         return out, None
 
-    def _map_target(self, X):
-        return self._map_domain(X, -1)
-
-    def _map_domain(self, X, code):
+    def _map_free(self, X, code, covariates):
         key = _site_key(code, self.location_)
         return (X - self.location_[key]) / self.scale_[key]
 
@@ -79,8 +92,11 @@ class ComBatHarmonized(SiteStandardized):
     Features are standardised with the pooled mean and variance; each site's per-feature
     shift gamma and scale delta^2 are shrunk toward priors fitted across features (normal
     for gamma, inverse gamma for delta^2), then removed, and the result is mapped back to the
-    pooled scale. No biological covariates are used (target labels are mostly unknown).
-    Cost: O(n * d).
+    pooled scale. The protected columns are the biological covariates of Johnson et al.'s
+    design matrix: their effect on each feature is estimated jointly with the site effects
+    (least squares on site indicators + covariates, over all rows), taken out before the
+    site effects are estimated and removed, and put back after, so only the site effect goes.
+    The outcome is never a covariate (target labels are mostly unknown). Cost: O(n * d * p).
 
     Parameters
     ----------
@@ -88,35 +104,67 @@ class ComBatHarmonized(SiteStandardized):
         Final predictor.
     n_iter : int, default=30
         Iterations of the empirical-Bayes fixed point.
+    protect : sequence of int, default=()
+        Positions of the covariate columns: left as they are, and their effect kept.
 
     Attributes
     ----------
     gamma_, delta2_ : dict
         Shrunk per-domain shift and scale (keys: source codes and ``"target"``).
+    covariate_mean_, beta_ : ndarray
+        Mean of the covariates and their effect on each free feature (``(p, d_free)``).
     """
 
-    def __init__(self, estimator: BaseEstimator, n_iter: int = 30) -> None:
-        super().__init__(estimator)
+    def __init__(self, estimator: BaseEstimator, n_iter: int = 30,
+                 protect: Sequence[int] = ()) -> None:
+        super().__init__(estimator, protect)
         self.n_iter = n_iter
 
-    def _adapt(self, X, y, rows):
+    def _adapt_free(self, X, y, rows, covariates):
+        groups = _domain_groups(rows)
+        self.covariate_mean_ = covariates.mean(axis=0)
+        self.beta_ = _covariate_effects(X, covariates - self.covariate_mean_, groups)
+        X = X - self._effect(covariates)
         self.grand_mean_ = X.mean(axis=0)
         self.pooled_std_ = _safe_std(X)
         Z = (X - self.grand_mean_) / self.pooled_std_
         out = np.empty_like(X)
         self.gamma_, self.delta2_ = {}, {}
-        for key, mask in _domain_groups(rows).items():
+        for key, mask in groups.items():
             self.gamma_[key], self.delta2_[key] = _shrink(Z[mask], self.n_iter)
             out[mask] = self._adjust(Z[mask], key)
-        return out, None
+        return out + self._effect(covariates), None
+
+    def set_unprotected(self, n_features: int) -> ComBatHarmonized:
+        """As :meth:`ColumnProtecting.set_unprotected`, with no covariate effect either."""
+        self.covariate_mean_, self.beta_ = np.zeros(0), np.zeros((0, n_features))
+        return super().set_unprotected(n_features)
+
+    def _effect(self, covariates: np.ndarray) -> np.ndarray:
+        """The covariates' part of each free feature (zero at the covariates' mean)."""
+        return (covariates - self.covariate_mean_) @ self.beta_
 
     def _adjust(self, Z: np.ndarray, key: object) -> np.ndarray:
         adjusted = (Z - self.gamma_[key]) / np.sqrt(self.delta2_[key])
         return adjusted * self.pooled_std_ + self.grand_mean_
 
-    def _map_domain(self, X, code):
+    def _map_free(self, X, code, covariates):
         key = _site_key(code, self.gamma_)
-        return self._adjust((X - self.grand_mean_) / self.pooled_std_, key)
+        effect = self._effect(covariates)
+        return self._adjust((X - effect - self.grand_mean_) / self.pooled_std_, key) + effect
+
+
+def _covariate_effects(X: np.ndarray, centred: np.ndarray,
+                       groups: dict[object, np.ndarray]) -> np.ndarray:
+    """Least-squares effect of the centred covariates on each column of ``X``, fitted beside
+    one intercept per site so that a site's shift is not taken for a covariate effect.
+    (Minimum-norm solution: one-hot covariate columns that sum to a constant are collinear.)"""
+    if not centred.shape[1]:
+        return np.zeros((0, X.shape[1]))
+    sites = np.column_stack([mask.astype(float) for mask in groups.values()])
+    design = np.hstack([sites, centred])
+    coef = np.linalg.lstsq(design, X, rcond=None)[0]
+    return coef[sites.shape[1]:]
 
 
 def _shrink(Z: np.ndarray, n_iter: int) -> tuple[np.ndarray, np.ndarray]:

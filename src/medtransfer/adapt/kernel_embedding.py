@@ -11,6 +11,7 @@ rows come first).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 
 import numpy as np
 from scipy.linalg import eigh
@@ -19,7 +20,8 @@ from sklearn.metrics.pairwise import rbf_kernel
 from sklearn.preprocessing import StandardScaler
 
 from medtransfer.adapt.base import register_method
-from medtransfer.adapt.domain_estimator import AdaptedEstimator, DomainRows, subsample_rows
+from medtransfer.adapt.domain_estimator import DomainRows, subsample_rows
+from medtransfer.adapt.protect import ColumnProtecting
 
 
 def _mmd_direction(K: np.ndarray, source: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -37,7 +39,7 @@ def _inverse_sqrt_low_rank(mu: float, U: np.ndarray) -> np.ndarray:
     return (eye - Q @ Q.T) / np.sqrt(mu) + (Q / np.sqrt(mu + s**2)) @ Q.T
 
 
-class TransferComponentAnalysis(AdaptedEstimator):
+class TransferComponentAnalysis(ColumnProtecting):
     """TCA on a Nystroem basis, then the final predictor on the embedded labelled rows.
 
     Cost: O(n * m) memory and O(n * m^2 + m^3) time, m = min(n, max_samples) landmarks.
@@ -54,6 +56,9 @@ class TransferComponentAnalysis(AdaptedEstimator):
         Landmarks of the kernel basis; above it a random subset is used, with a warning.
     random_state : int or None
         Seed of the landmark choice.
+    protect : sequence of int, default=()
+        Positions of columns left out of the kernel and appended to the embedding as they are
+        (see :mod:`medtransfer.adapt.protect`).
 
     Attributes
     ----------
@@ -70,12 +75,14 @@ class TransferComponentAnalysis(AdaptedEstimator):
         mu: float = 1.0,
         max_samples: int = 2000,
         random_state: int | None = None,
+        protect: Sequence[int] = (),
     ) -> None:
         super().__init__(estimator)
         self.n_components = n_components
         self.mu = mu
         self.max_samples = max_samples
         self.random_state = random_state
+        self.protect = protect
 
     def _kernel(self, Z: np.ndarray) -> np.ndarray:
         return rbf_kernel(Z, self.landmarks_, gamma=self.gamma_)
@@ -113,16 +120,13 @@ class TransferComponentAnalysis(AdaptedEstimator):
         _, vectors = eigh(whiten @ spread @ whiten, subset_by_index=[m - k, m - 1])
         self.components_ = (whiten @ vectors)[:, ::-1]
 
-    def _adapt(self, X, y, rows):
+    def _adapt_free(self, X, y, rows, covariates):
         K = self._basis(X, rows)
         self._solve(K, rows, self._class_directions(K, y, rows))
         return K @ self.components_, None
 
-    def _map_target(self, X):
-        return self._kernel(self.scaler_.transform(X)) @ self.components_
-
-    def _map_domain(self, X, code):
-        return self._map_target(X)  # one embedding for every domain
+    def _map_free(self, X, code, covariates):
+        return self._kernel(self.scaler_.transform(X)) @ self.components_  # one for all
 
     @property
     def keeps_feature_space(self) -> bool:
@@ -140,7 +144,7 @@ class JointDistributionAdaptation(TransferComponentAnalysis):
     ----------
     estimator : estimator
         Final predictor (also the pseudo-labeller).
-    n_components, mu, max_samples, random_state
+    n_components, mu, max_samples, random_state, protect
         As in :class:`TransferComponentAnalysis`.
     n_iter : int, default=5
         Pseudo-label refinements.
@@ -161,8 +165,9 @@ class JointDistributionAdaptation(TransferComponentAnalysis):
         max_samples: int = 2000,
         n_iter: int = 5,
         random_state: int | None = None,
+        protect: Sequence[int] = (),
     ) -> None:
-        super().__init__(estimator, n_components, mu, max_samples, random_state)
+        super().__init__(estimator, n_components, mu, max_samples, random_state, protect)
         self.n_iter = n_iter
 
     def _class_directions(self, K, y, rows) -> list[np.ndarray]:
@@ -172,7 +177,7 @@ class JointDistributionAdaptation(TransferComponentAnalysis):
             directions.append(_mmd_direction(K, rows.labelled_source & (y == c), labels == c))
         return directions
 
-    def _adapt(self, X, y, rows):
+    def _adapt_free(self, X, y, rows, covariates):
         K = self._basis(X, rows)
         self._target_labels = np.where(rows.labelled_target, y, -1)
         self._solve(K, rows, [])

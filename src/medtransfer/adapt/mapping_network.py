@@ -10,13 +10,15 @@ Cost: O(steps * batch^2) for the MMD, O(d^2) for the covariance.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from scipy.special import erf
 from sklearn.base import BaseEstimator
 from sklearn.preprocessing import StandardScaler
 
 from medtransfer.adapt.base import register_method
-from medtransfer.adapt.domain_estimator import AdaptedEstimator
+from medtransfer.adapt.protect import ColumnProtecting
 from medtransfer.data.sample_domain import target_type
 
 SMALL_PROBLEM = 200_000  # feature values (rows x columns) below which one thread is faster
@@ -40,7 +42,7 @@ def _moments_loss(mapped, source):
     return mean_gap + cov_gap
 
 
-class MappingNetwork(AdaptedEstimator):
+class MappingNetwork(ColumnProtecting):
     """Learn a residual MLP mapping target features onto the source distribution.
 
     Parameters
@@ -58,6 +60,8 @@ class MappingNetwork(AdaptedEstimator):
     learning_rate : float, default=1e-3
     random_state : int or None
         Seed of the initialisation and the batches.
+    protect : sequence of int, default=()
+        Positions of columns the network never moves (see :mod:`medtransfer.adapt.protect`).
 
     Attributes
     ----------
@@ -80,8 +84,10 @@ class MappingNetwork(AdaptedEstimator):
         mmd_weight: float = 1.0,
         learning_rate: float = 1e-3,
         random_state: int | None = None,
+        protect: Sequence[int] = (),
     ) -> None:
         super().__init__(estimator)
+        self.protect = protect
         self.hidden = hidden
         self.steps = steps
         self.batch_size = batch_size
@@ -146,7 +152,7 @@ class MappingNetwork(AdaptedEstimator):
                         (first.weight, first.bias, last.weight, last.bias)]
         del self.network_
 
-    def _adapt(self, X, y, rows):
+    def _adapt_free(self, X, y, rows, covariates):
         import torch
 
         self.scaler_ = StandardScaler().fit(X[rows.source])
@@ -173,12 +179,10 @@ class MappingNetwork(AdaptedEstimator):
         hidden = 0.5 * hidden * (1.0 + erf(hidden / np.sqrt(2.0)))  # torch's exact GELU
         return (Z + hidden @ w2.T + b2).astype(np.float64)
 
-    def _map_target(self, X):
-        return self._map_scaled(self.scaler_.transform(X))
-
-    def _map_domain(self, X, code):
+    def _map_free(self, X, code, covariates):
         # the network moves target rows only; source rows are just standardised
-        return self._map_target(X) if code < 0 else self.scaler_.transform(X)
+        Z = self.scaler_.transform(X)
+        return self._map_scaled(Z) if code < 0 else Z
 
 
 @register_method(

@@ -18,7 +18,7 @@ from medtransfer.errors import ConfigError
 SOURCE_RUN_OPTIONS = (
     "target_labels", "method", "classifier", "backbone", "weights", "image_size", "recalibrate",
     "target_transform", "point", "task", "source_site", "finetune", "treatment_col",
-    "harmonize", "augment", "tta", "n_refits", "better", "propensity", "learner",
+    "harmonize", "augment", "tta", "n_refits", "better", "propensity", "learner", "protect",
 )
 # The options of a treatment-effect fit alone, with the command's defaults.
 EFFECT_OPTIONS = ("n_refits", "better", "propensity", "learner")
@@ -143,6 +143,16 @@ def fit(
             "rows (crop-rescale, colour jitter, blur, noise; flips/rotations for colour images).",
         ),
     ] = 0,
+    protect: Annotated[
+        str | None,
+        typer.Option(
+            "--protect", metavar="COL,COL",
+            help="Tables: columns the alignment and harmonisation methods never align "
+            "(biological covariates such as genotype, age, weight; only measurement-like "
+            "columns are aligned); ComBat keeps their effect. With --method auto, every "
+            "candidate that moves features protects them.",
+        ),
+    ] = None,
     tta: Annotated[
         bool,
         typer.Option("--tta", help="Images: features averaged over the image and its mirror "
@@ -303,6 +313,7 @@ def fit(
         backbone=backbone, weights=weights, image_size=image_size, task=task,
         target_transform=target_transform, point=point, random_state=seed, progress=not quiet,
         recalibrate=recalibrate, harmonize=harmonize, augment=augment, tta=tta,
+        protect=[c.strip() for c in (protect or "").split(",") if c.strip()],
     )
     if source is None or target is None:
         raise ConfigError(

@@ -54,6 +54,11 @@ RECORDED_FLAGS = {
     "heart_failure": ("Congestive Heart Failure and/or Cardiomyopathy",),
     "valve_replacement": ("Valve Replacement",),
 }
+# The patients' biology, as opposed to how a site measures or records: the covariates of the
+# IWPC pharmacogenetic formula, and sex. Harmonisation must not align them (they carry the
+# dose differences between populations); ``medtransfer.adapt.protect`` protects them.
+COVARIATES = ("age_decades", "height_cm", "weight_kg", "sex", "race", "amiodarone",
+              "enzyme_inducer", "cyp2c9", "vkorc1")
 FEATURES = ("age_decades", "height_cm", "weight_kg", "sex", "race", "amiodarone",
             "enzyme_inducer", "smoker", "target_inr", "cyp2c9", "vkorc1", *RECORDED_FLAGS)
 

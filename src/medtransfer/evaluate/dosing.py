@@ -76,7 +76,14 @@ def mae(y_true, y_pred) -> float:
 
 def pw20(y_true, y_pred) -> float:
     """Share of patients whose predicted dose is within ±20% of their true dose."""
-    return float(_pw20(*_check_doses(y_true, y_pred)))
+    return within(y_true, y_pred, 0.2)
+
+
+def within(y_true, y_pred, tolerance: float) -> float:
+    """Share of patients whose predicted dose is within ±``tolerance`` (a fraction, 0.2 for
+    PW20) of their true dose: PW15, PW20, PW25..."""
+    true, pred = _check_doses(y_true, y_pred)
+    return float(np.mean(np.abs(pred - true) <= tolerance * true))
 
 
 def r2(y_true, y_pred) -> float:

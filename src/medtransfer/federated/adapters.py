@@ -105,7 +105,7 @@ def coral_from_statistics(
     adapter.mean_source_, adapter.mean_target_ = zs.mean, zt.mean
     adapter.cov_source_inv_sqrt_ = _spd_power(ledoit_wolf_covariance(zs), -0.5)
     adapter.cov_target_sqrt_ = _spd_power(ledoit_wolf_covariance(zt), 0.5)
-    model = AlignedEstimator(estimator, CORALAdapter(reg="auto"))
+    model = AlignedEstimator(estimator, CORALAdapter(reg="auto")).set_unprotected(len(features))
     model.scaler_, model.adapter_ = scaler, adapter
     model.features_ = features
     return model
@@ -125,7 +125,7 @@ def site_standardized_from_statistics(
 ) -> SiteStandardized:
     """Per-site standardisation (``--method site_standardize``) from the sites' moments."""
     features, groups = _site_groups(sources, target)
-    model = SiteStandardized(estimator)
+    model = SiteStandardized(estimator).set_unprotected(len(features))
     model.location_ = {k: m.mean for k, m in groups.items()}
     # SiteStandardized keeps a column whose spread is under 1e-12 as it is
     model.scale_ = {k: np.where(np.sqrt(m.variance) > 1e-12, np.sqrt(m.variance), 1.0)
@@ -141,7 +141,7 @@ def combat_from_statistics(
     """ComBat (``--method combat``) from the sites' moments."""
     features, groups = _site_groups(sources, target)
     everything = combine(list(groups.values()))
-    model = ComBatHarmonized(estimator, n_iter=n_iter)
+    model = ComBatHarmonized(estimator, n_iter=n_iter).set_unprotected(len(features))
     model.grand_mean_ = everything.mean
     model.pooled_std_ = np.where(np.sqrt(everything.variance) > 1e-12,
                                  np.sqrt(everything.variance), 1.0)

@@ -13,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from medtransfer import artifacts
 from medtransfer.adapt import get_method
+from medtransfer.adapt.protect import encoded_columns
 from medtransfer.data import Domain, harmonize_classes
 from medtransfer.data.label_map import warn_label_spaces
 from medtransfer.data.labels import TASK
@@ -114,6 +115,16 @@ class TransferPipeline(BaseEstimator, RunModel):
         Image domains: save the ``weights`` file inside the run as
         ``model/backbone.safetensors``, hash-listed, where :meth:`load` finds it again
         wherever the run is moved (a fine-tuned or source-free adapted backbone).
+    protect : sequence of str, default=()
+        Tables: columns that the methods moving features (alignment, harmonisation) never
+        align, with every encoded feature derived from them (missingness indicator, one-hot
+        columns); ComBat keeps their effect as biological covariates. For "auto", every
+        candidate that moves features protects them. See :mod:`medtransfer.adapt.protect`.
+
+    Attributes
+    ----------
+    protected_features_ : tuple of int
+        Positions of the encoded features protected.
     """
 
     _parameter_constraints: ClassVar[Constraints] = {
@@ -153,6 +164,7 @@ class TransferPipeline(BaseEstimator, RunModel):
         augment: int = 0,
         tta: bool = False,
         store_weights: bool = False,
+        protect: Sequence[str] = (),
     ) -> None:
         self.method = method
         self.method_params = method_params
@@ -174,6 +186,7 @@ class TransferPipeline(BaseEstimator, RunModel):
         self.augment = augment
         self.tta = tta
         self.store_weights = store_weights
+        self.protect = protect
 
     def fit(
         self, source: Domain, target: Domain, target_labels: int | Sequence[str] = 0
@@ -192,6 +205,7 @@ class TransferPipeline(BaseEstimator, RunModel):
         self.labelled_target_ids_ = [str(i) for i in target.ids[labelled]]
         y_recalibrate = self._recalibration_labels(target.labels, labelled)
         Xs, Xt, self.feature_spec_ = featurize_pair(source, target, **self._feature_options())
+        self.protected_features_ = self._protected_features()
         # fit_run scores and embeds the same domains next: their features are kept, not redone
         # (class harmonisation relabels but keeps the inputs, so the given domains match too)
         self._fit_features: dict[int, tuple[Domain, np.ndarray]] = {}
@@ -246,6 +260,22 @@ class TransferPipeline(BaseEstimator, RunModel):
             "random_state": self.random_state,
             "tta": self.tta,
         }
+
+    def _protected_features(self) -> tuple[int, ...]:
+        """Encoded positions of the ``protect`` columns (checked against the table)."""
+        if not self.protect:
+            return ()
+        if self.feature_spec_.get("kind") != "table":
+            raise ConfigError("--protect names table columns; image features have none to "
+                              "protect: remove --protect")
+        protected = encoded_columns(TabularEncoder.from_dict(self.feature_spec_["encoder"]),
+                                    list(self.protect))
+        method = get_method(self.method).build(make_classifier("logreg", self.task), None)
+        if "protect" not in method.get_params(deep=False):
+            raise ConfigError(f"--protect applies to methods that move features (alignment, "
+                              f"harmonisation, or auto); {self.method!r} leaves them as they "
+                              "are: remove --protect or choose such a method")
+        return protected
 
     def _with_augmented_copies(self, source: Domain, Xs: np.ndarray) -> np.ndarray:
         """``Xs`` then the augmented copies' rows, stacked as (copies + 1, n, d)."""
@@ -343,6 +373,8 @@ class TransferPipeline(BaseEstimator, RunModel):
             estimator.set_params(estimator_grid=None)
         if name == "auto" and self.task == "regression":
             estimator.set_params(point=self.point, target_transform=self.target_transform)
+        if name == self.method and self.protected_features_:
+            estimator.set_params(protect=list(self.protected_features_))
         if name == self.method and self.method_params:
             estimator.set_params(**self.method_params)
         return estimator.fit(X, y, sample_domain=sample_domain)

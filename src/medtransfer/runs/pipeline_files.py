@@ -34,6 +34,7 @@ SAVED_PARAMS = (
     "augment",
     "tta",
     "store_weights",
+    "protect",
 )
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from typing import ClassVar
 
@@ -134,6 +134,9 @@ class AutoTransfer(BaseEstimator):
         candidate.
     class_names : list of str, optional
         Names of the class codes ``0, 1, ...``, used in the evidence's sentences.
+    protect : sequence of int, default=()
+        Feature positions that the candidates moving features never align (set on every
+        candidate with a ``protect`` parameter; see :mod:`medtransfer.adapt.protect`).
 
     Attributes
     ----------
@@ -177,6 +180,7 @@ class AutoTransfer(BaseEstimator):
         random_state: int | None = None,
         progress: bool = False,
         class_names: list[str] | None = None,
+        protect: Sequence[int] = (),
     ) -> None:
         self.estimator = estimator
         self.candidates = candidates
@@ -196,6 +200,7 @@ class AutoTransfer(BaseEstimator):
         self.random_state = random_state
         self.progress = progress
         self.class_names = class_names
+        self.protect = protect
 
     def fit(self, X, y, *, sample_domain, groups=None) -> AutoTransfer:
         """Validate the candidates, choose one, and refit it on all rows.
@@ -310,6 +315,9 @@ class AutoTransfer(BaseEstimator):
             names = [] if given else list(self.candidates)
         names = [n for n in dict.fromkeys((*BASELINES, *names)) if _runs(n, task, k)]
         built = {n: get_method(n, task, k).build(estimator, self.random_state) for n in names}
+        for method in built.values():
+            if "protect" in method.get_params(deep=False):
+                method.set_params(protect=self.protect)
         references = {n: m for n, m in built.items() if n in BASELINES}
         if task == "classification" and k > 0:
             references[ALL_LABELLED] = Pooled(estimator, target_share=None)
