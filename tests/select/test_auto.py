@@ -326,3 +326,32 @@ def test_a_label_free_adaptation_runs_once_per_selection_with_the_same_evidence(
         assert len(cls.calls) == (1 if cls is CountedSites else fits)
     assert evidence[0] == evidence[1]
     assert np.array_equal(*predictions)
+
+
+def boundary_shift(seed: int, k: int = 30, n_s: int = 150, n_t: int = 120):
+    """The target's feature 0 is offset by 1.5 (a device's calibration): the source's ranking
+    of the cases still holds there, but its class boundary is in the wrong place."""
+    rng = np.random.default_rng(seed)
+    Zs, Zt = rng.normal(size=(n_s, 4)), rng.normal(size=(n_t, 4))
+    ys, yt = (Zs[:, 0] > 0).astype(int), (Zt[:, 0] > 0).astype(int)
+    X = np.r_[Zs, Zt + np.r_[1.5, 0, 0, 0]]
+    y = np.r_[ys, np.full(n_t, -1)]
+    y[n_s : n_s + k] = yt[:k]
+    sample_domain = np.r_[np.ones(n_s), -2 * np.ones(n_t)].astype(int)
+    return X, y, sample_domain, np.arange(n_s + k, n_s + n_t), yt[k:]
+
+
+def test_brier_scoring_moves_a_source_boundary_that_auroc_keeps():
+    X, y, sd, test, y_test = boundary_shift(0)
+    chosen = {}
+    for scoring in ("auroc", "brier"):
+        auto = AutoTransfer(candidates=[], scoring=scoring, n_repeats=1, estimator_grid=None,
+                            random_state=0).fit(X, y, sample_domain=sd)
+        pred = auto.predict(X[test])
+        chosen[scoring] = (auto.choice_, np.mean([np.mean(pred[y_test == c] == c) for c in (0, 1)]))
+        assert auto.evidence_["scoring"] == scoring
+    assert chosen["auroc"][0] == "all_labelled"  # AUROC cannot tell the references apart
+    assert chosen["brier"][0] != "all_labelled"
+    assert chosen["brier"][1] > chosen["auroc"][1] + 0.15
+    with pytest.raises(ConfigError, match=r"\(scoring='log_loss'\): expected one of 'auroc'"):
+        AutoTransfer(scoring="log_loss").fit(X, y, sample_domain=sd)

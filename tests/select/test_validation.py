@@ -13,6 +13,7 @@ from medtransfer.models.classifiers import make_classifier
 from medtransfer.select.unsupervised import agreement_choice, score_without_labels
 from medtransfer.select.validation import (
     _batch_metric,
+    balanced_brier,
     metric,
     out_of_fold,
     paired_bootstrap,
@@ -131,6 +132,35 @@ def test_batch_metrics_equal_sklearn_on_each_resample():
     yr, pr = rng.normal(size=40), rng.normal(size=(40, 1))
     assert _batch_metric(yr, pr, np.arange(40)[None], "regression")[0] == pytest.approx(
         -mean_absolute_error(yr, pr[:, 0]))
+
+
+def test_balanced_brier_is_the_class_mean_of_squared_errors_on_each_resample():
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 3, size=30)
+    p = rng.dirichlet(np.ones(3), size=30)
+    idx = rng.integers(0, 30, size=(4, 30))
+    for row, value in zip(idx, balanced_brier(y, p, idx), strict=True):
+        loss = np.sum((p[row] - np.eye(3)[y[row]]) ** 2, axis=1)
+        expected = -np.mean([loss[y[row] == c].mean() for c in np.unique(y[row])])
+        assert value == pytest.approx(expected)
+    twice = np.r_[np.arange(30), np.arange(5)]  # rows 0-4 counted twice = weight 2
+    weight = np.r_[np.full(5, 2.0), np.ones(25)]
+    assert metric(y, p, "classification", weight, scoring="brier") == pytest.approx(
+        metric(y[twice], p[twice], "classification", scoring="brier"))
+    assert metric(y, np.eye(3)[y], "classification", scoring="brier") == 0
+
+
+def test_brier_scoring_sees_a_misplaced_class_boundary_that_auroc_cannot():
+    rng = np.random.default_rng(3)
+    y = np.r_[np.zeros(15), np.ones(15)].astype(int)
+    s = 3 * y + rng.normal(0, 1, 30)
+    placed = 1 / (1 + np.exp(-(s - 1.5)))
+    moved = 1 / (1 + np.exp(-(s - 4.0)))  # the same ranking, most positives called negative
+    a, b = np.c_[1 - placed, placed], np.c_[1 - moved, moved]
+    auroc = paired_bootstrap(y, a, b, task="classification", random_state=0)
+    brier = paired_bootstrap(y, a, b, task="classification", random_state=0, scoring="brier")
+    assert auroc["mean"] == 0 and auroc["lower"] == 0
+    assert brier["mean"] > 0.1 and brier["lower"] > 0
 
 
 def test_paired_bootstrap_separates_a_better_method_from_an_equal_one():
