@@ -120,15 +120,18 @@ def test_bad_effect_options_are_one_line_before_any_data_is_read(runner, tmp_pat
     assert not (tmp_path / "run").exists()
 
 
-def test_an_effect_run_refuses_classifier_auto_in_one_line(runner, tmp_path):
+def test_an_effect_run_chooses_one_classifier_family_for_both_arms(runner, tmp_path):
     options = [*EFFECT[:EFFECT.index("--classifier")], "--classifier", "auto",
                *EFFECT[EFFECT.index("--classifier") + 2:]]
+    options.remove("--quiet")
     result = runner.invoke(app, ["fit", str(WARFARIN), str(WARFARIN), *options,
                                  "--n-refits", "0", "-o", str(tmp_path / "run")])
-    line = one_clean_line(result)
-    assert line == ("error: --classifier 'auto': an effect run's arms need one named family: "
-                    "logreg, svm or boosting")
-    assert not (tmp_path / "run").exists()
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    family = manifest["classifier"]
+    assert manifest["classifier_selection"]["chosen"] == family
+    assert {c["task"] for c in manifest["components"].values()} == {"regression"}
+    assert f"classifier auto chose {family}: " in result.output
 
 
 def test_recommend_follows_the_direction_the_run_was_fitted_with(runner, warfarin_run, tmp_path):

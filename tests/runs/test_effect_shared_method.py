@@ -7,7 +7,8 @@ from types import SimpleNamespace
 from medtransfer.adapt.baselines import Pooled
 from medtransfer.bench.effect_simulation import simulate_trial
 from medtransfer.models import make_classifier
-from medtransfer.runs.effect import EffectPipeline, shared_method
+from medtransfer.runs.effect import EffectPipeline
+from medtransfer.runs.effect_selection import shared_method
 from medtransfer.runs.pipeline import TransferPipeline
 
 
@@ -34,3 +35,20 @@ def test_binary_arms_predict_unweighted_risks():
                                 progress=False).fit(trial.source, trial.target)
     assert weighted.models_["source_only"].get_params()[
         "estimator__logisticregression__class_weight"] == "balanced"
+
+
+def test_classifier_auto_is_chosen_once_on_both_arms_and_shared_by_every_component():
+    trial = simulate_trial(300, 200, outcome="binary", random_state=2)
+    template = TransferPipeline(method="source_only", classifier="auto", baselines=False,
+                                progress=False)
+    effect = EffectPipeline("treated", template, n_refits=0, learner="dr").fit(
+        trial.source, trial.target, 20)
+    selection = effect.selection_["classifier_selection"]
+    family = effect.selection_["classifier"]
+    assert family == selection["chosen"] and set(selection["families"]) >= {"logreg", "svm"}
+    assert {p.classifier for p in effect.pipelines_.values()} == {family}
+    assert effect.run_entries()["classifier_selection"]["chosen"] == family
+    tuning = selection["families"]["logreg"]["tuning"]  # a logistic outcome: logreg wins
+    for arm in ("control", "treated"):
+        params = effect.pipelines_[arm].models_["source_only"].get_params()
+        assert params[f"estimator__{tuning['param']}"] == tuning["value"] != 1.0

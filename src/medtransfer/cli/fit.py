@@ -408,14 +408,19 @@ def _show(result, fmt: str) -> None:
         note = few_cases_note(predictions.loc[predictions["model"] == first, "label"])
         if note:
             typer.echo(note)
-    family = result.manifest.get("classifier_selection") or {}
-    if family.get("reason"):
-        typer.echo(f"classifier auto chose {result.manifest.get('classifier')}: "
-                   f"{family['reason']}")
-    selection = result.manifest.get("selection") or {}
-    if selection.get("reason"):
-        typer.echo(f"auto chose {result.manifest.get('chosen_method')}: {selection['reason']}")
+    _show_choices(result.manifest)
     typer.echo(f"method: {result.manifest['method']}; run written to {result.path}")
+
+
+def _show_choices(manifest: dict) -> None:
+    """What classifier "auto" and method "auto" chose, and why."""
+    family = manifest.get("classifier_selection") or {}
+    if family.get("reason"):
+        typer.echo(f"classifier auto chose {manifest.get('classifier')}: {family['reason']}")
+    selection = manifest.get("selection") or {}
+    given = "evidence" in selection and selection["evidence"] is None  # an effect's --method
+    if selection.get("reason") and not given:
+        typer.echo(f"auto chose {manifest.get('chosen_method')}: {selection['reason']}")
 
 
 def _plan_verdict(record: dict | None, strict: bool) -> None:
@@ -440,6 +445,7 @@ def _show_effect(result, treatment_col: str, fmt: str) -> None:
         return
     print_effect_metrics(metrics, treatment_col, f"{result.manifest['target']['name']} "
                          "(held out)")
+    _show_choices(result.manifest)
     typer.echo(f"run written to {result.path}")
 
 

@@ -22,23 +22,20 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from medtransfer import artifacts
-from medtransfer.adapt import get_method
 from medtransfer.data.domain import Domain
 from medtransfer.data.sampling import choose_labelled
 from medtransfer.errors import ConfigError, DataError
 from medtransfer.evaluate.policy_value import PROPENSITY
-from medtransfer.models import make_classifier
 from medtransfer.params import (
     AnyOf,
     Constraints,
     InstanceOf,
     Interval,
     Options,
-    ParameterError,
     check_params,
 )
 from medtransfer.runs.base import RunModel
@@ -63,9 +60,9 @@ from medtransfer.runs.effect_learners import (
 )
 from medtransfer.runs.effect_overlap import warn_poor_overlap
 from medtransfer.runs.effect_scores import score_effect
+from medtransfer.runs.effect_selection import arm_template, choose_jointly
 from medtransfer.runs.pipeline import TransferPipeline
 from medtransfer.runs.recommend import BETTER
-from medtransfer.select.auto import ALL_LABELLED
 
 
 class EffectPipeline(BaseEstimator, RunModel):
@@ -78,8 +75,9 @@ class EffectPipeline(BaseEstimator, RunModel):
         Column of both domains' tables: 1 treated, 0 control, empty when not recorded. It
         selects the arm and is not a feature of the arms' models.
     pipeline : TransferPipeline, optional
-        Unfitted template copied for each arm (default: ``TransferPipeline()``). Its ``task``
-        decides the outcome: regression reads predicted values, classification the
+        Unfitted template copied for each arm (default: ``TransferPipeline()``); its
+        ``method`` and ``classifier`` may be "auto", chosen once for every component. Its
+        ``task`` decides the outcome: regression reads predicted values, classification the
         probability of the second class (a risk difference; binary outcomes only).
     n_refits : int, default=200
         Bootstrap refits of both arms kept after ``fit`` for the intervals of the effects
@@ -109,8 +107,10 @@ class EffectPipeline(BaseEstimator, RunModel):
     propensity_model_ : estimator
         X-learner only: the fitted propensity g(x) that combines its two effect models.
     selection_ : dict
-        The method both arms fit (``chosen_method``, ``method_params``), why, and the
-        evidence of ``auto`` when it chose it.
+        The method and final-predictor family every component fits (``chosen_method``,
+        ``method_params``, ``classifier``), why, and the evidence of ``auto`` and of
+        ``classifier="auto"`` when they chose them
+        (:func:`~medtransfer.runs.effect_selection.choose_jointly`).
     n_rows_ : dict
         Labelled rows per arm and domain that each pipeline learnt from, and the rows left
         out because their treatment was not recorded.
@@ -158,11 +158,12 @@ class EffectPipeline(BaseEstimator, RunModel):
     def fit(
         self, source: Domain, target: Domain, target_labels: int | Sequence[str] = 0
     ) -> EffectPipeline:
-        """Choose one method for every component, then fit the learner's components.
+        """Choose one method and family for every component, then fit the components.
 
         With ``method="auto"`` the method is chosen once, jointly: ``auto`` runs on both
         arms' rows together with the treatment as a feature (an S-learner of the same data),
         and every component then fits what it chose, so the effect never mixes two methods.
+        ``classifier="auto"`` chooses the final predictor's family on the same rows.
 
         Parameters
         ----------
@@ -175,10 +176,6 @@ class EffectPipeline(BaseEstimator, RunModel):
         """
         check_params(self)
         template = self.pipeline if self.pipeline is not None else TransferPipeline()
-        if template.classifier == "auto":
-            # the arms must share one family; choosing it jointly is not built yet
-            raise ParameterError("TransferPipeline", "classifier", "auto", lambda _: (
-                "an effect run's arms need one named family: logreg, svm or boosting"))
         arm_source = self.arms(source, "source")
         arm_target = self.arms(target, "target")
         warn_poor_overlap(arm_target, self.treatment, target.name)
@@ -200,10 +197,9 @@ class EffectPipeline(BaseEstimator, RunModel):
         self._check_target_arms(arm_ids)
         rows = EffectRows(source.subset(np.flatnonzero(source_rows)), target,
                           arm_source[source_rows], arm_target, arm_ids)
-        self.selection_ = self._choose_jointly(template, rows.source, target,
-                                               rows.labelled_ids)
+        self.selection_ = choose_jointly(template, rows.source, target, rows.labelled_ids)
         self.pipelines_ = {}
-        fitted_on = fit_learner(self, self._arm_template(template), rows)
+        fitted_on = fit_learner(self, arm_template(template, self.selection_), rows)
         self.labelled_target_ids_ = sorted(rows.labelled_ids)
         self.refits_ = [] if not self.n_refits else refit_learner(
             self, fitted_on, n_refits=self.n_refits, random_state=self.random_state)
@@ -233,28 +229,6 @@ class EffectPipeline(BaseEstimator, RunModel):
                 f"({counts}); none is {empty}, so only one arm could learn the target: label "
                 "target rows of both arms (or pass --target-labels 0)"
             )
-
-    def _choose_jointly(self, template: TransferPipeline, source: Domain, target: Domain,
-                        labelled_ids: list[str]) -> dict[str, Any]:
-        """The one method both arms fit, and the evidence that chose it."""
-        if template.method != "auto":
-            return {"chosen_method": template.method, "method_params": None,
-                    "evidence": None, "reason": f"--method {template.method} given"}
-        joint = clone(template).set_params(baselines=False, point="mean")
-        joint.fit(source, target, target_labels=labelled_ids)
-        auto = joint.models_["auto"]
-        name, params = shared_method(auto)
-        return {"chosen_method": name, "method_params": params,
-                "evidence": artifacts.to_json(auto.evidence_),
-                "reason": ("auto run once on both arms' rows with the treatment as a feature; "
-                           f"both arms fit {auto.choice_}")}
-
-    def _arm_template(self, template: TransferPipeline) -> TransferPipeline:
-        name = self.selection_["chosen_method"]
-        given = template.method_params if template.method != "auto" else None
-        params = {**(given or {}), **(self.selection_["method_params"] or {}),
-                  **_unweighted_classes(template, name)}
-        return clone(template).set_params(method=name, method_params=params or None, point="mean")
 
     def arms(self, domain: Domain, role: str = "data") -> np.ndarray:
         """Treatment arm of every row of ``domain``: 1.0, 0.0 or NaN (not recorded).
@@ -401,6 +375,7 @@ class EffectPipeline(BaseEstimator, RunModel):
             "task": outcome_model.task,
             "method": outcome_model.method,
             "classifier": outcome_model.classifier,
+            "classifier_selection": self.selection_.get("classifier_selection"),
             "backbone": None,
             "learner": self.learner,
             "chosen_method": self.selection_["chosen_method"],
@@ -437,36 +412,6 @@ class EffectPipeline(BaseEstimator, RunModel):
         """Load an EffectPipeline written by :meth:`save`, verifying every file's hash (and
         the signature, with ``verify_key``)."""
         return read_effect(cls, path, verify_key, **runtime)
-
-
-def _unweighted_classes(template: TransferPipeline, method: str) -> dict[str, None]:
-    """Switch off class weighting in the arms of a binary outcome.
-
-    The predictors weight classes to balance them, which moves every predicted risk toward
-    0.5: fine for ranking patients, but a risk difference needs the risks themselves (on a
-    simulated trial, balanced weights turned an effect of +0.25 into +0.07).
-    """
-    if template.task != "classification":
-        return {}
-    predictor = make_classifier(template.classifier, template.task, template.random_state)
-    built = get_method(method, template.task, 1).build(predictor, template.random_state)
-    return {key: None for key in built.get_params() if key.endswith("class_weight")}
-
-
-def shared_method(auto: Any) -> tuple[str, dict[str, Any] | None]:
-    """The registered method and parameters that refit what a fitted ``auto`` chose.
-
-    ``all_labelled`` is ``pooled`` with every row counting once; the final predictor's
-    hyper-parameter that auto tuned on the source is carried over when the method exposes it.
-    """
-    name, params = auto.choice_, {}
-    if name == ALL_LABELLED:
-        name, params = "pooled", {"target_share": None}
-    tuning = auto.evidence_.get("final_predictor") or {}
-    key = f"estimator__{tuning.get('param')}"
-    if tuning.get("tuned") and key in auto.estimator_.get_params():
-        params[key] = tuning["value"]
-    return name, params or None
 
 
 def effect_frame(effect: EffectPipeline, domain: Domain) -> pd.DataFrame:
