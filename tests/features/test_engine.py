@@ -9,9 +9,10 @@ import torch
 from medtransfer.data.domain import Domain
 from medtransfer.errors import ConfigError
 from medtransfer.features import engine as engine_module
-from medtransfer.features.backbones import create_backbone
+from medtransfer.features.backbones import backbone_config, create_backbone, weights_fingerprint
 from medtransfer.features.engine import engine_scope, resolve_engine
 from medtransfer.features.extract import ImageDataset, extract_features
+from medtransfer.features.onnx_backbone import onnx_path
 from medtransfer.params import ParameterError
 
 
@@ -37,6 +38,11 @@ def test_engines_match_plain_eager_within_1e_4(engine):
         found = extract_features(domain, image_size=size, engine=engine, cache=False,
                                  progress=False, batch_size=2)
         np.testing.assert_allclose(found, _plain_eager(domain, size), rtol=0, atol=1e-4)
+        if engine == "onnx":  # 5 images: two full batches on the static export, one dynamic
+            config = backbone_config("efficientnet_lite0")
+            sha = weights_fingerprint(config, None)[1]
+            assert onnx_path(config, sha, shape=(2, 3, size, size)).is_file()
+            assert not onnx_path(config, sha, shape=(1, 3, size, size)).exists()
 
 
 def test_auto_is_onnx_on_cpu_only_when_installed(monkeypatch):

@@ -50,10 +50,11 @@ def measure_engines(sizes: Sequence[int], n: int, backbone: str = "efficientnet_
             images = np.random.default_rng(size).integers(0, 256, (n, 28, 28), dtype=np.uint8)
             domain = Domain(f"random-{size}", "image", inputs=images,
                             ids=np.arange(n).astype(str))
-            warm = Domain("warm-up", "image", inputs=images[:2], ids=np.array(["a", "b"]))
-            for engine in engines:  # the ONNX export and weight conversion stay out of timings
+            warm = Domain("warm-up", "image", inputs=images[:batch_size],
+                          ids=np.arange(batch_size).astype(str))
+            for engine in engines:  # the ONNX exports and weight conversion stay out of timings
                 extract_features(warm, backbone, image_size=size, engine=engine, cache=False,
-                                 progress=False)
+                                 progress=False, batch_size=batch_size)
             start = time.perf_counter()
             reference = _plain_eager(images, backbone, size, batch_size)
             timings = {"eager": (time.perf_counter() - start, reference)}

@@ -137,7 +137,7 @@ def _local_feature_rows(
     """``(digests, features)`` per batch of ``pending``, in order, in this process."""
     config = backbone_config(backbone)
     features = feature_function(backbone, config, weights, weights_sha, resolve_device(device),
-                                engine)
+                                engine, batch_size)
     dataset = ImageDataset([item for _, item in pending], config, size)
     done = 0
     for rows in feature_batches(features, dataset, batch_size=batch_size, num_workers=workers,

@@ -157,14 +157,15 @@ def check_image_size(image_size: int, owner: str = "extract_features") -> None:
 
 def feature_function(
     name: str, config: BackboneConfig, weights: str | Path | None, weights_sha: str,
-    device: torch.device, engine: str | None,
+    device: torch.device, engine: str | None, batch_size: int | None = None,
 ) -> Callable[[torch.Tensor], np.ndarray]:
-    """``features(batch)`` of normalised NCHW pixels on the chosen engine."""
+    """``features(batch)`` of normalised NCHW pixels on the chosen engine (ONNX runs
+    batches of ``batch_size`` images on an export fixed to their shape)."""
     if resolve_engine(engine, device.type) == "onnx":
         try:
             runner = OnnxBackbone(
                 config, weights_sha, lambda: create_backbone(name, weights=weights, device="cpu"),
-                threads=torch.get_num_threads(),
+                threads=torch.get_num_threads(), batch_size=batch_size,
             )
             return lambda batch: runner(batch.numpy())
         except ArtifactError as error:
@@ -319,7 +320,7 @@ def extract_features(
     todo = list({d: i for i, d in enumerate(digests) if d not in found}.items())
     if todo:
         features = feature_function(backbone, config, weights, weights_sha, target_device,
-                                     engine)
+                                     engine, batch_size)
         dataset = ImageDataset([items[i] for _, i in todo], config, size, transform)
         label = f"features {domain.name} ({config.name}, {size}px)"
         done = 0
